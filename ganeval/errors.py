@@ -1,0 +1,33 @@
+"""User-facing errors: one line that names the input and what is wrong; the CLI maps them to exit code 2."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class GanevalError(Exception):
+    """Bad input or usage. The message is one line, shown to the user as is (no traceback)."""
+
+    exit_code = 2
+
+
+class InputError(GanevalError, ValueError):
+    """Samples, features or files that cannot be used as given."""
+
+
+class UnknownNameError(GanevalError, KeyError):
+    """A metric, extractor or option name that is not registered."""
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str]):
+        self.kind, self.name, self.valid = kind, name, sorted(valid)
+        super().__init__(f"unknown {kind} '{name}'; choose from {', '.join(self.valid)}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class WeightsNotFoundError(GanevalError, FileNotFoundError):
+    """Network weights that are neither given, cached, nor downloadable."""
+
+
+class FewSamplesWarning(UserWarning):
+    """Fewer samples than feature dimensions: covariance estimates are rank deficient."""

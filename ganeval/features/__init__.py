@@ -1,0 +1,11 @@
+"""Feature extractors and streaming statistics.
+
+>>> from ganeval import features
+>>> "identity" in features.names()
+True
+"""
+from . import identity, inception, torchscript  # noqa: F401  (registers the extractors)
+from .registry import FeatureExtractor, create, names, register
+from .stats import FeatureStats
+
+__all__ = ["FeatureExtractor", "FeatureStats", "create", "names", "register"]

@@ -1,0 +1,75 @@
+"""Feature-extractor registry: `create(name, device=None, **options)` and `names()`."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from ..device import resolve_device
+from ..errors import InputError, UnknownNameError
+
+
+@dataclass
+class FeatureExtractor:
+    """A callable mapping a batch of samples to named feature tensors, and what it needs to describe itself.
+
+    `feature_layer` names the embedding used by FID, KID and PRDC; `logits_layer` the class scores used by IS
+    (None when the extractor has none). `weights_sha256` identifies the weights for provenance and cache keys.
+    """
+
+    name: str
+    forward: Callable[[torch.Tensor], dict[str, torch.Tensor]]
+    device: torch.device
+    feature_layer: str
+    logits_layer: str | None = None
+    weights_sha256: str | None = None
+    preprocessing: str = "none"
+    options: dict = field(default_factory=dict)
+
+    @torch.no_grad()
+    def __call__(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.forward(batch.to(self.device))
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(layer for layer in (self.feature_layer, self.logits_layer) if layer)
+
+
+Factory = Callable[..., FeatureExtractor]
+_FACTORIES: dict[str, Factory] = {}
+_PREFIX_FACTORIES: dict[str, Factory] = {}  # 'torchscript:' -> factory taking the text after the prefix
+
+
+def register(name: str, *, prefix: bool = False) -> Callable[[Factory], Factory]:
+    """Register a factory `f(device, **options) -> FeatureExtractor` (prefix: `f(argument, device, **options)`)."""
+
+    def decorate(factory: Factory) -> Factory:
+        (_PREFIX_FACTORIES if prefix else _FACTORIES)[name] = factory
+        return factory
+
+    return decorate
+
+
+def names() -> list[str]:
+    """Registered extractor names; prefixed ones are shown with their argument, e.g. 'torchscript:PATH'."""
+    return sorted(_FACTORIES) + sorted(f"{prefix}PATH" for prefix in _PREFIX_FACTORIES)
+
+
+def create(name: str, device: torch.device | str | None = None, **options) -> FeatureExtractor:
+    """Build the extractor `name` on `device` ('auto' or None picks CUDA when present).
+
+    >>> extractor = create("identity", device="cpu")
+    >>> extractor(torch.ones(2, 3))["features"].shape
+    torch.Size([2, 3])
+    """
+    device = resolve_device(device)
+    for prefix, factory in _PREFIX_FACTORIES.items():
+        if name.startswith(prefix):
+            argument = name[len(prefix):]
+            if not argument:
+                raise InputError(f"extractor '{name}' needs a path after '{prefix}'")
+            return factory(argument, device, **options)
+    if name not in _FACTORIES:
+        raise UnknownNameError("extractor", name, names())
+    return _FACTORIES[name](device, **options)

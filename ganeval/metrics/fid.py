@@ -1,0 +1,223 @@
+"""Frechet Inception Distance, Heusel et al. 2017; matches torch-fidelity 0.4.0 metric_fid.py.
+
+FID = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)).
+
+torch-fidelity takes tr((S1 S2)^(1/2)) from the eigenvalues of the non-symmetric product S1 S2; pytorch-fid and
+clean-fid call scipy.linalg.sqrtm, which is slow and returns complex or NaN values when N < d. Here S1 = A A^T is
+factored once (Cholesky, or a truncated symmetric square root when S1 is singular, or the centred samples themselves
+when there are fewer samples than dimensions), and tr((S1 S2)^(1/2)) = sum sqrt(eigvalsh(A^T S2 A)): a symmetric
+eigenvalue problem whose eigenvalues are real and, up to rounding, non-negative. The factor of a reference covariance
+can be computed once and reused for every score against it.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ..errors import FewSamplesWarning, InputError
+from ._inputs import ArrayLike, as_matrix, check_finite, check_same_dim, pick_device
+
+
+@dataclass(frozen=True)
+class CovarianceFactor:
+    """A factor A (d x r) with A A^T = sigma, reusable across FID computations against the same reference."""
+
+    factor: torch.Tensor
+    method: str  # 'cholesky', 'eigh' (truncated symmetric square root) or 'samples' (centred samples / sqrt(N-1))
+    negative_eigenvalue_mass: float = 0.0
+
+    @property
+    def rank(self) -> int:
+        return int(self.factor.shape[1])
+
+
+@dataclass(frozen=True)
+class FrechetResult:
+    """The distance and the diagnostics that say how far to trust it."""
+
+    value: float
+    mean_term: float
+    trace_term: float
+    dim: int
+    num_real: int | None
+    num_fake: int | None
+    rank: int  # rank of A^T S2 A: the dimensions in which both covariances carry variance
+    negative_eigenvalue_mass: float  # |negative eigenvalues| / sum |eigenvalues|, rounding noise clipped to zero
+    factor_method: str
+
+    def __float__(self) -> float:
+        return self.value
+
+    def diagnostics(self) -> dict:
+        """Plain-value diagnostics for records and --json output."""
+        return {key: value for key, value in asdict(self).items() if key != "value"}
+
+
+def covariance_factor(sigma: ArrayLike, *, device: torch.device | str | None = None) -> CovarianceFactor:
+    """Factor a covariance matrix as A A^T: Cholesky when positive definite, else a truncated symmetric square root.
+
+    >>> import torch
+    >>> f = covariance_factor(torch.eye(3))
+    >>> (f.method, f.rank)
+    ('cholesky', 3)
+    """
+    sigma = _as_covariance(sigma, "sigma", device)
+    lower, info = torch.linalg.cholesky_ex(sigma)
+    if int(info) == 0 and bool(torch.isfinite(lower).all()):
+        return CovarianceFactor(lower, "cholesky")
+    eigenvalues, eigenvectors = torch.linalg.eigh(sigma)
+    keep = eigenvalues > _rank_tolerance(eigenvalues, sigma.shape[0])
+    negative_mass = _negative_mass(eigenvalues)
+    factor = eigenvectors[:, keep] * eigenvalues[keep].sqrt()
+    return CovarianceFactor(factor, "eigh", negative_mass)
+
+
+def samples_factor(features: torch.Tensor, mean: torch.Tensor) -> CovarianceFactor:
+    """The exact factor of a sample covariance from fewer samples than dimensions: (X - mu)^T / sqrt(N - 1)."""
+    centred = features.to(torch.float64) - mean
+    return CovarianceFactor(centred.T / math.sqrt(features.shape[0] - 1), "samples")
+
+
+def fid_from_stats(
+    mu1: ArrayLike,
+    sigma1: ArrayLike,
+    mu2: ArrayLike,
+    sigma2: ArrayLike,
+    *,
+    factor1: CovarianceFactor | None = None,
+    device: torch.device | str | None = None,
+) -> float:
+    """FID between two Gaussians given by means and covariances (float64 on the inputs' device).
+
+    Pass `factor1=covariance_factor(sigma1)` to reuse the factor of a fixed reference covariance.
+
+    >>> import torch
+    >>> fid_from_stats(torch.zeros(2), torch.eye(2), torch.ones(2), torch.eye(2))
+    2.0
+    """
+    return frechet_distance(mu1, sigma1, mu2, sigma2, factor1=factor1, device=device).value
+
+
+def fid(real: ArrayLike, fake: ArrayLike, *, device: torch.device | str | None = None) -> float:
+    """FID between two feature matrices (N1 x d, N2 x d). Warns when either side has fewer samples than dimensions.
+
+    >>> import torch
+    >>> x = torch.randn(100, 4, generator=torch.Generator().manual_seed(0))
+    >>> abs(fid(x, x)) < 1e-9
+    True
+    """
+    return fid_details(real, fake, device=device).value
+
+
+def fid_details(real: ArrayLike, fake: ArrayLike, *, device: torch.device | str | None = None) -> FrechetResult:
+    """FID with diagnostics, taking the low-rank path on the side(s) with fewer samples than dimensions."""
+    device = pick_device(real, fake, device=device)
+    real = as_matrix(real, "real features", device=device)
+    fake = as_matrix(fake, "fake features", device=device)
+    check_same_dim(real, fake)
+    warn_if_few_samples(real.shape[0], real.shape[1], "real")
+    warn_if_few_samples(fake.shape[0], fake.shape[1], "fake")
+    mu1, mu2 = real.mean(0), fake.mean(0)
+    sigma1, sigma2 = torch.cov(real.T).reshape(real.shape[1], -1), torch.cov(fake.T).reshape(fake.shape[1], -1)
+    factor1 = samples_factor(real, mu1) if real.shape[0] <= real.shape[1] else None
+    return frechet_distance(
+        mu1, sigma1, mu2, sigma2, factor1=factor1, fake_features=fake, num_real=real.shape[0], device=device
+    )
+
+
+def frechet_distance(
+    mu1: ArrayLike,
+    sigma1: ArrayLike,
+    mu2: ArrayLike,
+    sigma2: ArrayLike,
+    *,
+    factor1: CovarianceFactor | None = None,
+    fake_features: torch.Tensor | None = None,
+    num_real: int | None = None,
+    num_fake: int | None = None,
+    device: torch.device | str | None = None,
+) -> FrechetResult:
+    """The Frechet distance with diagnostics; the engine behind fid(), fid_from_stats() and evaluate.score().
+
+    `fake_features` (raw N2 x d samples whose covariance is sigma2) enables the low-rank path when N2 is smaller than
+    the rank of the reference factor: the eigenvalues then come from an N2 x N2 Gram matrix instead of r x r.
+    """
+    device = pick_device(mu1, sigma1, mu2, sigma2, device=device)
+    mu1 = _as_vector(mu1, "mu1", device)
+    mu2 = _as_vector(mu2, "mu2", device)
+    sigma1 = _as_covariance(sigma1, "sigma1", device)
+    sigma2 = _as_covariance(sigma2, "sigma2", device)  # validated once; a cached factor1 skips re-factoring sigma1
+    check_same_dim(mu1, mu2, ("mu1", "mu2"))
+    for name, sigma in (("sigma1", sigma1), ("sigma2", sigma2)):
+        if sigma.shape[0] != mu1.shape[0]:
+            raise InputError(f"{name} is {sigma.shape[0]}x{sigma.shape[0]} but the means have {mu1.shape[0]} dimensions")
+    if factor1 is None:
+        factor1 = covariance_factor(sigma1)
+    factor = factor1.factor.to(device=device, dtype=torch.float64)
+    if factor.shape[0] != mu1.shape[0]:
+        raise InputError(f"the cached reference factor has {factor.shape[0]} dimensions, the features {mu1.shape[0]}")
+
+    if fake_features is not None and fake_features.shape[0] - 1 < factor.shape[1]:
+        num_fake = fake_features.shape[0]
+        projected = (fake_features.to(device=device, dtype=torch.float64) - mu2) @ factor / math.sqrt(num_fake - 1)
+        product = projected @ projected.T  # nonzero eigenvalues equal those of A^T S2 A
+    else:
+        product = factor.T @ sigma2 @ factor
+    eigenvalues = torch.linalg.eigvalsh((product + product.T) / 2)
+    trace_sqrt = eigenvalues.clamp_min(0).sqrt().sum()
+
+    difference = mu1 - mu2
+    mean_term = float(difference @ difference)
+    trace_term = float(sigma1.diagonal().sum() + sigma2.diagonal().sum() - 2 * trace_sqrt)
+    return FrechetResult(
+        value=mean_term + trace_term,
+        mean_term=mean_term,
+        trace_term=trace_term,
+        dim=int(mu1.shape[0]),
+        num_real=num_real,
+        num_fake=num_fake if num_fake is not None else (None if fake_features is None else fake_features.shape[0]),
+        rank=int((eigenvalues > _rank_tolerance(eigenvalues, mu1.shape[0])).sum()),
+        negative_eigenvalue_mass=max(_negative_mass(eigenvalues), factor1.negative_eigenvalue_mass),
+        factor_method=factor1.method,
+    )
+
+
+def warn_if_few_samples(num_samples: int, dim: int, side: str) -> None:
+    """Warn (FewSamplesWarning) when a covariance comes from fewer samples than feature dimensions."""
+    if num_samples <= dim:
+        warnings.warn(
+            f"{side}: {num_samples} samples for {dim} feature dimensions (N <= d): the covariance is rank deficient "
+            f"and FID is biased upward; use more samples than dimensions for numbers comparable with published FIDs",
+            FewSamplesWarning,
+            stacklevel=3,
+        )
+
+
+def _as_vector(values: ArrayLike, name: str, device: torch.device) -> torch.Tensor:
+    tensor = torch.as_tensor(values).to(device=device, dtype=torch.float64)
+    if tensor.dim() != 1:
+        raise InputError(f"{name}: expected a mean vector, got shape {tuple(tensor.shape)}")
+    check_finite(tensor, name)
+    return tensor
+
+
+def _as_covariance(values: ArrayLike, name: str, device: torch.device | str | None) -> torch.Tensor:
+    tensor = torch.as_tensor(values)
+    tensor = tensor.to(device=device or tensor.device, dtype=torch.float64)
+    if tensor.dim() != 2 or tensor.shape[0] != tensor.shape[1]:
+        raise InputError(f"{name}: expected a square covariance matrix, got shape {tuple(tensor.shape)}")
+    check_finite(tensor, name)
+    return tensor  # Cholesky and eigh read one triangle; the product A^T S2 A is symmetrised where it is formed
+
+
+def _rank_tolerance(eigenvalues: torch.Tensor, dim: int) -> float:
+    """Eigenvalues below this are rounding noise (the usual numerical-rank tolerance: largest * d * eps)."""
+    return float(eigenvalues.abs().max()) * dim * torch.finfo(torch.float64).eps
+
+
+def _negative_mass(eigenvalues: torch.Tensor) -> float:
+    total = float(eigenvalues.abs().sum())
+    return abs(float(eigenvalues.clamp_max(0).sum())) / total if total > 0 else 0.0
