@@ -41,12 +41,13 @@ def kid(
             f"kid: subset size {subset_size} must be between 2 and the number of samples "
             f"(real {len(real)}, fake {len(fake)}); lower --kid-subset-size or use more samples"
         )
-    # The same numpy stream as torch-fidelity: one choice for real, then one for fake, per subset.
+    # The same numpy stream as torch-fidelity, whose input1 is the generated set: per subset, one choice of fake
+    # rows, then one of real rows. So kid(real, fake, seed=s) matches torch-fidelity(input1=fake, input2=real).
     rng = np.random.RandomState(seed)
     values = torch.empty(subsets, dtype=torch.float64)
     for index in range(subsets):
-        real_rows = torch.from_numpy(rng.choice(len(real), subset_size, replace=False)).to(device)
         fake_rows = torch.from_numpy(rng.choice(len(fake), subset_size, replace=False)).to(device)
+        real_rows = torch.from_numpy(rng.choice(len(real), subset_size, replace=False)).to(device)
         values[index] = mmd2_unbiased(real[real_rows], fake[fake_rows])
     return float(values.mean()), float(values.std(unbiased=False))
 

@@ -1,0 +1,35 @@
+"""Shared fixtures: seeded random feature matrices and helpers to run the CLI in-process."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ganeval.cli import main
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
+
+
+def gaussian_pair(rng: np.random.Generator, num: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two feature sets whose means and covariances differ (a random linear map makes the covariance non-diagonal)."""
+    real = rng.standard_normal((num, dim))
+    mixing = np.eye(dim) + 0.3 * rng.standard_normal((dim, dim)) / np.sqrt(dim)
+    fake = rng.standard_normal((num, dim)) @ mixing * 1.1 + 0.05
+    return real, fake
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run `ganeval ARGS...` in-process; returns (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as exit_:  # argparse usage errors and --help
+            code = exit_.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

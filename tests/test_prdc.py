@@ -1,0 +1,61 @@
+"""Precision/recall/density/coverage: parity with the prdc package and torch-fidelity's prc, blocking, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from prdc import compute_prdc
+from torch_fidelity.metric_prc import calculate_precision_recall_full
+
+from ganeval.errors import InputError
+from ganeval.metrics import prdc
+
+from .conftest import gaussian_pair
+
+
+@pytest.mark.parametrize("num, dim", [(2000, 64), (3000, 512)])
+def test_matches_prdc_package(rng, num, dim):
+    real, fake = gaussian_pair(rng, num, dim)
+    real, fake = real.astype(np.float32), fake[: num - 300].astype(np.float32)  # unequal sizes on purpose
+    expected = compute_prdc(real_features=real, fake_features=fake, nearest_k=5)
+    assert prdc(real, fake, k=5) == pytest.approx({key: float(value) for key, value in expected.items()}, abs=1e-12)
+
+
+def test_small_blocks_give_the_same_numbers(rng):
+    real, fake = gaussian_pair(rng, 700, 16)
+    assert prdc(real, fake, k=4, block=64) == prdc(real, fake, k=4, block=4096)
+
+
+def test_precision_recall_at_k3_match_torch_fidelity(rng):
+    real, fake = gaussian_pair(rng, 2000, 64)
+    precision, recall = calculate_precision_recall_full(
+        torch.from_numpy(fake).float(), torch.from_numpy(real).float(), neighborhood=3
+    )
+    ours = prdc(real.astype(np.float32), fake.astype(np.float32), k=3)
+    # torch-fidelity averages in float32: equal counts show up as equal to float32 precision
+    assert ours["precision"] == pytest.approx(precision, abs=1e-7)
+    assert ours["recall"] == pytest.approx(recall, abs=1e-7)
+
+
+def test_naeem_readme_example():
+    # prdc README: real and fake 10k samples each of N(0, I_1000), k=5 -> about P 0.48, R 0.47, D 1.06, C 0.97.
+    # 2,000 per side keeps the test fast; the figures move a little with N, so the bounds are loose.
+    generator = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(2000, 1000, generator=generator), torch.randn(2000, 1000, generator=generator)
+    values = prdc(real, fake, k=5)
+    assert 0.3 < values["precision"] < 0.7 and 0.3 < values["recall"] < 0.7
+    assert 0.8 < values["density"] < 1.3 and values["coverage"] > 0.9
+
+
+def test_collapse_keeps_precision_and_loses_recall(rng):
+    real = rng.standard_normal((1000, 8))
+    collapsed = real[:50][rng.integers(0, 50, 1000)] + 0.01 * rng.standard_normal((1000, 8))
+    values = prdc(real, collapsed)
+    assert values["precision"] > 0.9 and values["recall"] < 0.3 and values["coverage"] < 0.4
+
+
+def test_bad_input(rng):
+    with pytest.raises(InputError, match="k=10 must be at least 1 and below"):
+        prdc(np.zeros((5, 2)), np.zeros((5, 2)), k=10)
+    with pytest.raises(InputError, match="feature dimensions differ"):
+        prdc(np.zeros((20, 2)), np.zeros((20, 3)))
