@@ -102,17 +102,18 @@ def format_record(record: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `ganeval` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
-    warnings.showwarning = _show_warning
-    try:
-        return args.handler(args)
-    except GanevalError as error:
-        if getattr(args, "debug", False):
-            raise
-        print(f"ganeval: error: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("ganeval: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():  # restores the caller's warning display when the command returns
+        warnings.showwarning = _show_warning
+        try:
+            return args.handler(args)
+        except GanevalError as error:
+            if getattr(args, "debug", False):
+                raise
+            print(f"ganeval: error: {error}", file=sys.stderr)
+            return error.exit_code
+        except KeyboardInterrupt:
+            print("ganeval: interrupted", file=sys.stderr)
+            return 130
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
