@@ -4,7 +4,9 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup test bench demo gpu-check clean
+FMNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+
+.PHONY: setup data test bench demo gpu-check clean
 
 setup: $(STAMP)
 
@@ -15,13 +17,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# Fashion-MNIST from Debian's dataset-fashion-mnist when run as root; otherwise say how to provide it.
+data:
+	@if [ -f $(FMNIST) ] || [ -n "$$GANEVAL_DATA" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+		|| echo "make data: apt-get could not install dataset-fashion-mnist"; \
+	else \
+		echo "make data: Fashion-MNIST not found; run as root, or set GANEVAL_DATA, or pass --data-root / --download"; \
+	fi
+
+test: $(STAMP) data
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
 	$(PY) -m pytest -q benchmarks --benchmark-columns=min,mean,max,rounds --benchmark-sort=name
 
-demo: $(STAMP)
+demo: $(STAMP) data
 	$(PY) -m ganeval.demo --out reports/demo
 
 gpu-check: $(STAMP)

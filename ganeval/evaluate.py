@@ -34,7 +34,7 @@ class MetricOptions:
 
 
 def score(
-    input: str | Samples,
+    samples: str | Samples,
     reference: str | Samples,
     metrics: str | list[str] | None = None,
     *,
@@ -47,7 +47,9 @@ def score(
     options: MetricOptions = MetricOptions(),
     progress: bool | None = None,
 ) -> dict:
-    """Score `input` samples against `reference` samples and return a record (a JSON-ready dict).
+    """Score `samples` (a generator's output) against `reference` samples and return a record (a JSON-ready dict).
+
+    Both take a source spec (see ganeval.data.load_source) or a Samples object.
 
     `metrics` takes family names ('fid,is,kid,prdc'); None means every family the extractor supports.
 
@@ -55,7 +57,7 @@ def score(
     >>> record["fid"] < 0.01 and record["coverage"] > 0.9
     True
     """
-    fake = input if isinstance(input, Samples) else load_source(input, num_samples=num_samples, seed=seed + 1)
+    fake = samples if isinstance(samples, Samples) else load_source(samples, num_samples=num_samples, seed=seed + 1)
     real = reference if isinstance(reference, Samples) else load_source(reference, num_samples=num_samples, seed=seed)
     if fake.kind != real.kind:
         raise InputError(f"{fake.name} holds {fake.kind} but {real.name} holds {real.kind}; compare like with like")

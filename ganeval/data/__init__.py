@@ -1,19 +1,75 @@
-"""Sample sources by spec string: a 2D mixture name, a .npy/.npz array file, or a folder of images."""
+"""Sample sources by spec string.
+
+  fashion-mnist:train|test          Fashion-MNIST, uint8 1x28x28, with class labels
+  stacked-fashion-mnist:train|test  three Fashion-MNIST images stacked as RGB, labels = class triples (1,000 modes)
+  cifar10:train|test                CIFAR-10 through torchvision (needs --download or an existing copy)
+  ring8, grid25                     the VEEGAN/PacGAN 2D Gaussian mixtures
+  PATH                              a .npy/.npz array, a folder of PNG/JPEG images, or a .zip of images
+"""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from . import fashion_mnist, stacked
 from .files import load_path
 from .mixtures import MIXTURES, Mixture
 from .samples import Samples
 
 DEFAULT_MIXTURE_SAMPLES = 2500  # the VEEGAN/PacGAN evaluation size
+DATASET_SPECS = (
+    "fashion-mnist:train", "fashion-mnist:test", "stacked-fashion-mnist:train", "stacked-fashion-mnist:test",
+    "cifar10:train", "cifar10:test",
+)
+KNOWN_SPECS = DATASET_SPECS + tuple(MIXTURES)
 
 
-def load_source(spec: str, *, num_samples: int | None = None, seed: int = 0) -> Samples:
-    """Resolve a source spec to Samples: 'ring8', 'grid25', a .npy/.npz file or a folder of PNG/JPEG images."""
-    if spec in MIXTURES:
-        points = MIXTURES[spec]().sample(num_samples or DEFAULT_MIXTURE_SAMPLES, seed=seed)
-        return Samples(points, spec)
-    return load_path(spec).subset(num_samples, seed)
+def load_source(
+    spec: str | os.PathLike,
+    *,
+    num_samples: int | None = None,
+    seed: int = 0,
+    data_root: str | os.PathLike | None = None,
+    download: bool = False,
+) -> Samples:
+    """Resolve a source spec (see the module docstring) to Samples; `num_samples` takes a seeded subset."""
+    text = str(spec)
+    if text in MIXTURES:
+        points = MIXTURES[text]().sample(num_samples or DEFAULT_MIXTURE_SAMPLES, seed=seed)
+        return Samples(points, text)
+    if text.startswith("stacked-fashion-mnist:"):
+        images, labels = stacked.load(_split(text), num_samples, seed, data_root, download)
+        return Samples(images, text, labels)
+    if text.startswith("fashion-mnist:"):
+        images, labels = fashion_mnist.load(_split(text), data_root, download)
+        return Samples(images, text, labels).subset(num_samples, seed)
+    if text.startswith("cifar10:"):
+        return _cifar10(text, data_root, download).subset(num_samples, seed)
+    if Path(text).exists() or Path(text).suffix:
+        return load_path(Path(text)).subset(num_samples, seed)
+    raise InputError(f"'{text}' is neither a file, a folder nor a known source; known: {', '.join(KNOWN_SPECS)}")
 
 
-__all__ = ["MIXTURES", "Mixture", "Samples", "load_source"]
+def _split(spec: str) -> str:
+    split = spec.split(":", 1)[1]
+    if split not in ("train", "test"):
+        raise InputError(f"'{spec}': unknown split '{split}'; use train or test")
+    return split
+
+
+def _cifar10(spec: str, data_root, download: bool) -> Samples:
+    import torch
+    from torchvision.datasets import CIFAR10
+
+    root = Path(data_root or os.environ.get(fashion_mnist.DATA_ENV) or Path(torch.hub.get_dir()).parent / "datasets")
+    try:
+        dataset = CIFAR10(str(root), train=_split(spec) == "train", download=download)
+    except Exception as exc:  # torchvision: RuntimeError when missing, URLError when offline
+        raise InputError(f"{spec}: not found under {root} and not downloadable here ({type(exc).__name__}); "
+                         f"pass --download online or --data-root to an existing copy") from exc
+    images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()
+    return Samples(images, spec, torch.tensor(dataset.targets))
+
+
+__all__ = ["KNOWN_SPECS", "MIXTURES", "Mixture", "Samples", "load_source"]

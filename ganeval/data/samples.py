@@ -12,10 +12,12 @@ from ..metrics._inputs import check_finite
 
 @dataclass(frozen=True)
 class Samples:
-    """A set of samples held in memory. `kind` is 'images' (uint8 NCHW) or 'vectors' (floating N x d)."""
+    """A set of samples held in memory. `kind` is 'images' (uint8 NCHW) or 'vectors' (floating N x d); `labels`
+    (N, or N x 3 class triples for stacked images) where the source knows them."""
 
     data: torch.Tensor
     name: str
+    labels: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.data.dtype == torch.uint8 and self.data.dim() == 4:
@@ -30,6 +32,8 @@ class Samples:
             )
         if len(self.data) < 2:
             raise InputError(f"{self.name}: needs at least 2 samples, got {len(self.data)}")
+        if self.labels is not None and len(self.labels) != len(self.data):
+            raise InputError(f"{self.name}: {len(self.labels)} labels for {len(self.data)} samples")
 
     @property
     def kind(self) -> str:
@@ -46,7 +50,7 @@ class Samples:
             raise InputError(f"{self.name}: --num-samples {num_samples} must be between 2 and the {len(self)} available")
         generator = torch.Generator().manual_seed(seed)
         rows = torch.randperm(len(self), generator=generator)[:num_samples].sort().values
-        return Samples(self.data[rows], self.name)
+        return Samples(self.data[rows], self.name, None if self.labels is None else self.labels[rows])
 
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         if batch_size < 1:

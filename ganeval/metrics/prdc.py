@@ -15,7 +15,7 @@ import torch
 
 from ..errors import InputError
 from ._inputs import ArrayLike, as_matrix, check_same_dim, pick_device
-from .knn import DEFAULT_BLOCK, blocks, distance_block, kth_neighbour_distances
+from .knn import DEFAULT_BLOCK, BlockedRows, kth_neighbour_squared_distances, squared_distances
 
 
 def prdc(
@@ -44,25 +44,24 @@ def prdc(
     if not 1 <= k < min(len(real), len(fake)):
         raise InputError(f"prdc: k={k} must be at least 1 and below the number of samples (real {len(real)}, fake {len(fake)})")
 
-    real_radii = kth_neighbour_distances(real, k, dtype=dtype, block=block)
-    fake_radii = kth_neighbour_distances(fake, k, dtype=dtype, block=block)
+    real_points, fake_points = BlockedRows(real, dtype, block), BlockedRows(fake, dtype, block)
+    real_radii = kth_neighbour_squared_distances(real_points, k)  # squared: compared with squared distances
+    fake_radii = kth_neighbour_squared_distances(fake_points, k)
 
-    fake_in_real_ball = torch.zeros(len(fake), dtype=torch.bool, device=device)
-    real_balls_containing = torch.zeros(len(fake), dtype=torch.float64, device=device)
+    real_balls_containing = torch.zeros(len(fake), dtype=torch.int64, device=device)
     real_ball_covered = torch.zeros(len(real), dtype=torch.bool, device=device)
     real_in_fake_ball = torch.zeros(len(real), dtype=torch.bool, device=device)
-    for fake_rows in blocks(len(fake), block):
-        for real_rows in blocks(len(real), block):
-            distances = distance_block(fake[fake_rows], real[real_rows], dtype)  # fake x real
-            inside_real = distances < real_radii[real_rows][None, :]
-            fake_in_real_ball[fake_rows] |= inside_real.any(dim=1)
-            real_balls_containing[fake_rows] += inside_real.sum(dim=1)
+    for fake_rows in fake_points.slices():
+        for real_rows in real_points.slices():
+            distances = squared_distances(fake_points, fake_rows, real_points, real_rows)  # fake x real
+            inside_real = distances < real_radii[None, real_rows]
+            real_balls_containing[fake_rows] += inside_real.sum(dim=1, dtype=torch.int32)
             real_ball_covered[real_rows] |= inside_real.any(dim=0)
-            real_in_fake_ball[real_rows] |= (distances < fake_radii[fake_rows][:, None]).any(dim=0)
+            real_in_fake_ball[real_rows] |= (distances < fake_radii[fake_rows, None]).any(dim=0)
 
     return {
-        "precision": float(fake_in_real_ball.double().mean()),
+        "precision": float((real_balls_containing > 0).double().mean()),
         "recall": float(real_in_fake_ball.double().mean()),
-        "density": float(real_balls_containing.mean() / k),
+        "density": float(real_balls_containing.double().mean() / k),
         "coverage": float(real_ball_covered.double().mean()),
     }

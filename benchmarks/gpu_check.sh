@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# GPU check for a machine with CUDA (`make gpu-check`): GPU summary, CUDA parity of ganeval's metrics against CPU and
+# against torch-fidelity / prdc, then the FID and PRDC benchmarks with ganeval's inputs on the GPU. Budget: under
+# 5 minutes on an H200 (each step has its own timeout; a failed step does not stop the next, the exit status says).
+# Everything is also written to $GANEVAL_GPU_LOG.
+#
+#   PY          python to use                  (default .venv/bin/python)
+#   GANEVAL_GPU_LOG  log file                  (default benchmarks/gpu_check.log)
+#   GANEVAL_BENCH_DEVICE  device for ganeval   (default cuda)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PY:-.venv/bin/python}
+LOG=${GANEVAL_GPU_LOG:-benchmarks/gpu_check.log}
+export GANEVAL_BENCH_DEVICE=${GANEVAL_BENCH_DEVICE:-cuda}
+exec > >(tee "$LOG") 2>&1
+
+step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+step "machine"
+date -u
+nvidia-smi --query-gpu=index,name,driver_version,memory.total,memory.used,utilization.gpu --format=csv
+nvidia-smi -L
+nproc
+"$PY" -c 'import torch, numpy; print("torch", torch.__version__, "CUDA", torch.version.cuda, "numpy", numpy.__version__,
+"cuda available", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
+
+step "CUDA parity: fid, fid_from_stats, kid, prdc, inception_score vs CPU and torch-fidelity / prdc"
+failed=()
+timeout 110 "$PY" benchmarks/gpu_parity.py --device "$GANEVAL_BENCH_DEVICE" || failed+=("parity ($?)")
+
+# The scipy sqrtm anchor (tens of seconds, CPU only) is left out here; CPU runs of `make bench` cover it.
+step "benchmarks: FID (N=5000, d=2048) and PRDC (N=10,000, d=1000; N=50,000, d=2048 memory) on $GANEVAL_BENCH_DEVICE"
+timeout 170 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_fid.py benchmarks/bench_prdc.py -k "not sqrtm" \
+    --benchmark-columns=min,mean,max,rounds --benchmark-sort=name || failed+=("benchmarks ($?)")
+
+step "done: log in $LOG"
+if (( ${#failed[@]} )); then
+    echo "FAILED: ${failed[*]} (exit status in brackets; 124 = the step ran out of time)"
+    exit 1
+fi
+echo "GPU check passed"

@@ -1,0 +1,1 @@
+"""Training: the Fashion-MNIST evaluator network (the reference GAN training core comes next)."""
