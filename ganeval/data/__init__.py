@@ -46,7 +46,7 @@ def load_source(
         return Samples(images, text, labels).subset(num_samples, seed)
     if text.startswith("cifar10:"):
         return _cifar10(text, data_root, download).subset(num_samples, seed)
-    if Path(text).exists() or Path(text).suffix:
+    if Path(text).exists() or Path(text).suffix or "/" in text or os.sep in text:  # looks like a path
         return load_path(Path(text)).subset(num_samples, seed)
     raise InputError(f"'{text}' is neither a file, a folder nor a known source; known: {', '.join(KNOWN_SPECS)}")
 
