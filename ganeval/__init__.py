@@ -1,7 +1,7 @@
 """ganeval: evaluation and metrics for generative adversarial networks.
 
 >>> import ganeval
->>> record = ganeval.score("ring8", "ring8", "fid", progress=False)
+>>> record = ganeval.score("ring8", "ring8", "fid", progress=False, use_cache=False)
 >>> record["fid"] < 0.01
 True
 """

@@ -6,12 +6,19 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .errors import GanevalError
-from .evaluate import DEFAULT_SEED, MetricOptions, score
+from .device import resolve_device
+from .data import load_source
+from .evaluate import DEFAULT_SEED, MetricOptions, resolve_extractor_name, score
+from .features import create
+from .features.cache import cache_dir, list_references
+from .reference import reference_from_samples
 from .features import names as extractor_names
 from .metrics.registry import METRIC_FAMILIES
+from .train.classifier import ClassifierTraining, save_classifier, train_classifier
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -49,8 +56,54 @@ def build_parser() -> argparse.ArgumentParser:
     score_parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     score_parser.add_argument("--quiet", action="store_true", help="no progress bars")
     score_parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    score_parser.add_argument("--data-root", metavar="DIR", help="folder holding datasets (default: $GANEVAL_DATA, system folders)")
+    score_parser.add_argument("--download", action="store_true", help="download datasets through torchvision if missing")
+    score_parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference statistics")
     score_parser.set_defaults(handler=run_score)
+
+    ref_parser = commands.add_parser("ref", help="build, list and show cached reference statistics")
+    ref_commands = ref_parser.add_subparsers(dest="ref_command", required=True, parser_class=_Parser)
+    build_parser_ = ref_commands.add_parser("build", help="extract and cache the statistics of a reference source")
+    build_parser_.add_argument("spec", help="source spec: fashion-mnist:train, a folder, an array file, ...")
+    build_parser_.add_argument("--extractor", default="auto", help="feature extractor (default: auto)")
+    build_parser_.add_argument("--inception-weights", metavar="PATH", help="weights file for inception-v3-compat")
+    build_parser_.add_argument("--num-samples", type=int, metavar="N", help="a seeded subset of N samples")
+    build_parser_.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"subset seed (default {DEFAULT_SEED})")
+    build_parser_.add_argument("--batch-size", type=int, default=64, help="extraction batch size (default 64)")
+    build_parser_.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    build_parser_.add_argument("--data-root", metavar="DIR", help="folder holding datasets")
+    build_parser_.add_argument("--download", action="store_true", help="download datasets through torchvision if missing")
+    build_parser_.add_argument("--quiet", action="store_true", help="no progress bars")
+    build_parser_.add_argument("--debug", action="store_true", help="show tracebacks")
+    build_parser_.set_defaults(handler=run_ref_build)
+    list_parser = ref_commands.add_parser("list", help="list cached references")
+    list_parser.set_defaults(handler=run_ref_list)
+    show_parser = ref_commands.add_parser("show", help="print the provenance card of a cached reference")
+    show_parser.add_argument("key", help="a key from `ganeval ref list`")
+    show_parser.set_defaults(handler=run_ref_show)
+
+    train_parser = commands.add_parser("train-classifier", help="train the Fashion-MNIST evaluator network")
+    train_parser.add_argument("--epochs", type=int, default=ClassifierTraining.epochs, help=f"default {ClassifierTraining.epochs}")
+    train_parser.add_argument("--seed", type=int, default=ClassifierTraining.seed, help=f"default {ClassifierTraining.seed}")
+    train_parser.add_argument("--out", type=Path, default=Path("models/fmnist-classifier"), help="output folder")
+    train_parser.add_argument("--data-root", metavar="DIR", help="folder holding Fashion-MNIST")
+    train_parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    train_parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    train_parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    train_parser.set_defaults(handler=run_train_classifier)
     return parser
+
+
+def run_train_classifier(args: argparse.Namespace) -> int:
+    if args.epochs < 1:
+        raise GanevalError(f"--epochs must be at least 1, got {args.epochs}")
+    settings = ClassifierTraining(epochs=args.epochs, seed=args.seed)
+    model, summary = train_classifier(
+        settings, device=resolve_device(args.device), data_root=args.data_root, progress=False if args.quiet else None
+    )
+    weights = save_classifier(model, summary, args.out)
+    print(f"test accuracy {summary['test_accuracy']:.4f} after {summary['train_seconds']:.0f} s; weights: {weights}")
+    return EXIT_OK
 
 
 def run_score(args: argparse.Namespace) -> int:
@@ -72,8 +125,43 @@ def run_score(args: argparse.Namespace) -> int:
         device=args.device,
         options=options,
         progress=False if args.quiet else None,
+        data_root=args.data_root,
+        download=args.download,
+        use_cache=not args.no_cache,
     )
     print(json.dumps(record) if args.json else format_record(record))
+    return EXIT_OK
+
+
+def run_ref_build(args: argparse.Namespace) -> int:
+    samples = load_source(args.spec, num_samples=args.num_samples, seed=args.seed, data_root=args.data_root, download=args.download)
+    options = {"weights": args.inception_weights} if args.inception_weights else {}
+    extractor = create(resolve_extractor_name(args.extractor, samples), device=resolve_device(args.device), **options)
+    reference = reference_from_samples(
+        samples, extractor, list(METRIC_FAMILIES), batch_size=args.batch_size, progress=False if args.quiet else None
+    )
+    state = "already cached" if reference.from_cache else "built"
+    print(f"{state}: ref:{reference.card.key}  ({reference.card.source}, {reference.card.extractor}, N={reference.card.num_samples})")
+    return EXIT_OK
+
+
+def run_ref_list(args: argparse.Namespace) -> int:
+    cards = list_references()
+    if not cards:
+        print(f"no cached references in {cache_dir()}")
+        return EXIT_OK
+    print(f"{'key':<26}{'extractor':<22}{'N':>7}{'dim':>6}  {'created':<27}source")
+    for card in cards:
+        print(f"{card.key:<26}{card.extractor:<22}{card.num_samples:>7}{card.dim:>6}  {card.created:<27}{card.source}")
+    return EXIT_OK
+
+
+def run_ref_show(args: argparse.Namespace) -> int:
+    key = args.key[4:] if args.key.startswith("ref:") else args.key
+    path = cache_dir() / f"{key}.json"
+    if not path.is_file():
+        raise GanevalError(f"no cached reference '{args.key}' in {cache_dir()} (see ganeval ref list)")
+    print(path.read_text(), end="")
     return EXIT_OK
 
 
@@ -81,7 +169,8 @@ def format_record(record: dict) -> str:
     """A readable table of one record: what was compared, then one metric per line."""
     lines = [
         f"input      {record['input']} ({record['num_samples']} samples)",
-        f"reference  {record['reference']} ({record['num_reference']} samples)",
+        f"reference  {record['reference']} ("
+        + (f"{record['num_reference']} samples)" if record["num_reference"] is not None else "mean and covariance only)"),
         f"extractor  {record['extractor']}   seed {record['seed']}",
         "",
         f"{'metric':<11}{'value':>14}",

@@ -42,7 +42,10 @@ def run(out: Path, seed: int = 0) -> list[dict]:
         mixture = make()
         reference = Samples(mixture.sample(NUM_SAMPLES, seed=seed), f"{name} (exact)")
         for label, points in candidates(mixture, seed + 1).items():
-            record = score(Samples(points, label), reference, "fid,kid,prdc", seed=seed, options=MetricOptions(kid_subsets=20), progress=False)
+            record = score(
+                Samples(points, label), reference, "fid,kid,prdc", seed=seed, options=MetricOptions(kid_subsets=20),
+                progress=False, use_cache=False,
+            )
             records.append({"mixture": name, "candidate": label, **{key: record[key] for key in COLUMNS}})
     out.mkdir(parents=True, exist_ok=True)
     _write_atomically(out / "records.jsonl", "".join(json.dumps(record) + "\n" for record in records))

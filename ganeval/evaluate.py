@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import datetime as _dt
-import sys
 from dataclasses import dataclass
 
 import torch
-from tqdm import tqdm
 
 from . import __version__
 from .data import Samples, load_source
@@ -14,6 +12,15 @@ from .device import resolve_device
 from .errors import InputError
 from .features import FeatureExtractor, FeatureStats, create
 from .metrics import METRIC_FAMILIES, parse_metrics
+from .reference import (
+    Reference,
+    extract_features,
+    is_cached_reference,
+    is_moments_file,
+    load_cached,
+    needs_raw_features,
+    resolve_reference,
+)
 from .metrics.fid import frechet_distance, samples_factor, warn_if_few_samples
 from .metrics.inception_score import inception_score
 from .metrics.kid import kid
@@ -46,28 +53,39 @@ def score(
     device: str | torch.device | None = "auto",
     options: MetricOptions = MetricOptions(),
     progress: bool | None = None,
+    use_cache: bool = True,
+    data_root: str | None = None,
+    download: bool = False,
 ) -> dict:
-    """Score `samples` (a generator's output) against `reference` samples and return a record (a JSON-ready dict).
+    """Score `samples` (a generator's output) against `reference` and return a record (a JSON-ready dict).
 
-    Both take a source spec (see ganeval.data.load_source) or a Samples object.
+    `samples` takes a source spec (see ganeval.data) or a Samples object; `reference` also takes a cached reference
+    (`ref:KEY`) or a mean/covariance .npz (see ganeval.reference). `metrics` takes family names ('fid,is,kid,prdc');
+    None means every family the extractor supports. Reference statistics are cached by content (`use_cache`).
 
-    `metrics` takes family names ('fid,is,kid,prdc'); None means every family the extractor supports.
-
-    >>> record = score("ring8", "ring8", "fid,prdc", seed=1, progress=False)
+    >>> record = score("ring8", "ring8", "fid,prdc", seed=1, progress=False, use_cache=False)
     >>> record["fid"] < 0.01 and record["coverage"] > 0.9
     True
     """
-    fake = samples if isinstance(samples, Samples) else load_source(samples, num_samples=num_samples, seed=seed + 1)
-    real = reference if isinstance(reference, Samples) else load_source(reference, num_samples=num_samples, seed=seed)
-    if fake.kind != real.kind:
-        raise InputError(f"{fake.name} holds {fake.kind} but {real.name} holds {real.kind}; compare like with like")
+    fake = samples if isinstance(samples, Samples) else load_source(
+        samples, num_samples=num_samples, seed=seed + 1, data_root=data_root, download=download
+    )
+    if not (isinstance(reference, Samples) or is_cached_reference(reference) or is_moments_file(reference)):
+        reference = load_source(reference, num_samples=num_samples, seed=seed, data_root=data_root, download=download)
+    if isinstance(reference, Samples) and reference.kind != fake.kind:
+        raise InputError(f"{fake.name} holds {fake.kind} but {reference.name} holds {reference.kind}; compare like with like")
     if isinstance(extractor, str):
-        extractor = create(resolve_extractor_name(extractor, fake), device=resolve_device(device), **(extractor_options or {}))
-    families = select_families(metrics, extractor)
-
-    fake_features = extract(fake, extractor, families, batch_size, progress, logits=True)
-    real_features = extract(real, extractor, families, batch_size, progress, logits=False)
-    values, diagnostics = compute_metrics(families, real_features, fake_features, seed, options)
+        name = resolve_extractor_name(extractor, fake, reference)
+        extractor = create(name, device=resolve_device(device), **(extractor_options or {}))
+    families = select_families(metrics, extractor, moments_only=is_moments_file(reference))
+    real = resolve_reference(
+        reference, extractor, families, batch_size=batch_size, progress=progress, use_cache=use_cache,
+        num_samples=num_samples, seed=seed, data_root=data_root, download=download,
+    )
+    fake_features = extract_features(
+        fake, extractor, keep_raw=needs_raw_features(families), logits="is" in families, batch_size=batch_size, progress=progress
+    )
+    values, diagnostics = compute_metrics(families, real, fake_features, seed, options)
     return {
         "schema": SCHEMA_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -75,7 +93,7 @@ def score(
         "reference": real.name,
         "extractor": extractor.name,
         "num_samples": len(fake),
-        "num_reference": len(real),
+        "num_reference": real.num_samples,
         "seed": seed,
         **values,
         "diagnostics": diagnostics,
@@ -85,57 +103,43 @@ def score(
             "torch_fidelity": _fidelity_version(),
             "extractor_weights_sha256": extractor.weights_sha256,
             "preprocessing": extractor.preprocessing,
+            "reference_key": real.card.key if real.card else None,
+            "reference_content_sha256": real.card.content_sha256 if real.card else None,
+            "reference_from_cache": real.from_cache,
             "device": str(extractor.device),
         },
     }
 
 
-def resolve_extractor_name(name: str, samples: Samples) -> str:
-    """'auto' picks `identity` for vectors and `inception-v3-compat` for images."""
+def resolve_extractor_name(name: str, samples: Samples, reference: str | Samples | None = None) -> str:
+    """'auto': the extractor a cached reference was built with; else `identity` for vectors, `fmnist-classifier`
+    for 28x28 images (grey or stacked) and `inception-v3-compat` for other images."""
     if name != "auto":
         return name
-    return "identity" if samples.kind == "vectors" else "inception-v3-compat"
+    if reference is not None and is_cached_reference(reference):
+        return load_cached(reference)[1].extractor
+    if samples.kind == "vectors":
+        return "identity"
+    return "fmnist-classifier" if tuple(samples.data.shape[2:]) == (28, 28) else "inception-v3-compat"
 
 
-def select_families(metrics: str | list[str] | None, extractor: FeatureExtractor) -> list[str]:
-    """The requested families, or all that the extractor supports; IS needs an extractor with logits."""
+def select_families(metrics: str | list[str] | None, extractor: FeatureExtractor, moments_only: bool = False) -> list[str]:
+    """The requested families, or all that the extractor supports; IS needs logits, a mean/covariance file FID only."""
     if metrics is None:
-        return [name for name in METRIC_FAMILIES if name != "is" or extractor.logits_layer]
+        families = [name for name in METRIC_FAMILIES if name != "is" or extractor.logits_layer]
+        return ["fid"] + (["is"] if "is" in families else []) if moments_only else families
     families = parse_metrics(metrics)
     if "is" in families and not extractor.logits_layer:
         raise InputError(f"metric 'is' needs class logits, which extractor '{extractor.name}' does not produce")
+    if moments_only and needs_raw_features(families):
+        wanted = ", ".join(name for name in families if METRIC_FAMILIES[name].needs_raw_features and name != "is")
+        raise InputError(f"metrics {wanted} need raw reference features; a mu/sigma .npz reference supports fid only")
     return families
-
-
-def extract(
-    samples: Samples,
-    extractor: FeatureExtractor,
-    families: list[str],
-    batch_size: int,
-    progress: bool | None,
-    *,
-    logits: bool,
-) -> dict[str, FeatureStats]:
-    """One pass over `samples`: streaming statistics per layer, raw rows kept only where a metric needs them."""
-    keep_raw = any(METRIC_FAMILIES[name].needs_raw_features and METRIC_FAMILIES[name].layer == "features" for name in families)
-    wanted = {extractor.feature_layer: FeatureStats(keep_raw=keep_raw)}
-    if logits and "is" in families:
-        wanted[extractor.logits_layer] = FeatureStats(keep_raw=True)
-    show = sys.stderr.isatty() if progress is None else progress
-    with tqdm(total=len(samples), desc=f"features {samples.name}", unit="sample", disable=not show, leave=False) as bar:
-        for batch in samples.batches(batch_size):
-            outputs = extractor(batch)
-            for layer, stats in wanted.items():
-                if layer not in outputs:
-                    raise InputError(f"extractor '{extractor.name}' returned no '{layer}' output")
-                stats.update(outputs[layer].reshape(outputs[layer].shape[0], -1))
-            bar.update(len(batch))
-    return {("logits" if layer == extractor.logits_layer else "features"): stats for layer, stats in wanted.items()}
 
 
 def compute_metrics(
     families: list[str],
-    real: dict[str, FeatureStats],
+    real: Reference,
     fake: dict[str, FeatureStats],
     seed: int,
     options: MetricOptions,
@@ -143,43 +147,44 @@ def compute_metrics(
     """Every requested metric from the extracted features; returns (values by key, diagnostics)."""
     values: dict[str, float] = {}
     diagnostics: dict = {}
-    real_features, fake_features = real["features"], fake["features"]
-    if real_features.dim != fake_features.dim:
-        raise InputError(f"feature dimensions differ: reference has {real_features.dim}, input has {fake_features.dim}")
+    fake_features = fake["features"]
+    if real.dim != fake_features.dim:
+        raise InputError(f"feature dimensions differ: reference has {real.dim}, input has {fake_features.dim}")
     if "fid" in families:
-        result = fid_of_stats(real_features, fake_features)
+        result = fid_of_stats(real, fake_features)
         values["fid"] = result.value
         diagnostics["fid"] = result.diagnostics()
     if "is" in families:
         values["is_mean"], values["is_std"] = inception_score(fake["logits"].raw(), splits=options.is_splits, seed=seed)
     if "kid" in families:
-        subset_size = options.kid_subset_size or min(1000, real_features.num_samples, fake_features.num_samples)
-        values["kid_mean"], values["kid_std"] = kid(
-            real_features.raw(), fake_features.raw(), options.kid_subsets, subset_size, seed
-        )
+        subset_size = options.kid_subset_size or min(1000, len(real.raw), fake_features.num_samples)
+        values["kid_mean"], values["kid_std"] = kid(real.raw, fake_features.raw(), options.kid_subsets, subset_size, seed)
         diagnostics["kid"] = {"subsets": options.kid_subsets, "subset_size": subset_size}
     if "prdc" in families:
-        values.update(prdc(real_features.raw(), fake_features.raw(), k=options.prdc_k))
+        values.update(prdc(real.raw, fake_features.raw(), k=options.prdc_k))
         diagnostics["prdc"] = {"k": options.prdc_k}
     return values, diagnostics
 
 
-def fid_of_stats(real: FeatureStats, fake: FeatureStats):
-    """FID from streaming statistics, using raw rows for the exact low-rank path where they were kept."""
+def fid_of_stats(real: Reference, fake: FeatureStats):
+    """FID from the reference and streaming statistics, using raw rows for the exact low-rank path where kept."""
     dim = real.dim
-    warn_if_few_samples(real.num_samples, dim, "reference")
+    if real.num_samples is not None:
+        warn_if_few_samples(real.num_samples, dim, "reference")
     warn_if_few_samples(fake.num_samples, dim, "input")
-    mu1, mu2 = real.mean(), fake.mean()
-    factor = samples_factor(real.raw(), mu1) if real.keep_raw and real.num_samples <= dim else None
+    mu2 = fake.mean().to(real.mean.device)
+    few_reference_rows = real.raw is not None and len(real.raw) <= dim
+    factor = samples_factor(real.raw.to(real.mean.device), real.mean) if few_reference_rows else None
     return frechet_distance(
-        mu1,
-        real.covariance(),
+        real.mean,
+        real.covariance,
         mu2,
         fake.covariance(),
         factor1=factor,
         fake_features=fake.raw() if fake.keep_raw else None,
         num_real=real.num_samples,
         num_fake=fake.num_samples,
+        device=fake.device,
     )
 
 

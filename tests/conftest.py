@@ -7,6 +7,12 @@ import pytest
 from ganeval.cli import main
 
 
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Reference statistics go to a fresh folder per test, never to the user's ~/.cache/ganeval."""
+    monkeypatch.setenv("GANEVAL_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)

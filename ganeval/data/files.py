@@ -1,6 +1,7 @@
 """Samples from files: .npy / .npz arrays (uint8 images NCHW or NHWC, or float feature matrices) and image folders."""
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
@@ -25,7 +26,9 @@ def load_path(path: str | Path) -> Samples:
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         return Samples(array_to_samples(read_array(path), str(path)), str(path))
-    raise InputError(f"{path}: unsupported input; give a .npy/.npz array or a folder of PNG/JPEG images")
+    if suffix == ".zip":
+        return load_image_zip(path)
+    raise InputError(f"{path}: unsupported input; give a .npy/.npz array, a .zip or a folder of PNG/JPEG images")
 
 
 def read_array(path: Path) -> np.ndarray:
@@ -80,23 +83,42 @@ def load_image_folder(folder: Path) -> Samples:
     if not files:
         raise InputError(f"{folder}: folder holds no PNG or JPEG images")
     images = [read_image(path) for path in files]
-    first = images[0].shape
-    for path, image in zip(files, images):
-        if image.shape != first:
-            raise InputError(
-                f"{folder}: images of mixed sizes ({files[0].name} is {_chw(first)}, {path.name} is {_chw(image.shape)})"
-            )
+    _check_one_size(folder, [path.name for path in files], images)
     return Samples(torch.from_numpy(np.stack(images)), str(folder))
 
 
-def read_image(path: Path) -> np.ndarray:
+def _check_one_size(source: Path, names: list[str], images: list[np.ndarray]) -> None:
+    first = images[0].shape
+    for name, image in zip(names, images):
+        if image.shape != first:
+            raise InputError(f"{source}: images of mixed sizes ({names[0]} is {_chw(first)}, {name} is {_chw(image.shape)})")
+
+
+def load_image_zip(path: Path) -> Samples:
+    """All PNG/JPEG members of a zip file (sorted by name); members that would escape the archive's root are refused."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = sorted(name for name in archive.namelist() if Path(name).suffix.lower() in IMAGE_SUFFIXES)
+            for name in names:
+                if name.startswith("/") or ".." in Path(name).parts or ":" in name:
+                    raise InputError(f"{path}: member '{name}' points outside the archive's root")
+            if not names:
+                raise InputError(f"{path}: zip holds no PNG or JPEG images")
+            images = [read_image(io.BytesIO(archive.read(name)), f"{path}:{name}") for name in names]
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise InputError(f"{path}: unreadable zip file ({type(exc).__name__})") from exc
+    _check_one_size(path, names, images)
+    return Samples(torch.from_numpy(np.stack(images)), str(path))
+
+
+def read_image(path, name: str | None = None) -> np.ndarray:
     """One image as uint8 C x H x W: greyscale stays 1 channel, everything else becomes RGB."""
     try:
         with Image.open(path) as image:
             image = image.convert("L") if image.mode in ("L", "I;16", "I", "1") else image.convert("RGB")
             array = np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable image ({type(exc).__name__})") from exc
+        raise InputError(f"{name or path}: unreadable image ({type(exc).__name__})") from exc
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 

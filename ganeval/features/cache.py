@@ -1,0 +1,138 @@
+"""Reference statistics cached on disk, keyed by what they were computed from, each with a provenance card.
+
+The key hashes the content of the reference samples (never their path), the extractor and the SHA256 of its weights,
+the layer, the preprocessing and N, so a changed image, network or sample count gives a new entry instead of a stale
+one (stylegan3 issue #174). Entries are `<key>.pt` (tensors and plain values: torch.load(weights_only=True)) and
+`<key>.json` (the card), both written to a temporary name and renamed.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..errors import InputError
+from .registry import FeatureExtractor
+from .stats import FeatureStats
+
+CACHE_ENV = "GANEVAL_CACHE"
+CARD_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """$GANEVAL_CACHE, else ~/.cache/ganeval; reference statistics live in its references/ folder."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ganeval") / "references"
+
+
+def content_sha256(data: torch.Tensor) -> str:
+    """SHA256 of a tensor's dtype, shape and bytes: the identity of a set of samples, wherever it came from."""
+    digest = hashlib.sha256(f"{data.dtype}|{tuple(data.shape)}|".encode())
+    digest.update(data.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ReferenceCard:
+    """Provenance of one cached reference: what went in, and with which software."""
+
+    key: str
+    source: str
+    content_sha256: str
+    extractor: str
+    weights_sha256: str | None
+    layer: str
+    preprocessing: str
+    num_samples: int
+    dim: int
+    has_raw_features: bool
+    ganeval: str
+    torch: str
+    torch_fidelity: str | None
+    created: str
+    card_version: int = CARD_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def reference_key(content: str, extractor: FeatureExtractor, num_samples: int) -> str:
+    """The cache key of a reference: a hash of everything its statistics depend on."""
+    parts = [content, extractor.name, extractor.weights_sha256 or "", extractor.feature_layer, extractor.preprocessing, str(num_samples)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+def save_reference(stats: FeatureStats, card: ReferenceCard, folder: Path | None = None) -> Path:
+    """Write `<key>.pt` and `<key>.json` atomically; returns the .pt path."""
+    folder = folder or cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {"card_version": CARD_VERSION, "stats": stats.state_dict(), "raw": stats.raw().cpu() if stats.keep_raw else None}
+    path = folder / f"{card.key}.pt"
+    _write_atomically(path, lambda handle: torch.save(payload, handle))
+    _write_atomically(folder / f"{card.key}.json", lambda handle: handle.write(card.to_json().encode()))
+    return path
+
+
+def load_reference(key_or_path: str | os.PathLike, folder: Path | None = None) -> tuple[FeatureStats, ReferenceCard]:
+    """Read a cached reference by key or by the path of its .pt file."""
+    path = Path(key_or_path)
+    if not path.suffix:
+        path = (folder or cache_dir()) / f"{key_or_path}.pt"
+    card_path = path.with_suffix(".json")
+    if not path.is_file() or not card_path.is_file():
+        raise InputError(f"reference '{key_or_path}': no cached statistics at {path} (see `ganeval ref list`)")
+    try:
+        card = ReferenceCard(**json.loads(card_path.read_text()))
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        stats = FeatureStats.from_state_dict(payload["stats"])
+    except Exception as exc:  # a damaged or foreign file: JSON, pickle and key errors of several types
+        raise InputError(f"{path}: unreadable reference statistics ({type(exc).__name__}); delete it and rebuild") from exc
+    if payload.get("raw") is not None:
+        stats.keep_raw, stats._raw = True, [payload["raw"]]
+    return stats, card
+
+
+def list_references(folder: Path | None = None) -> list[ReferenceCard]:
+    """Cards of every cached reference, newest first (unreadable cards are skipped)."""
+    cards = []
+    for card_path in sorted((folder or cache_dir()).glob("*.json")):
+        try:
+            cards.append(ReferenceCard(**json.loads(card_path.read_text())))
+        except (ValueError, TypeError):
+            continue
+    return sorted(cards, key=lambda card: card.created, reverse=True)
+
+
+def make_card(key: str, source: str, content: str, extractor: FeatureExtractor, stats: FeatureStats) -> ReferenceCard:
+    try:
+        from torch_fidelity.version import __version__ as fidelity_version
+    except ImportError:
+        fidelity_version = None
+    return ReferenceCard(
+        key=key,
+        source=source,
+        content_sha256=content,
+        extractor=extractor.name,
+        weights_sha256=extractor.weights_sha256,
+        layer=extractor.feature_layer,
+        preprocessing=extractor.preprocessing,
+        num_samples=stats.num_samples,
+        dim=int(stats.dim),
+        has_raw_features=stats.keep_raw,
+        ganeval=__version__,
+        torch=torch.__version__,
+        torch_fidelity=fidelity_version,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def _write_atomically(path: Path, write) -> None:
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
+        write(handle)
+    os.replace(handle.name, path)

@@ -1,0 +1,172 @@
+"""The reference side of a score: samples extracted once and cached, a cached entry, or a mean/covariance .npz.
+
+Forms of `--reference`:
+  a source spec (dataset, folder, array file)   extracted with the score's extractor, cached by content hash
+  ref:KEY or a cached .pt file                    statistics built by `ganeval ref build`; its card must match
+  an .npz holding `mu` and `sigma`                pytorch-fid / torch-fidelity statistics: FID only
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .data import Samples, load_source
+from .errors import InputError
+from .features import FeatureExtractor, FeatureStats
+from .features.cache import (
+    ReferenceCard,
+    content_sha256,
+    load_reference,
+    make_card,
+    reference_key,
+    save_reference,
+)
+from .metrics import METRIC_FAMILIES
+
+
+@dataclass
+class Reference:
+    """Everything the metrics read from the reference side."""
+
+    name: str
+    mean: torch.Tensor
+    covariance: torch.Tensor
+    num_samples: int | None  # None for a mean/covariance file that does not say
+    raw: torch.Tensor | None  # the feature rows, for KID, PRDC and the low-rank FID path
+    card: ReferenceCard | None = None
+    from_cache: bool = False
+
+    @property
+    def dim(self) -> int:
+        return int(self.mean.shape[0])
+
+    @classmethod
+    def from_stats(cls, name: str, stats: FeatureStats, card=None, from_cache=False) -> Reference:
+        return cls(name, stats.mean(), stats.covariance(), stats.num_samples, stats.raw() if stats.keep_raw else None, card, from_cache)
+
+
+def is_cached_reference(reference: str | Samples) -> bool:
+    return isinstance(reference, str) and (reference.startswith("ref:") or reference.endswith(".pt"))
+
+
+def is_moments_file(reference: str | Samples) -> bool:
+    """An .npz holding `mu` and `sigma` (pytorch-fid, torch-fidelity, clean-fid statistics)."""
+    if not isinstance(reference, str) or not reference.endswith(".npz") or not Path(reference).is_file():
+        return False
+    try:
+        with np.load(reference, allow_pickle=False) as loaded:
+            return {"mu", "sigma"} <= set(loaded.keys())
+    except (ValueError, OSError):
+        return False
+
+
+def load_cached(reference: str) -> tuple[FeatureStats, ReferenceCard]:
+    return load_reference(reference[4:] if reference.startswith("ref:") else reference)
+
+
+def check_card(card: ReferenceCard, extractor: FeatureExtractor, source: str) -> None:
+    """Refuse a cached reference computed with another extractor, weights or layer: never mix feature spaces."""
+    theirs = (card.extractor, card.weights_sha256, card.layer)
+    ours = (extractor.name, extractor.weights_sha256, extractor.feature_layer)
+    if theirs != ours:
+        raise InputError(
+            f"reference {source} was built with extractor {card.extractor} (layer {card.layer}, weights "
+            f"{(card.weights_sha256 or 'none')[:12]}) but this score uses {extractor.name} (layer "
+            f"{extractor.feature_layer}, weights {(extractor.weights_sha256 or 'none')[:12]}); rebuild it or match --extractor"
+        )
+
+
+def load_moments(path: str) -> Reference:
+    with np.load(path, allow_pickle=False) as loaded:
+        mean, covariance = torch.from_numpy(loaded["mu"]).double(), torch.from_numpy(loaded["sigma"]).double()
+        count = next((int(loaded[key]) for key in ("num_samples", "n") if key in loaded), None)
+    if mean.dim() != 1 or covariance.shape != (len(mean), len(mean)):
+        raise InputError(f"{path}: mu must be (d,) and sigma (d, d), got {tuple(mean.shape)} and {tuple(covariance.shape)}")
+    return Reference(path, mean, covariance, count, None)
+
+
+def needs_raw_features(families: list[str]) -> bool:
+    return any(METRIC_FAMILIES[name].needs_raw_features and METRIC_FAMILIES[name].layer == "features" for name in families)
+
+
+def reference_from_samples(
+    samples: Samples,
+    extractor: FeatureExtractor,
+    families: list[str],
+    *,
+    batch_size: int,
+    progress: bool | None,
+    use_cache: bool = True,
+) -> Reference:
+    """Statistics of reference samples: from the cache when an entry with the same content and extractor exists."""
+    keep_raw = needs_raw_features(families)
+    content = content_sha256(samples.data)
+    key = reference_key(content, extractor, len(samples))
+    if use_cache:
+        try:
+            stats, card = load_reference(key)
+            if card.has_raw_features or not keep_raw:
+                return Reference.from_stats(samples.name, stats, card, from_cache=True)
+        except InputError:
+            pass  # no entry yet (or a damaged one): compute and (re)write it
+    stats = extract_features(samples, extractor, keep_raw=keep_raw, batch_size=batch_size, progress=progress)["features"]
+    card = make_card(key, samples.name, content, extractor, stats)
+    if use_cache:
+        save_reference(stats, card)
+    return Reference.from_stats(samples.name, stats, card)
+
+
+def extract_features(
+    samples: Samples,
+    extractor: FeatureExtractor,
+    *,
+    keep_raw: bool,
+    logits: bool = False,
+    batch_size: int,
+    progress: bool | None,
+) -> dict[str, FeatureStats]:
+    """One pass over `samples`: {'features': stats[, 'logits': stats with raw rows]}."""
+    wanted = {"features": (extractor.feature_layer, FeatureStats(keep_raw=keep_raw))}
+    if logits:
+        wanted["logits"] = (extractor.logits_layer, FeatureStats(keep_raw=True))
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=len(samples), desc=f"features {samples.name}", unit="sample", disable=not show, leave=False) as bar:
+        for batch in samples.batches(batch_size):
+            outputs = extractor(batch)
+            for layer, stats in wanted.values():
+                if layer not in outputs:
+                    raise InputError(f"extractor '{extractor.name}' returned no '{layer}' output")
+                stats.update(outputs[layer].reshape(outputs[layer].shape[0], -1))
+            bar.update(len(batch))
+    return {name: stats for name, (_, stats) in wanted.items()}
+
+
+def resolve_reference(
+    reference: str | Samples,
+    extractor: FeatureExtractor,
+    families: list[str],
+    *,
+    batch_size: int,
+    progress: bool | None,
+    use_cache: bool,
+    num_samples: int | None,
+    seed: int,
+    data_root: str | None,
+    download: bool,
+) -> Reference:
+    """Any form of --reference (see the module docstring) -> Reference, checked against the extractor."""
+    if is_cached_reference(reference):
+        stats, card = load_cached(reference)
+        check_card(card, extractor, reference)
+        return Reference.from_stats(card.source, stats, card, from_cache=True)
+    if is_moments_file(reference):
+        return load_moments(reference)
+    samples = reference if isinstance(reference, Samples) else load_source(
+        reference, num_samples=num_samples, seed=seed, data_root=data_root, download=download
+    )
+    return reference_from_samples(samples, extractor, families, batch_size=batch_size, progress=progress, use_cache=use_cache)
