@@ -86,6 +86,8 @@ def score(
         fake, extractor, keep_raw=needs_raw_features(families), logits="is" in families, batch_size=batch_size, progress=progress
     )
     values, diagnostics = compute_metrics(families, real, fake_features, seed, options)
+    if use_cache:
+        real.save_radii()
     return {
         "schema": SCHEMA_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -161,7 +163,7 @@ def compute_metrics(
         values["kid_mean"], values["kid_std"] = kid(real.raw, fake_features.raw(), options.kid_subsets, subset_size, seed)
         diagnostics["kid"] = {"subsets": options.kid_subsets, "subset_size": subset_size}
     if "prdc" in families:
-        values.update(prdc(real.raw, fake_features.raw(), k=options.prdc_k))
+        values.update(prdc(real.raw, fake_features.raw(), k=options.prdc_k, real_radii=real.knn_radii(options.prdc_k)))
         diagnostics["prdc"] = {"k": options.prdc_k}
     return values, diagnostics
 

@@ -8,7 +8,7 @@ Forms of `--reference`:
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from .features.cache import (
     save_reference,
 )
 from .metrics import METRIC_FAMILIES
+from .metrics.prdc import knn_radii
 
 
 @dataclass
@@ -40,14 +41,31 @@ class Reference:
     raw: torch.Tensor | None  # the feature rows, for KID, PRDC and the low-rank FID path
     card: ReferenceCard | None = None
     from_cache: bool = False
+    stats: FeatureStats | None = None  # what the cache entry holds, to write it back with new radii
+    radii: dict[int, torch.Tensor] = field(default_factory=dict)  # squared k-NN radii for PRDC, by k
+    radii_added: bool = False
 
     @property
     def dim(self) -> int:
         return int(self.mean.shape[0])
 
     @classmethod
-    def from_stats(cls, name: str, stats: FeatureStats, card=None, from_cache=False) -> Reference:
-        return cls(name, stats.mean(), stats.covariance(), stats.num_samples, stats.raw() if stats.keep_raw else None, card, from_cache)
+    def from_stats(cls, name: str, stats: FeatureStats, card=None, from_cache=False, radii=None) -> Reference:
+        raw = stats.raw() if stats.keep_raw else None
+        return cls(name, stats.mean(), stats.covariance(), stats.num_samples, raw, card, from_cache, stats, dict(radii or {}))
+
+    def knn_radii(self, k: int) -> torch.Tensor:
+        """The squared k-NN radii of the reference rows, computed once per k."""
+        if k not in self.radii:
+            self.radii[k] = knn_radii(self.raw, k)
+            self.radii_added = True
+        return self.radii[k]
+
+    def save_radii(self) -> None:
+        """Write radii computed since loading into this reference's cache entry, so the next score reuses them."""
+        if self.radii_added and self.card is not None and self.stats is not None:
+            save_reference(self.stats, self.card, radii=self.radii)
+            self.radii_added = False
 
 
 def is_cached_reference(reference: str | Samples) -> bool:
@@ -66,7 +84,11 @@ def is_moments_file(reference: str | Samples) -> bool:
 
 
 def load_cached(reference: str) -> tuple[FeatureStats, ReferenceCard]:
-    return load_reference(reference[4:] if reference.startswith("ref:") else reference)
+    return load_reference(_key(reference))
+
+
+def _key(reference: str) -> str:
+    return reference[4:] if reference.startswith("ref:") else reference
 
 
 def check_card(card: ReferenceCard, extractor: FeatureExtractor, source: str) -> None:
@@ -109,9 +131,9 @@ def reference_from_samples(
     key = reference_key(content, extractor, len(samples))
     if use_cache:
         try:
-            stats, card = load_reference(key)
+            stats, card, radii = load_reference(key, with_radii=True)
             if card.has_raw_features or not keep_raw:
-                return Reference.from_stats(samples.name, stats, card, from_cache=True)
+                return Reference.from_stats(samples.name, stats, card, from_cache=True, radii=radii)
         except InputError:
             pass  # no entry yet (or a damaged one): compute and (re)write it
     stats = extract_features(samples, extractor, keep_raw=keep_raw, batch_size=batch_size, progress=progress)["features"]
@@ -161,9 +183,9 @@ def resolve_reference(
 ) -> Reference:
     """Any form of --reference (see the module docstring) -> Reference, checked against the extractor."""
     if is_cached_reference(reference):
-        stats, card = load_cached(reference)
+        stats, card, radii = load_reference(_key(reference), with_radii=True)
         check_card(card, extractor, reference)
-        return Reference.from_stats(card.source, stats, card, from_cache=True)
+        return Reference.from_stats(card.source, stats, card, from_cache=True, radii=radii)
     if is_moments_file(reference):
         return load_moments(reference)
     samples = reference if isinstance(reference, Samples) else load_source(

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ganeval import score
-from ganeval.data import Samples
+from ganeval.data import Samples, fashion_mnist
 from ganeval.demo import run as run_demo
 from ganeval.errors import FewSamplesWarning, InputError
 from ganeval.evaluate import MetricOptions
@@ -59,11 +59,27 @@ def test_images_and_vectors_are_not_mixed(rng):
 
 
 def test_demo_report_shows_each_failure(tmp_path):
-    records = run_demo(tmp_path)
-    assert {path.name for path in tmp_path.iterdir()} == {"README.md", "records.jsonl", "samples.png"}
+    records = run_demo(tmp_path, fashion=False)
+    assert {path.name for path in tmp_path.iterdir()} == {"README.md", "records.jsonl", "mixtures.png"}
     for mixture in ("ring8", "grid25"):
-        rows = {r["candidate"].split()[0]: r for r in records if r["mixture"] == mixture}
+        rows = {r["candidate"].split()[0]: r for r in records if r["dataset"] == mixture}
         assert rows["collapsed"]["recall"] < 0.5 * rows["faithful"]["recall"]
         assert rows["collapsed"]["fid"] > 100 * rows["faithful"]["fid"]
         assert rows["blurred"]["precision"] < 0.5 * rows["faithful"]["precision"]
         assert rows["shifted"]["coverage"] < 0.5 * rows["faithful"]["coverage"]
+
+
+@pytest.mark.skipif(fashion_mnist.find_folder("test") is None, reason="Fashion-MNIST not installed (make data installs it)")
+def test_demo_fashion_part(tmp_path, monkeypatch):
+    import ganeval.demo as demo
+
+    full = demo.fashion_candidates
+    monkeypatch.setattr(demo, "fashion_candidates", lambda seed: {k: v[:600] for k, v in full(seed).items()})  # keep it quick
+    records = run_demo(tmp_path, fashion=True)
+    assert (tmp_path / "fashion-mnist.png").is_file() and "fashion-mnist" in (tmp_path / "README.md").read_text()
+    rows = {r["candidate"].split()[0]: r for r in records if r["dataset"] == "fashion-mnist"}
+    assert rows["faithful"]["extractor"] == "fmnist-classifier"
+    assert rows["collapsed"]["is_mean"] < 0.6 * rows["faithful"]["is_mean"]
+    assert rows["collapsed"]["recall"] < rows["faithful"]["recall"]
+    assert rows["uniform"]["fid"] > 50 * rows["faithful"]["fid"]
+    assert rows["blurred"]["precision"] < rows["faithful"]["precision"]

@@ -59,3 +59,12 @@ def test_bad_input(rng):
         prdc(np.zeros((5, 2)), np.zeros((5, 2)), k=10)
     with pytest.raises(InputError, match="feature dimensions differ"):
         prdc(np.zeros((20, 2)), np.zeros((20, 3)))
+
+
+def test_precomputed_reference_radii_give_the_same_numbers(rng):
+    from ganeval.metrics.prdc import knn_radii
+
+    real, fake = gaussian_pair(rng, 500, 8)
+    assert prdc(real, fake, k=3, real_radii=knn_radii(real, 3)) == prdc(real, fake, k=3)
+    with pytest.raises(InputError, match="real_radii has shape"):
+        prdc(real, fake, k=3, real_radii=knn_radii(real[:100], 3))

@@ -14,6 +14,7 @@ from ganeval import score
 from ganeval.data import Samples, load_source
 from ganeval.errors import InputError
 from ganeval.features import FeatureExtractor, create
+from ganeval.evaluate import MetricOptions
 from ganeval.features.cache import content_sha256, list_references, load_reference
 
 from .conftest import gaussian_pair
@@ -104,8 +105,6 @@ def _card_path(key: str):
 
 
 def _fast_kid():
-    from ganeval.evaluate import MetricOptions
-
     return MetricOptions(kid_subsets=2, kid_subset_size=100)
 
 
@@ -149,3 +148,18 @@ def test_zip_of_images_and_escaping_members(tmp_path, rng):
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(InputError, match="unreadable zip file"):
         load_source(str(tmp_path / "broken.zip"))
+
+
+def test_prdc_radii_of_the_reference_are_cached(tmp_path, rng, monkeypatch):
+    import ganeval.reference as reference_module
+
+    real, fake = gaussian_pair(rng, 300, 5)
+    real_path, fake_path = write_points(tmp_path / "real.npy", real), write_points(tmp_path / "fake.npy", fake)
+    calls = []
+    original = reference_module.knn_radii
+    monkeypatch.setattr(reference_module, "knn_radii", lambda rows, k: calls.append(k) or original(rows, k))
+    first = score(fake_path, real_path, "prdc", progress=False)
+    second = score(fake_path, real_path, "prdc", progress=False)
+    assert calls == [5] and second["precision"] == first["precision"] and second["density"] == first["density"]
+    score(fake_path, real_path, "prdc", progress=False, options=MetricOptions(prdc_k=3))
+    assert calls == [5, 3]

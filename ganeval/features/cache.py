@@ -68,19 +68,26 @@ def reference_key(content: str, extractor: FeatureExtractor, num_samples: int) -
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
-def save_reference(stats: FeatureStats, card: ReferenceCard, folder: Path | None = None) -> Path:
-    """Write `<key>.pt` and `<key>.json` atomically; returns the .pt path."""
+def save_reference(
+    stats: FeatureStats, card: ReferenceCard, folder: Path | None = None, radii: dict[int, torch.Tensor] | None = None
+) -> Path:
+    """Write `<key>.pt` and `<key>.json` atomically; returns the .pt path. `radii`: PRDC's k-NN radii by k."""
     folder = folder or cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    payload = {"card_version": CARD_VERSION, "stats": stats.state_dict(), "raw": stats.raw().cpu() if stats.keep_raw else None}
+    payload = {
+        "card_version": CARD_VERSION,
+        "stats": stats.state_dict(),
+        "raw": stats.raw().cpu() if stats.keep_raw else None,
+        "radii": {str(k): value.cpu() for k, value in (radii or {}).items()},
+    }
     path = folder / f"{card.key}.pt"
     _write_atomically(path, lambda handle: torch.save(payload, handle))
     _write_atomically(folder / f"{card.key}.json", lambda handle: handle.write(card.to_json().encode()))
     return path
 
 
-def load_reference(key_or_path: str | os.PathLike, folder: Path | None = None) -> tuple[FeatureStats, ReferenceCard]:
-    """Read a cached reference by key or by the path of its .pt file."""
+def load_reference(key_or_path: str | os.PathLike, folder: Path | None = None, with_radii: bool = False):
+    """Read a cached reference by key or by the path of its .pt file: (stats, card[, radii by k])."""
     path = Path(key_or_path)
     if not path.suffix:
         path = (folder or cache_dir()) / f"{key_or_path}.pt"
@@ -95,6 +102,8 @@ def load_reference(key_or_path: str | os.PathLike, folder: Path | None = None) -
         raise InputError(f"{path}: unreadable reference statistics ({type(exc).__name__}); delete it and rebuild") from exc
     if payload.get("raw") is not None:
         stats.keep_raw, stats._raw = True, [payload["raw"]]
+    if with_radii:
+        return stats, card, {int(k): value for k, value in (payload.get("radii") or {}).items()}
     return stats, card
 
 
