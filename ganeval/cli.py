@@ -12,8 +12,7 @@ from . import __version__
 from .errors import GanevalError
 from .device import resolve_device
 from .data import load_source
-from .evaluate import DEFAULT_SEED, MetricOptions, resolve_extractor_name, score
-from .features import create
+from .evaluate import DEFAULT_SEED, MetricOptions, create_for, resolve_extractor_name, score
 from .features.cache import cache_dir, list_references
 from .reference import reference_from_samples
 from .features import names as extractor_names
@@ -34,64 +33,72 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ganeval", description="Evaluation and metrics for GANs.")
     parser.add_argument("--version", action="version", version=f"ganeval {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_score_command(commands)
+    _add_ref_commands(commands)
+    _add_train_classifier_command(commands)
+    return parser
 
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--data-root", metavar="DIR", help="folder holding datasets (default: $GANEVAL_DATA, system folders)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
+    """Options of every command that reads samples and extracts features."""
+    parser.add_argument("--extractor", default="auto", help=f"feature extractor: auto, {', '.join(extractor_names())} (default: auto)")
+    parser.add_argument("--inception-weights", metavar="PATH", help="weights file for inception-v3-compat")
+    parser.add_argument("--num-samples", type=int, metavar="N", help="use a seeded random subset of N samples")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed for subsets and resampling (default {DEFAULT_SEED})")
+    parser.add_argument("--batch-size", type=int, default=64, help="extraction batch size (default 64)")
+    parser.add_argument("--download", action="store_true", help="download datasets through torchvision if missing")
+    _add_common_options(parser)
+
+
+def _add_score_command(commands) -> None:
     score_parser = commands.add_parser("score", help="score samples against a reference")
-    score_parser.add_argument("input", help="samples to score: .npy/.npz array, image folder, ring8, grid25")
-    score_parser.add_argument("--reference", required=True, help="reference samples, in the same forms as INPUT")
+    score_parser.add_argument("input", help="samples to score: a source spec (fashion-mnist:test, ring8, ...), an array file, a folder or zip of images")
+    score_parser.add_argument("--reference", required=True, help="reference: the same forms as INPUT, ref:KEY, or an .npz with mu and sigma")
     score_parser.add_argument(
         "--metrics", default=None, help=f"comma-separated families from {', '.join(METRIC_FAMILIES)} (default: all the extractor supports)"
     )
-    score_parser.add_argument(
-        "--extractor", default="auto", help=f"feature extractor: auto, {', '.join(extractor_names())} (default: auto)"
-    )
-    score_parser.add_argument("--inception-weights", metavar="PATH", help="weights file for inception-v3-compat")
-    score_parser.add_argument("--num-samples", type=int, metavar="N", help="score a seeded subset of N samples per side")
-    score_parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed for subsets and resampling (default {DEFAULT_SEED})")
-    score_parser.add_argument("--batch-size", type=int, default=64, help="extraction batch size (default 64)")
-    score_parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     score_parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
     score_parser.add_argument("--kid-subset-size", type=int, help="KID subset size (default min(1000, N))")
     score_parser.add_argument("--prdc-k", type=int, default=5, help="neighbourhood size for PRDC (default 5)")
     score_parser.add_argument("--is-splits", type=int, default=10, help="Inception Score splits (default 10)")
     score_parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    score_parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    score_parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    score_parser.add_argument("--data-root", metavar="DIR", help="folder holding datasets (default: $GANEVAL_DATA, system folders)")
-    score_parser.add_argument("--download", action="store_true", help="download datasets through torchvision if missing")
     score_parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference statistics")
+    _add_extraction_options(score_parser)
     score_parser.set_defaults(handler=run_score)
 
+
+def _add_ref_commands(commands) -> None:
     ref_parser = commands.add_parser("ref", help="build, list and show cached reference statistics")
     ref_commands = ref_parser.add_subparsers(dest="ref_command", required=True, parser_class=_Parser)
-    build_parser_ = ref_commands.add_parser("build", help="extract and cache the statistics of a reference source")
-    build_parser_.add_argument("spec", help="source spec: fashion-mnist:train, a folder, an array file, ...")
-    build_parser_.add_argument("--extractor", default="auto", help="feature extractor (default: auto)")
-    build_parser_.add_argument("--inception-weights", metavar="PATH", help="weights file for inception-v3-compat")
-    build_parser_.add_argument("--num-samples", type=int, metavar="N", help="a seeded subset of N samples")
-    build_parser_.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"subset seed (default {DEFAULT_SEED})")
-    build_parser_.add_argument("--batch-size", type=int, default=64, help="extraction batch size (default 64)")
-    build_parser_.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    build_parser_.add_argument("--data-root", metavar="DIR", help="folder holding datasets")
-    build_parser_.add_argument("--download", action="store_true", help="download datasets through torchvision if missing")
-    build_parser_.add_argument("--quiet", action="store_true", help="no progress bars")
-    build_parser_.add_argument("--debug", action="store_true", help="show tracebacks")
-    build_parser_.set_defaults(handler=run_ref_build)
-    list_parser = ref_commands.add_parser("list", help="list cached references")
-    list_parser.set_defaults(handler=run_ref_list)
-    show_parser = ref_commands.add_parser("show", help="print the provenance card of a cached reference")
-    show_parser.add_argument("key", help="a key from `ganeval ref list`")
-    show_parser.set_defaults(handler=run_ref_show)
+    build = ref_commands.add_parser("build", help="extract and cache the statistics of a reference source")
+    build.add_argument("spec", help="source spec: fashion-mnist:train, a folder, an array file, ...")
+    _add_extraction_options(build)
+    build.set_defaults(handler=run_ref_build)
+    ref_commands.add_parser("list", help="list cached references").set_defaults(handler=run_ref_list)
+    show = ref_commands.add_parser("show", help="print the provenance card of a cached reference")
+    show.add_argument("key", help="a key from `ganeval ref list`")
+    show.set_defaults(handler=run_ref_show)
 
+
+def _add_train_classifier_command(commands) -> None:
     train_parser = commands.add_parser("train-classifier", help="train the Fashion-MNIST evaluator network")
     train_parser.add_argument("--epochs", type=int, default=ClassifierTraining.epochs, help=f"default {ClassifierTraining.epochs}")
     train_parser.add_argument("--seed", type=int, default=ClassifierTraining.seed, help=f"default {ClassifierTraining.seed}")
     train_parser.add_argument("--out", type=Path, default=Path("models/fmnist-classifier"), help="output folder")
-    train_parser.add_argument("--data-root", metavar="DIR", help="folder holding Fashion-MNIST")
-    train_parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    train_parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    train_parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    _add_common_options(train_parser)
     train_parser.set_defaults(handler=run_train_classifier)
-    return parser
+
+
+def _extractor_options(args: argparse.Namespace) -> dict[str, dict]:
+    """Options by extractor name; score() refuses them when another extractor is chosen."""
+    return {"inception-v3-compat": {"weights": args.inception_weights}} if args.inception_weights else {}
 
 
 def run_train_classifier(args: argparse.Namespace) -> int:
@@ -110,15 +117,12 @@ def run_score(args: argparse.Namespace) -> int:
     options = MetricOptions(
         kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, prdc_k=args.prdc_k, is_splits=args.is_splits
     )
-    extractor_options = {"weights": args.inception_weights} if args.inception_weights else {}
-    if extractor_options and args.extractor not in ("auto", "inception-v3-compat"):
-        raise GanevalError(f"--inception-weights only applies to inception-v3-compat, not --extractor {args.extractor}")
     record = score(
         args.input,
         args.reference,
         args.metrics,
         extractor=args.extractor,
-        extractor_options=extractor_options,
+        extractor_options=_extractor_options(args),
         num_samples=args.num_samples,
         seed=args.seed,
         batch_size=args.batch_size,
@@ -135,8 +139,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_ref_build(args: argparse.Namespace) -> int:
     samples = load_source(args.spec, num_samples=args.num_samples, seed=args.seed, data_root=args.data_root, download=args.download)
-    options = {"weights": args.inception_weights} if args.inception_weights else {}
-    extractor = create(resolve_extractor_name(args.extractor, samples), device=resolve_device(args.device), **options)
+    extractor = create_for(resolve_extractor_name(args.extractor, samples), _extractor_options(args), args.device)
     reference = reference_from_samples(
         samples, extractor, list(METRIC_FAMILIES), batch_size=args.batch_size, progress=False if args.quiet else None
     )

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from .atomic import write_atomically, write_text_atomically
 from .data import Samples, fashion_mnist, load_source
 from .data.mixtures import MIXTURES, Mixture
 from .evaluate import MetricOptions, score
@@ -77,8 +76,8 @@ def run(out: Path, seed: int = 0, fashion: bool | None = None) -> list[dict]:
             record = score(Samples(images, label), "fashion-mnist:train", "fid,is,kid,prdc", seed=seed, progress=False)
             records.append(_row("fashion-mnist", label, record))
         plot_images(out / "fashion-mnist.png", candidates)
-    _write_atomically(out / "records.jsonl", "".join(json.dumps(record) + "\n" for record in records))
-    _write_atomically(out / "README.md", markdown_report(records, fashion))
+    write_text_atomically(out / "records.jsonl", "".join(json.dumps(record) + "\n" for record in records))
+    write_text_atomically(out / "README.md", markdown_report(records, fashion))
     plot_mixtures(out / "mixtures.png", seed)
     return records
 
@@ -156,16 +155,8 @@ def _pyplot():
 
 def _save_figure(figure, path: Path) -> None:
     figure.tight_layout()
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as handle:
-        figure.savefig(handle.name, dpi=80)
-    os.replace(handle.name, path)
+    write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=80))
     _pyplot().close(figure)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,4 +20,6 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         raise InputError(f"--device '{device}' is not a device; use auto, cpu, cuda or cuda:N") from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device '{device}' asked for CUDA but torch sees no GPU; use --device cpu or auto")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise InputError(f"--device '{device}': there are only {torch.cuda.device_count()} CUDA device(s), cuda:0 onwards")
     return resolved

@@ -11,13 +11,13 @@ from .data import Samples, load_source
 from .device import resolve_device
 from .errors import InputError
 from .features import FeatureExtractor, FeatureStats, create
+from .features.cache import read_card
 from .metrics import METRIC_FAMILIES, parse_metrics
 from .reference import (
     Reference,
     extract_features,
     is_cached_reference,
     is_moments_file,
-    load_cached,
     needs_raw_features,
     resolve_reference,
 )
@@ -46,7 +46,7 @@ def score(
     metrics: str | list[str] | None = None,
     *,
     extractor: str | FeatureExtractor = "auto",
-    extractor_options: dict | None = None,
+    extractor_options: dict[str, dict] | None = None,
     num_samples: int | None = None,
     seed: int = DEFAULT_SEED,
     batch_size: int = 64,
@@ -62,11 +62,14 @@ def score(
     `samples` takes a source spec (see ganeval.data) or a Samples object; `reference` also takes a cached reference
     (`ref:KEY`) or a mean/covariance .npz (see ganeval.reference). `metrics` takes family names ('fid,is,kid,prdc');
     None means every family the extractor supports. Reference statistics are cached by content (`use_cache`).
+    `extractor_options` maps extractor names to their options, e.g. {"inception-v3-compat": {"weights": PATH}}.
 
     >>> record = score("ring8", "ring8", "fid,prdc", seed=1, progress=False, use_cache=False)
     >>> record["fid"] < 0.01 and record["coverage"] > 0.9
     True
     """
+    if not 0 <= seed < 2**32 - 1:
+        raise InputError(f"--seed {seed} must be between 0 and 2^32 - 2")
     fake = samples if isinstance(samples, Samples) else load_source(
         samples, num_samples=num_samples, seed=seed + 1, data_root=data_root, download=download
     )
@@ -75,15 +78,16 @@ def score(
     if isinstance(reference, Samples) and reference.kind != fake.kind:
         raise InputError(f"{fake.name} holds {fake.kind} but {reference.name} holds {reference.kind}; compare like with like")
     if isinstance(extractor, str):
-        name = resolve_extractor_name(extractor, fake, reference)
-        extractor = create(name, device=resolve_device(device), **(extractor_options or {}))
+        extractor = create_for(resolve_extractor_name(extractor, fake, reference), extractor_options, device)
     families = select_families(metrics, extractor, moments_only=is_moments_file(reference))
     real = resolve_reference(
         reference, extractor, families, batch_size=batch_size, progress=progress, use_cache=use_cache,
         num_samples=num_samples, seed=seed, data_root=data_root, download=download,
     )
+    # IS chosen by default is dropped when the extractor turns out to give no logits; asked for, it is required.
+    logits = ("required" if metrics is not None else "optional") if "is" in families else None
     fake_features = extract_features(
-        fake, extractor, keep_raw=needs_raw_features(families), logits="is" in families, batch_size=batch_size, progress=progress
+        fake, extractor, keep_raw=needs_raw_features(families), logits=logits, batch_size=batch_size, progress=progress
     )
     values, diagnostics = compute_metrics(families, real, fake_features, seed, options)
     if use_cache:
@@ -113,13 +117,22 @@ def score(
     }
 
 
+def create_for(name: str, extractor_options: dict[str, dict] | None, device) -> FeatureExtractor:
+    """Create extractor `name` with its options; options meant for another extractor are an error, not ignored."""
+    extractor_options = extractor_options or {}
+    for other in extractor_options:
+        if other != name and extractor_options[other]:
+            raise InputError(f"options for {other} were given, but the extractor is {name}; choose it with --extractor {other}")
+    return create(name, device=resolve_device(device), **extractor_options.get(name, {}))
+
+
 def resolve_extractor_name(name: str, samples: Samples, reference: str | Samples | None = None) -> str:
     """'auto': the extractor a cached reference was built with; else `identity` for vectors, `fmnist-classifier`
     for 28x28 images (grey or stacked) and `inception-v3-compat` for other images."""
     if name != "auto":
         return name
     if reference is not None and is_cached_reference(reference):
-        return load_cached(reference)[1].extractor
+        return read_card(reference).extractor
     if samples.kind == "vectors":
         return "identity"
     return "fmnist-classifier" if tuple(samples.data.shape[2:]) == (28, 28) else "inception-v3-compat"
@@ -156,15 +169,24 @@ def compute_metrics(
         result = fid_of_stats(real, fake_features)
         values["fid"] = result.value
         diagnostics["fid"] = result.diagnostics()
-    if "is" in families:
+    if "is" in families and "logits" in fake:
         values["is_mean"], values["is_std"] = inception_score(fake["logits"].raw(), splits=options.is_splits, seed=seed)
+    device = fake_features.device  # a cached reference arrives on the CPU: compute where the features are
     if "kid" in families:
-        subset_size = options.kid_subset_size or min(1000, len(real.raw), fake_features.num_samples)
-        values["kid_mean"], values["kid_std"] = kid(real.raw, fake_features.raw(), options.kid_subsets, subset_size, seed)
+        subset_size = options.kid_subset_size
+        if subset_size is None:
+            subset_size = min(1000, len(real.raw), fake_features.num_samples)
+        values["kid_mean"], values["kid_std"] = kid(
+            real.raw, fake_features.raw(), options.kid_subsets, subset_size, seed, device=device
+        )
         diagnostics["kid"] = {"subsets": options.kid_subsets, "subset_size": subset_size}
     if "prdc" in families:
-        values.update(prdc(real.raw, fake_features.raw(), k=options.prdc_k, real_radii=real.knn_radii(options.prdc_k)))
-        diagnostics["prdc"] = {"k": options.prdc_k}
+        k = options.prdc_k
+        if not 1 <= k < min(len(real.raw), fake_features.num_samples):
+            raise InputError(f"prdc: k={k} must be at least 1 and below the number of samples "
+                             f"(reference {len(real.raw)}, input {fake_features.num_samples})")
+        values.update(prdc(real.raw, fake_features.raw(), k=k, real_radii=real.knn_radii(k, device), device=device))
+        diagnostics["prdc"] = {"k": k}
     return values, diagnostics
 
 

@@ -8,6 +8,7 @@ Forms of `--reference`:
 from __future__ import annotations
 
 import sys
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +21,12 @@ from .errors import InputError
 from .features import FeatureExtractor, FeatureStats
 from .features.cache import (
     ReferenceCard,
+    cache_dir,
     content_sha256,
     load_reference,
     make_card,
     reference_key,
+    reference_path,
     save_reference,
 )
 from .metrics import METRIC_FAMILIES
@@ -42,6 +45,7 @@ class Reference:
     card: ReferenceCard | None = None
     from_cache: bool = False
     stats: FeatureStats | None = None  # what the cache entry holds, to write it back with new radii
+    cache_folder: Path | None = None  # where that entry lives
     radii: dict[int, torch.Tensor] = field(default_factory=dict)  # squared k-NN radii for PRDC, by k
     radii_added: bool = False
 
@@ -50,21 +54,22 @@ class Reference:
         return int(self.mean.shape[0])
 
     @classmethod
-    def from_stats(cls, name: str, stats: FeatureStats, card=None, from_cache=False, radii=None) -> Reference:
+    def from_stats(cls, name: str, stats: FeatureStats, card=None, from_cache=False, radii=None, folder=None) -> Reference:
         raw = stats.raw() if stats.keep_raw else None
-        return cls(name, stats.mean(), stats.covariance(), stats.num_samples, raw, card, from_cache, stats, dict(radii or {}))
+        return cls(name, stats.mean(), stats.covariance(), stats.num_samples, raw, card, from_cache, stats, folder,
+                   dict(radii or {}))
 
-    def knn_radii(self, k: int) -> torch.Tensor:
-        """The squared k-NN radii of the reference rows, computed once per k."""
+    def knn_radii(self, k: int, device: torch.device) -> torch.Tensor:
+        """The squared k-NN radii of the reference rows (computed on `device`), once per k."""
         if k not in self.radii:
-            self.radii[k] = knn_radii(self.raw, k)
+            self.radii[k] = knn_radii(self.raw.to(device), k)
             self.radii_added = True
         return self.radii[k]
 
     def save_radii(self) -> None:
         """Write radii computed since loading into this reference's cache entry, so the next score reuses them."""
-        if self.radii_added and self.card is not None and self.stats is not None:
-            save_reference(self.stats, self.card, radii=self.radii)
+        if self.radii_added and self.card is not None and self.stats is not None and self.cache_folder is not None:
+            save_reference(self.stats, self.card, self.cache_folder, radii=self.radii)
             self.radii_added = False
 
 
@@ -79,22 +84,14 @@ def is_moments_file(reference: str | Samples) -> bool:
     try:
         with np.load(reference, allow_pickle=False) as loaded:
             return {"mu", "sigma"} <= set(loaded.keys())
-    except (ValueError, OSError):
-        return False
-
-
-def load_cached(reference: str) -> tuple[FeatureStats, ReferenceCard]:
-    return load_reference(_key(reference))
-
-
-def _key(reference: str) -> str:
-    return reference[4:] if reference.startswith("ref:") else reference
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        return False  # not a statistics file: the samples loader reports what is wrong with it
 
 
 def check_card(card: ReferenceCard, extractor: FeatureExtractor, source: str) -> None:
-    """Refuse a cached reference computed with another extractor, weights or layer: never mix feature spaces."""
-    theirs = (card.extractor, card.weights_sha256, card.layer)
-    ours = (extractor.name, extractor.weights_sha256, extractor.feature_layer)
+    """Refuse a cached reference computed with another extractor, weights, layer or preprocessing: never mix spaces."""
+    theirs = (card.extractor, card.weights_sha256, card.layer, card.preprocessing)
+    ours = (extractor.name, extractor.weights_sha256, extractor.feature_layer, extractor.preprocessing)
     if theirs != ours:
         raise InputError(
             f"reference {source} was built with extractor {card.extractor} (layer {card.layer}, weights "
@@ -104,9 +101,13 @@ def check_card(card: ReferenceCard, extractor: FeatureExtractor, source: str) ->
 
 
 def load_moments(path: str) -> Reference:
-    with np.load(path, allow_pickle=False) as loaded:
-        mean, covariance = torch.from_numpy(loaded["mu"]).double(), torch.from_numpy(loaded["sigma"]).double()
-        count = next((int(loaded[key]) for key in ("num_samples", "n") if key in loaded), None)
+    """A pytorch-fid / torch-fidelity style .npz: `mu` (d,), `sigma` (d, d), optionally `num_samples` or `n`."""
+    try:
+        with np.load(path, allow_pickle=False) as loaded:
+            mean, covariance = torch.from_numpy(loaded["mu"]).double(), torch.from_numpy(loaded["sigma"]).double()
+            count = next((int(loaded[key]) for key in ("num_samples", "n") if key in loaded), None)
+    except (ValueError, TypeError, OSError) as exc:
+        raise InputError(f"{path}: mu, sigma (and n) must be numeric arrays ({type(exc).__name__})") from exc
     if mean.dim() != 1 or covariance.shape != (len(mean), len(mean)):
         raise InputError(f"{path}: mu must be (d,) and sigma (d, d), got {tuple(mean.shape)} and {tuple(covariance.shape)}")
     return Reference(path, mean, covariance, count, None)
@@ -131,15 +132,16 @@ def reference_from_samples(
     key = reference_key(content, extractor, len(samples))
     if use_cache:
         try:
-            stats, card, radii = load_reference(key, with_radii=True)
+            stats, card, radii = load_reference(key)
             if card.has_raw_features or not keep_raw:
-                return Reference.from_stats(samples.name, stats, card, from_cache=True, radii=radii)
+                return Reference.from_stats(samples.name, stats, card, from_cache=True, radii=radii, folder=cache_dir())
         except InputError:
             pass  # no entry yet (or a damaged one): compute and (re)write it
     stats = extract_features(samples, extractor, keep_raw=keep_raw, batch_size=batch_size, progress=progress)["features"]
     card = make_card(key, samples.name, content, extractor, stats)
     if use_cache:
         save_reference(stats, card)
+        return Reference.from_stats(samples.name, stats, card, folder=cache_dir())
     return Reference.from_stats(samples.name, stats, card)
 
 
@@ -148,18 +150,22 @@ def extract_features(
     extractor: FeatureExtractor,
     *,
     keep_raw: bool,
-    logits: bool = False,
+    logits: str | None = None,
     batch_size: int,
     progress: bool | None,
 ) -> dict[str, FeatureStats]:
-    """One pass over `samples`: {'features': stats[, 'logits': stats with raw rows]}."""
+    """One pass over `samples`: {'features': stats[, 'logits': stats with raw rows]}.
+
+    `logits`: None, 'required' (a missing logits output is an error) or 'optional' (dropped when missing)."""
     wanted = {"features": (extractor.feature_layer, FeatureStats(keep_raw=keep_raw))}
-    if logits:
+    if logits and extractor.logits_layer:
         wanted["logits"] = (extractor.logits_layer, FeatureStats(keep_raw=True))
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=len(samples), desc=f"features {samples.name}", unit="sample", disable=not show, leave=False) as bar:
         for batch in samples.batches(batch_size):
             outputs = extractor(batch)
+            if logits == "optional" and "logits" in wanted and wanted["logits"][0] not in outputs:
+                del wanted["logits"]
             for layer, stats in wanted.values():
                 if layer not in outputs:
                     raise InputError(f"extractor '{extractor.name}' returned no '{layer}' output")
@@ -183,9 +189,13 @@ def resolve_reference(
 ) -> Reference:
     """Any form of --reference (see the module docstring) -> Reference, checked against the extractor."""
     if is_cached_reference(reference):
-        stats, card, radii = load_reference(_key(reference), with_radii=True)
+        stats, card, radii = load_reference(reference)
         check_card(card, extractor, reference)
-        return Reference.from_stats(card.source, stats, card, from_cache=True, radii=radii)
+        if needs_raw_features(families) and not card.has_raw_features:
+            raise InputError(f"reference {reference} holds only mean and covariance (FID); rebuild it with "
+                             f"`ganeval ref build {card.source}` for KID and PRDC")
+        folder = reference_path(reference).parent
+        return Reference.from_stats(card.source, stats, card, from_cache=True, radii=radii, folder=folder)
     if is_moments_file(reference):
         return load_moments(reference)
     samples = reference if isinstance(reference, Samples) else load_source(

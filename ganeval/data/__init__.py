@@ -35,8 +35,10 @@ def load_source(
 ) -> Samples:
     """Resolve a source spec (see the module docstring) to Samples; `num_samples` takes a seeded subset."""
     text = str(spec)
+    if num_samples is not None and num_samples < 2:
+        raise InputError(f"--num-samples {num_samples}: needs at least 2 samples")
     if text in MIXTURES:
-        points = MIXTURES[text]().sample(num_samples or DEFAULT_MIXTURE_SAMPLES, seed=seed)
+        points = MIXTURES[text]().sample(DEFAULT_MIXTURE_SAMPLES if num_samples is None else num_samples, seed=seed)
         return Samples(points, text)
     if text.startswith("stacked-fashion-mnist:"):
         images, labels = stacked.load(_split(text), num_samples, seed, data_root, download)
@@ -63,8 +65,9 @@ def _cifar10(spec: str, data_root, download: bool) -> Samples:
     from torchvision.datasets import CIFAR10
 
     root = Path(data_root or os.environ.get(fashion_mnist.DATA_ENV) or Path(torch.hub.get_dir()).parent / "datasets")
+    train = _split(spec) == "train"
     try:
-        dataset = CIFAR10(str(root), train=_split(spec) == "train", download=download)
+        dataset = CIFAR10(str(root), train=train, download=download)
     except Exception as exc:  # torchvision: RuntimeError when missing, URLError when offline
         raise InputError(f"{spec}: not found under {root} and not downloadable here ({type(exc).__name__}); "
                          f"pass --download online or --data-root to an existing copy") from exc

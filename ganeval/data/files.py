@@ -100,6 +100,8 @@ def load_image_zip(path: Path) -> Samples:
         with zipfile.ZipFile(path) as archive:
             names = sorted(name for name in archive.namelist() if Path(name).suffix.lower() in IMAGE_SUFFIXES)
             for name in names:
+                # Members are only read, never extracted; one that would land outside the root is still refused as a
+                # sign of a malicious or broken archive.
                 if name.startswith("/") or ".." in Path(name).parts or ":" in name:
                     raise InputError(f"{path}: member '{name}' points outside the archive's root")
             if not names:
@@ -115,8 +117,12 @@ def read_image(path, name: str | None = None) -> np.ndarray:
     """One image as uint8 C x H x W: greyscale stays 1 channel, everything else becomes RGB."""
     try:
         with Image.open(path) as image:
-            image = image.convert("L") if image.mode in ("L", "I;16", "I", "1") else image.convert("RGB")
-            array = np.asarray(image, dtype=np.uint8)
+            if image.mode.startswith("I;16"):  # 16-bit grey: keep the top 8 bits (convert("L") would clip at 255)
+                array = (np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8)
+            elif image.mode in ("I", "F"):
+                raise InputError(f"{name or path}: {image.mode}-mode images (32-bit) are not supported; save 8-bit PNG/JPEG")
+            else:
+                array = np.asarray(image.convert("L") if image.mode in ("L", "1") else image.convert("RGB"), dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InputError(f"{name or path}: unreadable image ({type(exc).__name__})") from exc
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)

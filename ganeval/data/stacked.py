@@ -24,7 +24,7 @@ def stacked(
 def load(split: str, num_samples: int | None = None, seed: int = 0, data_root=None, download: bool = False):
     """Stacked images of a Fashion-MNIST split (default size: 60,000 for train, 26,000 for test)."""
     images, labels = fashion_mnist.load(split, data_root, download)
-    return stacked(images, labels, num_samples or DEFAULT_SIZE[split], seed)
+    return stacked(images, labels, DEFAULT_SIZE[split] if num_samples is None else num_samples, seed)
 
 
 def triple_index(triples: torch.Tensor) -> torch.Tensor:

@@ -11,13 +11,13 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from .. import __version__
+from ..atomic import write_atomically, write_text_atomically
 from ..errors import InputError
 from .registry import FeatureExtractor
 from .stats import FeatureStats
@@ -81,30 +81,47 @@ def save_reference(
         "radii": {str(k): value.cpu() for k, value in (radii or {}).items()},
     }
     path = folder / f"{card.key}.pt"
-    _write_atomically(path, lambda handle: torch.save(payload, handle))
-    _write_atomically(folder / f"{card.key}.json", lambda handle: handle.write(card.to_json().encode()))
+    write_atomically(path, lambda handle: torch.save(payload, handle))
+    write_text_atomically(folder / f"{card.key}.json", card.to_json())
     return path
 
 
-def load_reference(key_or_path: str | os.PathLike, folder: Path | None = None, with_radii: bool = False):
-    """Read a cached reference by key or by the path of its .pt file: (stats, card[, radii by k])."""
-    path = Path(key_or_path)
-    if not path.suffix:
-        path = (folder or cache_dir()) / f"{key_or_path}.pt"
-    card_path = path.with_suffix(".json")
-    if not path.is_file() or not card_path.is_file():
-        raise InputError(f"reference '{key_or_path}': no cached statistics at {path} (see `ganeval ref list`)")
+def reference_path(key_or_path: str | os.PathLike, folder: Path | None = None) -> Path:
+    """The .pt file of a cached reference given its key (`ref:` prefix optional) or its path."""
+    text = str(key_or_path)
+    text = text[4:] if text.startswith("ref:") else text
+    path = Path(text)
+    return path if path.suffix else (folder or cache_dir()) / f"{text}.pt"
+
+
+def read_card(key_or_path: str | os.PathLike, folder: Path | None = None) -> ReferenceCard:
+    """The provenance card of a cached reference (the small JSON file only)."""
+    path = reference_path(key_or_path, folder).with_suffix(".json")
+    if not path.is_file():
+        raise InputError(f"reference '{key_or_path}': no cached statistics at {path.with_suffix('.pt')} (see `ganeval ref list`)")
     try:
-        card = ReferenceCard(**json.loads(card_path.read_text()))
+        values = json.loads(path.read_text())
+        card = ReferenceCard(**values)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{path}: unreadable reference card ({type(exc).__name__}); delete it and rebuild") from exc
+    if card.card_version != CARD_VERSION:
+        raise InputError(f"{path}: reference card version {card.card_version} is not supported (expected {CARD_VERSION}); rebuild it")
+    return card
+
+
+def load_reference(key_or_path: str | os.PathLike, folder: Path | None = None):
+    """Read a cached reference by key or .pt path: (stats, card, squared k-NN radii by k)."""
+    card = read_card(key_or_path, folder)
+    path = reference_path(key_or_path, folder)
+    try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         stats = FeatureStats.from_state_dict(payload["stats"])
-    except Exception as exc:  # a damaged or foreign file: JSON, pickle and key errors of several types
+        radii = {int(k): value for k, value in (payload.get("radii") or {}).items()}
+    except Exception as exc:  # a damaged or foreign file: torch, pickle and key errors of several types
         raise InputError(f"{path}: unreadable reference statistics ({type(exc).__name__}); delete it and rebuild") from exc
     if payload.get("raw") is not None:
         stats.keep_raw, stats._raw = True, [payload["raw"]]
-    if with_radii:
-        return stats, card, {int(k): value for k, value in (payload.get("radii") or {}).items()}
-    return stats, card
+    return stats, card, radii
 
 
 def list_references(folder: Path | None = None) -> list[ReferenceCard]:
@@ -139,9 +156,3 @@ def make_card(key: str, source: str, content: str, extractor: FeatureExtractor, 
         torch_fidelity=fidelity_version,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
-
-
-def _write_atomically(path: Path, write) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
-        write(handle)
-    os.replace(handle.name, path)

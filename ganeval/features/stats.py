@@ -40,6 +40,8 @@ class FeatureStats:
         """Add a batch of feature rows."""
         if batch.dim() != 2:
             raise InputError(f"feature batch must be 2-D (samples, features), got shape {tuple(batch.shape)}")
+        if batch.shape[0] == 0:
+            return  # an empty batch adds nothing (and must not set the shift to the mean of nothing)
         check_finite(batch, "features")
         batch = batch.detach().to(self.device or batch.device)
         wide = batch.to(torch.float64)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import torch
@@ -12,13 +13,15 @@ from .registry import FeatureExtractor, register
 
 @register("torchscript:", prefix=True)
 def create_torchscript(path: str, device: torch.device) -> FeatureExtractor:
-    """Load a TorchScript module (no pickle is involved). A tensor output becomes 'features'; a dict is used as is
-    and must hold 'features' or 'pool' (the embedding), and may hold 'logits' (for IS)."""
+    """Load a TorchScript module (torch.jit.load: code and tensors, no arbitrary unpickling). A tensor output becomes
+    'features'; a dict is used as is and must hold 'features' or 'pool' (the embedding), and may hold 'logits' (IS)."""
     file = Path(path)
     if not file.is_file():
         raise InputError(f"torchscript:{path}: file does not exist")
     try:
-        module = torch.jit.load(str(file), map_location=device).eval()
+        with warnings.catch_warnings():  # torch 2.14 marks jit.load deprecated; TorchScript files are still what users have
+            warnings.simplefilter("ignore", FutureWarning)
+            module = torch.jit.load(str(file), map_location=device).eval()
     except Exception as exc:  # torch raises RuntimeError or ValueError variants for non-TorchScript files
         raise InputError(f"torchscript:{path}: not a TorchScript module ({type(exc).__name__})") from exc
 

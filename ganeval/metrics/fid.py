@@ -45,7 +45,7 @@ class FrechetResult:
     num_real: int | None
     num_fake: int | None
     rank: int  # rank of A^T S2 A: the dimensions in which both covariances carry variance
-    negative_eigenvalue_mass: float  # |negative eigenvalues| / sum |eigenvalues|, rounding noise clipped to zero
+    negative_eigenvalue_mass: float  # sum |negative eigenvalues| / sum |eigenvalues| (clipped to zero before the sqrt)
     factor_method: str
 
     def __float__(self) -> float:
@@ -215,6 +215,8 @@ def _as_covariance(values: ArrayLike, name: str, device: torch.device | str | No
 
 def _rank_tolerance(eigenvalues: torch.Tensor, dim: int) -> float:
     """Eigenvalues below this are rounding noise (the usual numerical-rank tolerance: largest * d * eps)."""
+    if eigenvalues.numel() == 0:
+        return 0.0
     return float(eigenvalues.abs().max()) * dim * torch.finfo(torch.float64).eps
 
 

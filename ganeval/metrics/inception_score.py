@@ -4,6 +4,8 @@ IS = exp(E_x KL(p(y|x) || p(y))), computed on `splits` chunks and reported as me
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -41,8 +43,10 @@ def inception_score(
     scores = []
     for index in range(splits):
         chunk = slice(index * num_samples // splits, (index + 1) * num_samples // splits)
-        marginal = probabilities[chunk].mean(dim=0, keepdim=True)
-        kl = (probabilities[chunk] * (log_probabilities[chunk] - marginal.log())).sum(dim=1).mean()
+        size = chunk.stop - chunk.start
+        # log p(y) in log space: a class whose probability underflows to 0 in every sample would make log(mean) -inf
+        log_marginal = torch.logsumexp(log_probabilities[chunk], dim=0, keepdim=True) - math.log(size)
+        kl = (probabilities[chunk] * (log_probabilities[chunk] - log_marginal)).sum(dim=1).mean()
         scores.append(kl.exp())
     scores = torch.stack(scores)
     return float(scores.mean()), float(scores.std(unbiased=False))

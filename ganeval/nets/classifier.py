@@ -52,6 +52,13 @@ class FashionClassifier(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.features, config.classes)
 
+    def describe(self) -> str:
+        """The architecture in one line, for model cards."""
+        first, second = self.config.channels
+        return (f"4 conv3x3 ({first}, {first}, {second}, {second}; BatchNorm, ReLU, 2 max-pools) -> linear "
+                f"{self.config.features} (BatchNorm, ReLU) = 'pool' -> dropout {self.config.dropout} -> linear "
+                f"{self.config.classes} = 'logits'")
+
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         pixels = (images.float() / 255 - PIXEL_MEAN) / PIXEL_STD
         pool = self.penultimate(self.body(pixels))

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import __version__
+from ..atomic import write_atomically, write_text_atomically
 from ..data import fashion_mnist
 from ..features.classifier import WEIGHTS_FORMAT, WEIGHTS_VERSION
 from ..nets.classifier import ClassifierConfig, FashionClassifier
@@ -101,10 +100,10 @@ def save_classifier(model: FashionClassifier, summary: dict, folder: Path) -> Pa
         "state_dict": {key: value.detach().cpu() for key, value in model.state_dict().items()},
     }
     weights = folder / "weights.pt"
-    _atomic_save(lambda handle: torch.save(payload, handle), weights)
+    write_atomically(weights, lambda handle: torch.save(payload, handle))
     card = {
         "name": "fmnist-classifier",
-        "architecture": "4 conv3x3 (32, 32, 64, 64; BatchNorm, ReLU, 2 max-pools) -> linear 128 (BatchNorm, ReLU) = 'pool' -> dropout -> linear 10 = 'logits'",
+        "architecture": model.describe(),
         "config": model.config.to_dict(),
         "training_command": f"ganeval train-classifier --epochs {summary['settings']['epochs']} --seed {summary['settings']['seed']} --out {folder}",
         **summary,
@@ -113,11 +112,5 @@ def save_classifier(model: FashionClassifier, summary: dict, folder: Path) -> Pa
         "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
         "trained_on": f"{platform.machine()}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}, ganeval {__version__}",
     }
-    _atomic_save(lambda handle: handle.write(json.dumps(card, indent=2).encode() + b"\n"), folder / "card.json")
+    write_text_atomically(folder / "card.json", json.dumps(card, indent=2) + "\n")
     return weights
-
-
-def _atomic_save(write, path: Path) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
-        write(handle)
-    os.replace(handle.name, path)
