@@ -96,3 +96,9 @@ def test_real_fashion_mnist_has_the_published_sizes():
     assert torch.bincount(test.labels).tolist() == [1000] * 10
     stacked_test = load_source("stacked-fashion-mnist:test")
     assert stacked_test.data.shape == (26000, 3, 28, 28) and stacked_test.labels.shape == (26000, 3)
+
+
+def test_cifar10_offline_without_a_copy_says_how_to_get_it(tmp_path):
+    with pytest.raises(InputError) as error:
+        load_source("cifar10:test", data_root=tmp_path)
+    assert "cifar10:test: not found under" in str(error.value) and "--download" in str(error.value)
