@@ -1,1 +1,1 @@
-"""Training: the Fashion-MNIST evaluator network (the reference GAN training core comes next)."""
+"""Training: the Fashion-MNIST evaluator network and the GAN losses (the training loop comes with issue 4)."""

@@ -1,0 +1,95 @@
+"""DCGAN (Radford et al. 2016) for 28x28 images (1 or 3 channels) and 32x32 RGB, with a spectral-norm option.
+
+28x28 generator (REFERENCES.md, "a plain DCGAN on Fashion-MNIST"): z -> 7x7x256 -> 14x14x128 -> 28x28xC, BatchNorm
+and ReLU, tanh output. 32x32 generator: z -> 4x4x512 -> 8x8 -> 16x16 -> 32x32x3. Discriminators mirror them with
+strided convolutions and LeakyReLU(0.2), BatchNorm only where spectral normalisation is off, and a linear score.
+Images are in [-1, 1] inside the networks; `to_uint8` maps generator output to the uint8 samples ganeval scores.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from .mlp import init_normal, pack
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """Image size (28 or 32), channels, latent size, width and the discriminator's options."""
+
+    image_size: int = 28
+    channels: int = 1
+    latent_dim: int = 64
+    width: int = 64
+    spectral_norm: bool = False
+    packing: int = 1
+
+    def __post_init__(self) -> None:
+        if self.image_size not in (28, 32):
+            raise ValueError(f"DCGAN image_size must be 28 or 32, got {self.image_size}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"DCGAN channels must be 1 or 3, got {self.channels}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _up(in_channels: int, out_channels: int) -> list[nn.Module]:
+    return [nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(True)]
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, config: DCGANConfig = DCGANConfig()):
+        super().__init__()
+        self.config = config
+        width = config.width
+        if config.image_size == 28:
+            self.start_shape = (4 * width, 7, 7)
+            body = _up(4 * width, 2 * width) + [nn.ConvTranspose2d(2 * width, config.channels, 4, 2, 1)]
+        else:
+            self.start_shape = (8 * width, 4, 4)
+            body = _up(8 * width, 4 * width) + _up(4 * width, 2 * width) + [nn.ConvTranspose2d(2 * width, config.channels, 4, 2, 1)]
+        start = self.start_shape[0] * self.start_shape[1] * self.start_shape[2]
+        self.project = nn.Sequential(nn.Linear(config.latent_dim, start, bias=False), nn.BatchNorm1d(start), nn.ReLU(True))
+        self.body = nn.Sequential(*body, nn.Tanh())
+        init_normal(self)
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(latents).view(-1, *self.start_shape))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Scores images in [-1, 1]; with packing m it stacks m images along the channels."""
+
+    def __init__(self, config: DCGANConfig = DCGANConfig()):
+        super().__init__()
+        self.packing = config.packing
+        width, norm = config.width, spectral_norm if config.spectral_norm else (lambda layer: layer)
+        batch_norm = (lambda channels: nn.Identity()) if config.spectral_norm else nn.BatchNorm2d
+        in_channels = config.channels * config.packing
+        layers: list[nn.Module] = [norm(nn.Conv2d(in_channels, 2 * width, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+        layers += [norm(nn.Conv2d(2 * width, 4 * width, 4, 2, 1)), batch_norm(4 * width), nn.LeakyReLU(0.2, True)]
+        size = config.image_size // 4
+        if config.image_size == 32:
+            layers += [norm(nn.Conv2d(4 * width, 8 * width, 4, 2, 1)), batch_norm(8 * width), nn.LeakyReLU(0.2, True)]
+            width, size = 2 * width, size // 2
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.score = norm(nn.Linear(4 * width * size * size, 1))
+        init_normal(self)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        packed = pack(images, self.packing).view(-1, images.shape[1] * self.packing, *images.shape[2:])
+        return self.score(self.body(packed)).squeeze(1)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Generator output in [-1, 1] -> uint8 images in [0, 255] (rounded, clamped)."""
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def from_uint8(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float images in [-1, 1], the discriminator's input range."""
+    return images.float() / 127.5 - 1

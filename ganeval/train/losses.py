@@ -1,0 +1,64 @@
+"""GAN losses: each maps discriminator scores to (discriminator loss, generator loss).
+
+  ns       non-saturating BCE (Goodfellow et al. 2014): D: softplus(-r) + softplus(f); G: softplus(-f)
+  minimax  the original saturating game: D as ns; G: -softplus(f) (minimises log(1 - D(G(z))))
+  lsgan    least squares (Mao et al. 2017), targets 1 / 0: D: (r - 1)^2/2 + f^2/2; G: (f - 1)^2/2
+  hinge    (Lim & Ye 2017; Miyato et al. 2018): D: relu(1 - r) + relu(1 + f); G: -f
+  wgan-gp  (Gulrajani et al. 2017): D: f - r + lambda (|grad D(x_hat)| - 1)^2; G: -f
+Scores are raw discriminator outputs (logits); all losses are means over the batch.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import UnknownNameError
+
+
+def discriminator_loss(name: str, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The discriminator's loss (without the gradient penalty, which needs the network: see gradient_penalty)."""
+    return _get(name)[0](real_scores, fake_scores)
+
+
+def generator_loss(name: str, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The generator's loss on the scores of its samples."""
+    return _get(name)[1](fake_scores)
+
+
+def gradient_penalty(
+    discriminator: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    generator: torch.Generator | None = None,
+    packing: int = 1,
+) -> torch.Tensor:
+    """WGAN-GP: mean over packs of (|grad_x D(x_hat)| - 1)^2 at random interpolates x_hat of real and fake.
+
+    With packing m the discriminator scores packs of m samples, so one mixing weight is drawn per pack and the norm
+    is taken over the whole pack."""
+    packs = real.shape[0] // packing
+    weights = torch.rand(packs, generator=generator, device="cpu").to(real.device).repeat_interleave(packing)
+    weights = weights.view(-1, *([1] * (real.dim() - 1)))
+    mixed = (weights * real.detach() + (1 - weights) * fake.detach()).requires_grad_(True)
+    scores = discriminator(mixed)
+    (gradients,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    norms = gradients.reshape(packs, -1).norm(dim=1)
+    return ((norms - 1) ** 2).mean()
+
+
+_LOSSES: dict[str, tuple[Callable, Callable]] = {
+    "ns": (lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean(), lambda f: F.softplus(-f).mean()),
+    "minimax": (lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean(), lambda f: -F.softplus(f).mean()),
+    "lsgan": (lambda r, f: 0.5 * ((r - 1) ** 2).mean() + 0.5 * (f**2).mean(), lambda f: 0.5 * ((f - 1) ** 2).mean()),
+    "hinge": (lambda r, f: F.relu(1 - r).mean() + F.relu(1 + f).mean(), lambda f: -f.mean()),
+    "wgan-gp": (lambda r, f: f.mean() - r.mean(), lambda f: -f.mean()),
+}
+LOSS_NAMES = tuple(_LOSSES)
+
+
+def _get(name: str) -> tuple[Callable, Callable]:
+    if name not in _LOSSES:
+        raise UnknownNameError("loss", name, _LOSSES)
+    return _LOSSES[name]
