@@ -18,6 +18,8 @@ from .reference import reference_from_samples
 from .features import names as extractor_names
 from .metrics.registry import METRIC_FAMILIES
 from .train.classifier import ClassifierTraining, save_classifier, train_classifier
+from .train.config import load_config
+from .train.loop import train
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -35,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_score_command(commands)
     _add_ref_commands(commands)
+    _add_train_command(commands)
     _add_train_classifier_command(commands)
     return parser
 
@@ -85,6 +88,27 @@ def _add_ref_commands(commands) -> None:
     show = ref_commands.add_parser("show", help="print the provenance card of a cached reference")
     show.add_argument("key", help="a key from `ganeval ref list`")
     show.set_defaults(handler=run_ref_show)
+
+
+def _add_train_command(commands) -> None:
+    train_parser = commands.add_parser("train", help="train a reference GAN from a config")
+    train_parser.add_argument("config", help="a config name from models/configs (e.g. fmnist-dcgan) or a .toml path")
+    train_parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    train_parser.add_argument("--out", type=Path, help="run directory (default runs/CONFIG_NAME)")
+    train_parser.add_argument("--steps", type=int, help="train to this step (overrides the config)")
+    train_parser.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    _add_common_options(train_parser)
+    train_parser.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    overrides = list(args.set) + ([f"steps={args.steps}"] if args.steps is not None else [])
+    config = load_config(args.config, overrides)
+    out = args.out or Path("runs") / config.name
+    trainer = train(config, out, device=resolve_device(args.device), resume=args.resume, data_root=args.data_root,
+                    progress=False if args.quiet else None)
+    print(f"{config.name}: step {trainer.step}; checkpoints in {out / 'checkpoints'}")
+    return EXIT_OK
 
 
 def _add_train_classifier_command(commands) -> None:

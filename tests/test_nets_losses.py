@@ -33,7 +33,7 @@ def test_packing_concatenates_consecutive_samples():
 
 
 @pytest.mark.parametrize(
-    "config", [DCGANConfig(), DCGANConfig(channels=3, packing=2), DCGANConfig(image_size=32, channels=3, spectral_norm=True)]
+    "config", [DCGANConfig(), DCGANConfig(channels=3, packing=2), DCGANConfig(image_size=32, channels=3, discriminator_norm="spectral")]
 )
 def test_dcgan_shapes(config):
     generator, discriminator = DCGANGenerator(config), DCGANDiscriminator(config)
@@ -42,7 +42,7 @@ def test_dcgan_shapes(config):
     assert float(images.abs().max()) <= 1
     assert discriminator(images).shape == (4 // config.packing,)
     has_spectral_norm = any("parametrizations" in name for name, _ in discriminator.named_modules())
-    assert has_spectral_norm == config.spectral_norm
+    assert has_spectral_norm == (config.discriminator_norm == "spectral")
 
 
 def test_uint8_round_trip():

@@ -2,7 +2,7 @@
 
 28x28 generator (REFERENCES.md, "a plain DCGAN on Fashion-MNIST"): z -> 7x7x256 -> 14x14x128 -> 28x28xC, BatchNorm
 and ReLU, tanh output. 32x32 generator: z -> 4x4x512 -> 8x8 -> 16x16 -> 32x32x3. Discriminators mirror them with
-strided convolutions and LeakyReLU(0.2), BatchNorm only where spectral normalisation is off, and a linear score.
+strided convolutions and LeakyReLU(0.2), BatchNorm, spectral normalisation or neither, and a linear score.
 Images are in [-1, 1] inside the networks; `to_uint8` maps generator output to the uint8 samples ganeval scores.
 """
 from __future__ import annotations
@@ -24,10 +24,12 @@ class DCGANConfig:
     channels: int = 1
     latent_dim: int = 64
     width: int = 64
-    spectral_norm: bool = False
+    discriminator_norm: str = "batch"  # batch, spectral (SNGAN) or none (WGAN-GP: BatchNorm breaks the penalty)
     packing: int = 1
 
     def __post_init__(self) -> None:
+        if self.discriminator_norm not in ("batch", "spectral", "none"):
+            raise ValueError(f"discriminator_norm must be batch, spectral or none, got {self.discriminator_norm}")
         if self.image_size not in (28, 32):
             raise ValueError(f"DCGAN image_size must be 28 or 32, got {self.image_size}")
         if self.channels not in (1, 3):
@@ -67,8 +69,9 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, config: DCGANConfig = DCGANConfig()):
         super().__init__()
         self.packing = config.packing
-        width, norm = config.width, spectral_norm if config.spectral_norm else (lambda layer: layer)
-        batch_norm = (lambda channels: nn.Identity()) if config.spectral_norm else nn.BatchNorm2d
+        width = config.width
+        norm = spectral_norm if config.discriminator_norm == "spectral" else (lambda layer: layer)
+        batch_norm = nn.BatchNorm2d if config.discriminator_norm == "batch" else (lambda channels: nn.Identity())
         in_channels = config.channels * config.packing
         layers: list[nn.Module] = [norm(nn.Conv2d(in_channels, 2 * width, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
         layers += [norm(nn.Conv2d(2 * width, 4 * width, 4, 2, 1)), batch_norm(4 * width), nn.LeakyReLU(0.2, True)]

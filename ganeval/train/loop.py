@@ -1,0 +1,219 @@
+"""The GAN training loop: alternating discriminator and generator steps, checkpoints, resume, seeded generation.
+
+Read top to bottom: build (networks, optimisers, data) -> for each step: d_steps discriminator updates on a real and
+a generated batch, then one generator update against the fixed discriminator, the EMA update, and a checkpoint every
+`checkpoint_every` steps. All randomness comes from one CPU torch.Generator whose state is saved in each checkpoint,
+so a resumed run continues exactly where the interrupted one stopped.
+"""
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ..atomic import write_text_atomically
+from ..data import load_source
+from ..errors import InputError
+from ..nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator, from_uint8, to_uint8
+from ..nets.mlp import MaxoutDiscriminator, MLPConfig, MLPGenerator
+from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
+from .config import TrainConfig, from_dict
+from .losses import discriminator_loss, generator_loss, gradient_penalty
+
+
+@dataclass
+class Trainer:
+    """The state of a run: networks, optimisers, training data, step and random stream."""
+
+    config: TrainConfig
+    generator: nn.Module
+    discriminator: nn.Module
+    ema: nn.Module | None
+    optimiser_g: torch.optim.Optimizer
+    optimiser_d: torch.optim.Optimizer
+    data: torch.Tensor  # uint8 images (N,C,H,W) or float points (N,2), on the device
+    random: torch.Generator  # CPU stream for batches and latents
+    device: torch.device
+    step: int = 0
+
+    @property
+    def latent_dim(self) -> int:
+        return latent_dim(self.config)
+
+
+def latent_dim(config: TrainConfig) -> int:
+    return MLPConfig(**_mlp_options(config)).latent_dim if config.model == "mlp" else DCGANConfig(**_dcgan_options(config)).latent_dim
+
+
+def build_generator(config: TrainConfig) -> nn.Module:
+    """The generator described by a config (used for training and to rebuild checkpoints)."""
+    return MLPGenerator(MLPConfig(**_mlp_options(config))) if config.model == "mlp" else DCGANGenerator(DCGANConfig(**_dcgan_options(config)))
+
+
+def build_discriminator(config: TrainConfig) -> nn.Module:
+    if config.model == "mlp":
+        return MaxoutDiscriminator(MLPConfig(**_mlp_options(config), packing=config.packing))
+    return DCGANDiscriminator(DCGANConfig(**_dcgan_options(config), packing=config.packing))
+
+
+def _mlp_options(config: TrainConfig) -> dict:
+    return _checked_options(config, MLPConfig)
+
+
+def _dcgan_options(config: TrainConfig) -> dict:
+    return _checked_options(config, DCGANConfig)
+
+
+def _checked_options(config: TrainConfig, kind) -> dict:
+    valid = set(kind.__dataclass_fields__) - {"packing"}
+    unknown = sorted(set(config.model_options) - valid)
+    if unknown:
+        raise InputError(f"config {config.name}: unknown model_options {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+    return dict(config.model_options)
+
+
+def create_trainer(config: TrainConfig, device: torch.device, data_root: str | None = None) -> Trainer:
+    """Fresh networks (seeded), optimisers and the training data on `device`."""
+    torch.manual_seed(config.seed)
+    generator, discriminator = build_generator(config).to(device), build_discriminator(config).to(device)
+    samples = load_source(config.data, num_samples=config.train_size if config.model == "mlp" else None,
+                          seed=config.seed, data_root=data_root)
+    if (samples.kind == "vectors") != (config.model == "mlp"):
+        raise InputError(f"config {config.name}: model {config.model} cannot train on {samples.kind} from {config.data}")
+    return Trainer(
+        config=config,
+        generator=generator,
+        discriminator=discriminator,
+        ema=copy.deepcopy(generator).eval().requires_grad_(False) if config.ema > 0 else None,
+        optimiser_g=torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas),
+        optimiser_d=torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas),
+        data=samples.data.to(device),
+        random=torch.Generator().manual_seed(config.seed),
+        device=device,
+    )
+
+
+def training_step(trainer: Trainer) -> dict[str, float]:
+    """One generator step preceded by `d_steps` discriminator steps; returns the last losses."""
+    config = trainer.config
+    trainer.generator.train()
+    trainer.discriminator.train()
+    # Discriminator: real batch against a generated batch, the generator fixed.
+    for _ in range(config.d_steps):
+        real = _real_batch(trainer)
+        with torch.no_grad():
+            fake = trainer.generator(_latents(trainer, config.batch_size))
+        d_loss = discriminator_loss(config.loss, trainer.discriminator(real), trainer.discriminator(fake))
+        if config.loss == "wgan-gp":
+            d_loss = d_loss + config.gp_weight * gradient_penalty(trainer.discriminator, real, fake, trainer.random, config.packing)
+        trainer.optimiser_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        trainer.optimiser_d.step()
+    # Generator: fool the fixed discriminator.
+    fake = trainer.generator(_latents(trainer, config.batch_size))
+    g_loss = generator_loss(config.loss, trainer.discriminator(fake))
+    trainer.optimiser_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    trainer.optimiser_g.step()
+    if trainer.ema is not None:
+        update_ema(trainer.ema, trainer.generator, config.ema)
+    trainer.step += 1
+    return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach())}
+
+
+def train(
+    config: TrainConfig,
+    out: Path,
+    *,
+    device: torch.device = torch.device("cpu"),
+    resume: bool = False,
+    data_root: str | None = None,
+    progress: bool | None = None,
+) -> Trainer:
+    """Train to `config.steps`, writing out/config.toml and out/checkpoints/step-XXXXXXX.pt; resume from the last one."""
+    trainer = create_trainer(config, device, data_root)
+    checkpoints = out / "checkpoints"
+    if resume and checkpoints.is_dir() and any(checkpoints.glob("step-*.pt")):
+        restore(trainer, load_checkpoint(sorted(checkpoints.glob("step-*.pt"))[-1], map_location=device))
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(out / "config.toml", config.to_toml())
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=config.steps, initial=trainer.step, desc=config.name, unit="step", disable=not show) as bar:
+        while trainer.step < config.steps:
+            losses = training_step(trainer)
+            if trainer.step % config.checkpoint_every == 0 or trainer.step == config.steps:
+                save_checkpoint(checkpoints / checkpoint_name(trainer.step), checkpoint_contents(trainer))
+            bar.update(1)
+            bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}")
+    return trainer
+
+
+def checkpoint_contents(trainer: Trainer) -> dict:
+    """Tensors and plain values only: torch.load(weights_only=True) reads them back."""
+    return {
+        "step": trainer.step,
+        "config": trainer.config.to_dict(),
+        "generator": trainer.generator.state_dict(),
+        "discriminator": trainer.discriminator.state_dict(),
+        "ema": trainer.ema.state_dict() if trainer.ema is not None else None,
+        "optimiser_g": trainer.optimiser_g.state_dict(),
+        "optimiser_d": trainer.optimiser_d.state_dict(),
+        "random_state": trainer.random.get_state(),
+    }
+
+
+def restore(trainer: Trainer, checkpoint: dict) -> None:
+    """Load a checkpoint's networks, optimisers, step and random stream into `trainer`."""
+    trainer.generator.load_state_dict(checkpoint["generator"])
+    trainer.discriminator.load_state_dict(checkpoint["discriminator"])
+    if trainer.ema is not None and checkpoint.get("ema") is not None:
+        trainer.ema.load_state_dict(checkpoint["ema"])
+    trainer.optimiser_g.load_state_dict(checkpoint["optimiser_g"])
+    trainer.optimiser_d.load_state_dict(checkpoint["optimiser_d"])
+    trainer.random.set_state(checkpoint["random_state"])
+    trainer.step = int(checkpoint["step"])
+
+
+def generator_from_checkpoint(checkpoint: dict, ema: bool = False, device: torch.device = torch.device("cpu")):
+    """(generator in eval mode, its TrainConfig) rebuilt from a checkpoint's own config."""
+    config = from_dict({**checkpoint["config"], "betas": tuple(checkpoint["config"]["betas"])}, "checkpoint config")
+    generator = build_generator(config)
+    if ema and checkpoint.get("ema") is None:
+        raise InputError("--ema: this checkpoint has no EMA weights (its config has ema = 0)")
+    generator.load_state_dict(checkpoint["ema"] if ema else checkpoint["generator"])
+    return generator.to(device).eval(), config
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, config: TrainConfig, num_samples: int, seed: int, *, batch_size: int = 500,
+             device: torch.device = torch.device("cpu")) -> torch.Tensor:
+    """`num_samples` samples from a seeded latent stream: uint8 images or float points, independent of batch size."""
+    random = torch.Generator().manual_seed(seed)
+    latents = torch.randn(num_samples, latent_dim(config), generator=random)
+    outputs = [generator(chunk.to(device)).cpu() for chunk in latents.split(batch_size)]
+    samples = torch.cat(outputs)
+    return samples.double() if config.model == "mlp" else to_uint8(samples)
+
+
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema = decay * ema + (1 - decay) * model for parameters; buffers (BatchNorm statistics) are copied."""
+    with torch.no_grad():
+        for ema_parameter, parameter in zip(ema.parameters(), model.parameters()):
+            ema_parameter.lerp_(parameter, 1 - decay)
+        for ema_buffer, buffer in zip(ema.buffers(), model.buffers()):
+            ema_buffer.copy_(buffer)
+
+
+def _real_batch(trainer: Trainer) -> torch.Tensor:
+    rows = torch.randint(len(trainer.data), (trainer.config.batch_size,), generator=trainer.random).to(trainer.device)
+    batch = trainer.data[rows]
+    return batch.float() if trainer.config.model == "mlp" else from_uint8(batch)
+
+
+def _latents(trainer: Trainer, count: int) -> torch.Tensor:
+    return torch.randn(count, trainer.latent_dim, generator=trainer.random).to(trainer.device)
