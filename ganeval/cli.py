@@ -12,14 +12,16 @@ from . import __version__
 from .errors import GanevalError
 from .device import resolve_device
 from .data import load_source
+from .data.files import save_samples
 from .evaluate import DEFAULT_SEED, MetricOptions, create_for, resolve_extractor_name, score
 from .features.cache import cache_dir, list_references
 from .reference import reference_from_samples
+from .runs import checkpoints, is_run_dir, read_records
 from .features import names as extractor_names
 from .metrics.registry import METRIC_FAMILIES
 from .train.classifier import ClassifierTraining, save_classifier, train_classifier
 from .train.config import load_config
-from .train.loop import train
+from .train.loop import checkpoint_samples, train
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -38,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score_command(commands)
     _add_ref_commands(commands)
     _add_train_command(commands)
+    _add_sample_command(commands)
     _add_train_classifier_command(commands)
     return parser
 
@@ -73,6 +76,7 @@ def _add_score_command(commands) -> None:
     score_parser.add_argument("--is-splits", type=int, default=10, help="Inception Score splits (default 10)")
     score_parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     score_parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference statistics")
+    score_parser.add_argument("--ema", action="store_true", help="checkpoints: use the generator's EMA weights")
     _add_extraction_options(score_parser)
     score_parser.set_defaults(handler=run_score)
 
@@ -111,6 +115,24 @@ def run_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_sample_command(commands) -> None:
+    sample_parser = commands.add_parser("sample", help="write samples of a checkpoint for other tools")
+    sample_parser.add_argument("checkpoint", help="a checkpoint file (runs/NAME/checkpoints/step-XXXXXXX.pt)")
+    sample_parser.add_argument("--num-samples", type=int, required=True, metavar="N", help="how many samples")
+    sample_parser.add_argument("--out", type=Path, required=True, help="FILE.npz (or .npy), or a folder for PNG images")
+    sample_parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"latent seed (default {DEFAULT_SEED})")
+    sample_parser.add_argument("--ema", action="store_true", help="use the generator's EMA weights")
+    _add_common_options(sample_parser)
+    sample_parser.set_defaults(handler=run_sample)
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    samples, info = checkpoint_samples(args.checkpoint, args.num_samples, args.seed, ema=args.ema, device=resolve_device(args.device))
+    out = save_samples(samples, args.out)
+    print(f"{len(samples)} samples of {info['run']} step {info['step']} -> {out}")
+    return EXIT_OK
+
+
 def _add_train_classifier_command(commands) -> None:
     train_parser = commands.add_parser("train-classifier", help="train the Fashion-MNIST evaluator network")
     train_parser.add_argument("--epochs", type=int, default=ClassifierTraining.epochs, help=f"default {ClassifierTraining.epochs}")
@@ -138,11 +160,25 @@ def run_train_classifier(args: argparse.Namespace) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    """Score INPUT; a run directory scores each checkpoint not yet scored with these settings (one reference pass)."""
+    if is_run_dir(args.input):
+        done = {_settings_key(record) for record in read_records(args.input)}
+        todo = [path for path in checkpoints(args.input) if _settings_key(_settings(args, path)) not in done]
+        if not todo:
+            print(f"{args.input}: every checkpoint is already scored with these settings", file=sys.stderr)
+        for path in todo:
+            _score_and_print(args, str(path))
+        return EXIT_OK
+    _score_and_print(args, args.input)
+    return EXIT_OK
+
+
+def _score_and_print(args: argparse.Namespace, samples: str) -> None:
     options = MetricOptions(
         kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, prdc_k=args.prdc_k, is_splits=args.is_splits
     )
     record = score(
-        args.input,
+        samples,
         args.reference,
         args.metrics,
         extractor=args.extractor,
@@ -156,9 +192,20 @@ def run_score(args: argparse.Namespace) -> int:
         data_root=args.data_root,
         download=args.download,
         use_cache=not args.no_cache,
+        ema=args.ema,
     )
-    print(json.dumps(record) if args.json else format_record(record))
-    return EXIT_OK
+    print(json.dumps(record) if args.json else format_record(record), flush=True)
+
+
+def _settings(args: argparse.Namespace, checkpoint: Path) -> dict:
+    return {"checkpoint": checkpoint.name, "reference_argument": args.reference, "seed": args.seed, "ema": args.ema,
+            "requested_num_samples": args.num_samples, "metrics": args.metrics}
+
+
+def _settings_key(record: dict) -> tuple:
+    """What makes two scores of a checkpoint the same: checkpoint, reference, seed, EMA, N and metrics asked."""
+    keys = ("checkpoint", "reference_argument", "seed", "ema", "requested_num_samples", "metrics")
+    return tuple(record.get(key) for key in keys)
 
 
 def run_ref_build(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -21,6 +22,8 @@ from .reference import (
     needs_raw_features,
     resolve_reference,
 )
+from .runs import append_record
+from .train.loop import checkpoint_samples
 from .metrics.fid import frechet_distance, samples_factor, warn_if_few_samples
 from .metrics.inception_score import inception_score
 from .metrics.kid import kid
@@ -56,6 +59,7 @@ def score(
     use_cache: bool = True,
     data_root: str | None = None,
     download: bool = False,
+    ema: bool = False,
 ) -> dict:
     """Score `samples` (a generator's output) against `reference` and return a record (a JSON-ready dict).
 
@@ -63,6 +67,8 @@ def score(
     (`ref:KEY`) or a mean/covariance .npz (see ganeval.reference). `metrics` takes family names ('fid,is,kid,prdc');
     None means every family the extractor supports. Reference statistics are cached by content (`use_cache`).
     `extractor_options` maps extractor names to their options, e.g. {"inception-v3-compat": {"weights": PATH}}.
+    A checkpoint (.pt) as `samples` is sampled with a seeded latent stream (`ema` picks its EMA weights); the record
+    then names the run, checkpoint and step, and is appended to the run's metrics.jsonl.
 
     >>> record = score("ring8", "ring8", "fid,prdc", seed=1, progress=False, use_cache=False)
     >>> record["fid"] < 0.01 and record["coverage"] > 0.9
@@ -70,9 +76,16 @@ def score(
     """
     if not 0 <= seed < 2**32 - 1:
         raise InputError(f"--seed {seed} must be between 0 and 2^32 - 2")
-    fake = samples if isinstance(samples, Samples) else load_source(
-        samples, num_samples=num_samples, seed=seed + 1, data_root=data_root, download=download
-    )
+    checkpoint_info: dict = {}
+    requested_num_samples, reference_argument = num_samples, str(reference) if isinstance(reference, (str, Path)) else None
+    if isinstance(samples, (str, Path)) and str(samples).endswith(".pt"):
+        generated, checkpoint_info = checkpoint_samples(samples, num_samples, seed, ema=ema, device=resolve_device(device))
+        fake = Samples(generated, str(samples))
+        num_samples = None  # the reference keeps all its samples
+    else:
+        fake = samples if isinstance(samples, Samples) else load_source(
+            samples, num_samples=num_samples, seed=seed + 1, data_root=data_root, download=download
+        )
     if not (isinstance(reference, Samples) or is_cached_reference(reference) or is_moments_file(reference)):
         reference = load_source(reference, num_samples=num_samples, seed=seed, data_root=data_root, download=download)
     if isinstance(reference, Samples) and reference.kind != fake.kind:
@@ -92,9 +105,14 @@ def score(
     values, diagnostics = compute_metrics(families, real, fake_features, seed, options)
     if use_cache:
         real.save_radii()
-    return {
+    run_dir = checkpoint_info.pop("run_dir", None)
+    if checkpoint_info:  # what a sweep compares to skip checkpoints already scored with the same settings
+        checkpoint_info.update(reference_argument=reference_argument, requested_num_samples=requested_num_samples, metrics=metrics if isinstance(metrics, str) else
+                               (",".join(metrics) if metrics else None))
+    record = {
         "schema": SCHEMA_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **checkpoint_info,
         "input": fake.name,
         "reference": real.name,
         "extractor": extractor.name,
@@ -115,6 +133,9 @@ def score(
             "device": str(extractor.device),
         },
     }
+    if run_dir is not None:
+        append_record(run_dir, record)
+    return record
 
 
 def create_for(name: str, extractor_options: dict[str, dict] | None, device) -> FeatureExtractor:

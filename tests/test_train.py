@@ -76,3 +76,104 @@ def test_train_command(run_cli, tmp_path):
     assert "step 2" in out and (tmp_path / "run" / "checkpoints" / "step-0000002.pt").is_file()
     code, _, err = run_cli("train", "ring8-gan", "--set", "lr_g", "--out", tmp_path / "bad")
     assert code == 2 and "expected key=value" in err
+
+
+def test_scoring_a_run_directory_extracts_the_reference_once(run_cli, tmp_path, monkeypatch):
+    import json
+
+    import ganeval.reference as reference_module
+
+    code, _, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
+                           "checkpoint_every=1", "--steps", "10", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    passes = []
+    original = reference_module.extract_features
+    monkeypatch.setattr(reference_module, "extract_features", lambda *a, **k: passes.append(1) or original(*a, **k))
+    args = ("score", tmp_path / "run", "--reference", "ring8", "--metrics", "fid,prdc", "--num-samples", "500", "--json", "--quiet")
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [record["step"] for record in records] == list(range(1, 11))
+    assert len(passes) == 1, "the reference must be extracted once for the whole sweep"
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 10 and all(json.loads(line)["run"] == "run" for line in lines)
+    code, out, err = run_cli(*args)  # nothing left to score
+    assert code == 0 and out == "" and "already scored" in err
+    import pandas
+
+    frame = pandas.read_json(tmp_path / "run" / "metrics.jsonl", lines=True)
+    assert list(frame["step"]) == list(range(1, 11)) and frame["fid"].notna().all()
+
+
+def test_scoring_a_bad_checkpoint_is_one_line(run_cli, tmp_path):
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    code, _, err = run_cli("score", tmp_path / "bad.pt", "--reference", "ring8")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "not a readable checkpoint" in err
+
+
+def test_sample_command_writes_npz_and_pngs(run_cli, tmp_path):
+    np.save(tmp_path / "images.npy", np.random.default_rng(0).integers(0, 256, (64, 1, 28, 28), dtype=np.uint8))
+    code, _, err = run_cli("train", "fmnist-dcgan", "--set", f"data='{tmp_path / 'images.npy'}'", "--set", "batch_size=8",
+                           "--steps", "1", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    checkpoint = tmp_path / "run" / "checkpoints" / "step-0000001.pt"
+    code, out, err = run_cli("sample", checkpoint, "--num-samples", "12", "--out", tmp_path / "s.npz", "--seed", "3")
+    assert code == 0, err
+    with np.load(tmp_path / "s.npz") as saved:
+        assert saved["samples"].shape == (12, 1, 28, 28) and saved["samples"].dtype == np.uint8
+    code, _, err = run_cli("sample", checkpoint, "--num-samples", "5", "--out", tmp_path / "pngs", "--seed", "3")
+    assert code == 0, err
+    from ganeval.data import load_source
+
+    assert np.array_equal(load_source(str(tmp_path / "pngs")).data.numpy(), saved_first_five(tmp_path / "s.npz"))
+
+
+def saved_first_five(path) -> np.ndarray:
+    with np.load(path) as saved:
+        return saved["samples"][:5]
+
+
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    settings = ["--set", "batch_size=10", "--set", "train_size=500", "--set", "checkpoint_every=20",
+                "--set", "model_options.generator_width=32", "--set", "model_options.discriminator_width=16", "--quiet"]
+    command = [sys.executable, "-m", "ganeval", "train", "ring8-gan", *settings]
+    victim = subprocess.Popen([*command, "--steps", "100000", "--out", str(tmp_path / "killed")])
+    checkpoints = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(checkpoints.glob("step-*.pt"))) < 3:
+        time.sleep(0.2)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    reached = int(sorted(checkpoints.glob("step-*.pt"))[-1].stem.split("-")[1])
+    assert 40 <= reached < 100000
+    target = str(reached + 30)
+    subprocess.run([*command, "--steps", target, "--out", str(tmp_path / "killed"), "--resume"], check=True)
+    subprocess.run([*command, "--steps", target, "--out", str(tmp_path / "straight")], check=True)
+    name = f"step-{int(target):07d}.pt"
+    resumed = load_checkpoint(tmp_path / "killed" / "checkpoints" / name)["generator"]
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoints" / name)["generator"]
+    assert all(torch.equal(straight[key], resumed[key]) for key in straight)
+
+
+def test_ctrl_c_writes_a_checkpoint(tmp_path, monkeypatch):
+    import ganeval.train.loop as loop
+
+    config = load_config("ring8-gan", ["steps=50", "checkpoint_every=100", "batch_size=10", "train_size=500"])
+    original, calls = loop.training_step, []
+
+    def interrupt_at_seven(trainer):
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return original(trainer)
+
+    monkeypatch.setattr(loop, "training_step", interrupt_at_seven)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "run", progress=False)
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "step-0000007.pt")["step"] == 7

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..atomic import write_atomically
 from ..errors import InputError
 from .samples import Samples
 
@@ -130,3 +131,23 @@ def read_image(path, name: str | None = None) -> np.ndarray:
 
 def _chw(shape: tuple[int, ...]) -> str:
     return "x".join(str(size) for size in shape)
+
+
+def save_samples(samples: torch.Tensor, out: Path) -> Path:
+    """Write samples for other tools: an .npz (key 'samples'; images uint8 NCHW) or a folder of PNG images."""
+    out = Path(out)
+    if out.suffix.lower() in (".npz", ".npy"):
+        array = samples.numpy()
+        writer = (lambda handle: np.savez(handle, samples=array)) if out.suffix.lower() == ".npz" else (lambda handle: np.save(handle, array))
+        write_atomically(out, writer)
+        return out
+    if out.suffix:
+        raise InputError(f"{out}: write samples to a .npz/.npy file or a folder")
+    if samples.dtype != torch.uint8:
+        raise InputError(f"{out}: points cannot be written as images; use a .npz file")
+    out.mkdir(parents=True, exist_ok=True)
+    for index, image in enumerate(samples):
+        array = image.permute(1, 2, 0).numpy()
+        picture = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+        write_atomically(out / f"{index:06d}.png", lambda handle, picture=picture: picture.save(handle, format="PNG"))
+    return out

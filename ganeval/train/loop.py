@@ -144,12 +144,17 @@ def train(
     write_text_atomically(out / "config.toml", config.to_toml())
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=config.steps, initial=trainer.step, desc=config.name, unit="step", disable=not show) as bar:
-        while trainer.step < config.steps:
-            losses = training_step(trainer)
-            if trainer.step % config.checkpoint_every == 0 or trainer.step == config.steps:
-                save_checkpoint(checkpoints / checkpoint_name(trainer.step), checkpoint_contents(trainer))
-            bar.update(1)
-            bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}")
+        try:
+            while trainer.step < config.steps:
+                losses = training_step(trainer)
+                if trainer.step % config.checkpoint_every == 0 or trainer.step == config.steps:
+                    save_checkpoint(checkpoints / checkpoint_name(trainer.step), checkpoint_contents(trainer))
+                bar.update(1)
+                bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}")
+        except KeyboardInterrupt:
+            # Ctrl-C: keep the finished steps (the interrupted step never completed), then stop.
+            save_checkpoint(checkpoints / checkpoint_name(trainer.step), checkpoint_contents(trainer))
+            raise
     return trainer
 
 
@@ -217,3 +222,18 @@ def _real_batch(trainer: Trainer) -> torch.Tensor:
 
 def _latents(trainer: Trainer, count: int) -> torch.Tensor:
     return torch.randn(count, trainer.latent_dim, generator=trainer.random).to(trainer.device)
+
+
+def checkpoint_samples(path: str | Path, num_samples: int | None, seed: int, *, ema: bool = False,
+                       device: torch.device = torch.device("cpu")) -> tuple[torch.Tensor, dict]:
+    """Generate samples from a checkpoint file: (samples, {'run', 'checkpoint', 'step', 'run_dir'})."""
+    path = Path(path)
+    checkpoint = load_checkpoint(path, map_location=device)
+    generator, config = generator_from_checkpoint(checkpoint, ema=ema, device=device)
+    count = config.eval_samples if num_samples is None else num_samples
+    if count < 2:
+        raise InputError(f"--num-samples {count}: needs at least 2 samples")
+    run_dir = path.parent.parent if path.parent.name == "checkpoints" else None
+    info = {"run": run_dir.name if run_dir else config.name, "checkpoint": path.name, "step": int(checkpoint["step"]),
+            "ema": ema, "run_dir": str(run_dir) if run_dir else None}
+    return generate(generator, config, count, seed, device=device), info
