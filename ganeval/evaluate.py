@@ -22,12 +22,12 @@ from .reference import (
     needs_raw_features,
     resolve_reference,
 )
-from .runs import append_record
-from .train.loop import checkpoint_samples
 from .metrics.fid import frechet_distance, samples_factor, warn_if_few_samples
 from .metrics.inception_score import inception_score
 from .metrics.kid import kid
 from .metrics.prdc import prdc
+from .runs import append_record
+from .train.loop import checkpoint_samples
 
 SCHEMA_VERSION = 1
 DEFAULT_SEED = 2020  # torch-fidelity's rng_seed: default KID subsets and IS splits match it
@@ -76,16 +76,14 @@ def score(
     """
     if not 0 <= seed < 2**32 - 1:
         raise InputError(f"--seed {seed} must be between 0 and 2^32 - 2")
-    checkpoint_info: dict = {}
-    requested_num_samples, reference_argument = num_samples, str(reference) if isinstance(reference, (str, Path)) else None
-    if isinstance(samples, (str, Path)) and str(samples).endswith(".pt"):
-        generated, checkpoint_info = checkpoint_samples(samples, num_samples, seed, ema=ema, device=resolve_device(device))
-        fake = Samples(generated, str(samples))
-        num_samples = None  # the reference keeps all its samples
-    else:
-        fake = samples if isinstance(samples, Samples) else load_source(
-            samples, num_samples=num_samples, seed=seed + 1, data_root=data_root, download=download
+    fake, checkpoint_info = _input_samples(samples, num_samples, seed, ema, device, data_root, download)
+    if checkpoint_info:  # what a sweep compares to skip checkpoints already scored with the same settings
+        checkpoint_info.update(
+            reference_argument=str(reference) if isinstance(reference, (str, Path)) else None,
+            requested_num_samples=num_samples,
+            metrics=metrics if metrics is None or isinstance(metrics, str) else ",".join(metrics),
         )
+        num_samples = None  # N applied to the generated side; the reference keeps all its samples
     if not (isinstance(reference, Samples) or is_cached_reference(reference) or is_moments_file(reference)):
         reference = load_source(reference, num_samples=num_samples, seed=seed, data_root=data_root, download=download)
     if isinstance(reference, Samples) and reference.kind != fake.kind:
@@ -106,13 +104,29 @@ def score(
     if use_cache:
         real.save_radii()
     run_dir = checkpoint_info.pop("run_dir", None)
-    if checkpoint_info:  # what a sweep compares to skip checkpoints already scored with the same settings
-        checkpoint_info.update(reference_argument=reference_argument, requested_num_samples=requested_num_samples, metrics=metrics if isinstance(metrics, str) else
-                               (",".join(metrics) if metrics else None))
-    record = {
+    record = make_record(fake, real, extractor, seed, values, diagnostics, checkpoint_info)
+    if run_dir is not None:
+        append_record(run_dir, record)
+    return record
+
+
+def _input_samples(samples, num_samples, seed, ema, device, data_root, download) -> tuple[Samples, dict]:
+    """The samples to score, and {run, checkpoint, step, ema, run_dir} when they come from a checkpoint."""
+    if isinstance(samples, (str, Path)) and str(samples).endswith(".pt"):
+        generated, info = checkpoint_samples(samples, num_samples, seed, ema=ema, device=resolve_device(device))
+        return Samples(generated, str(samples)), info
+    if isinstance(samples, Samples):
+        return samples, {}
+    return load_source(samples, num_samples=num_samples, seed=seed + 1, data_root=data_root, download=download), {}
+
+
+def make_record(fake: Samples, real: Reference, extractor: FeatureExtractor, seed: int, values: dict,
+                diagnostics: dict, extra: dict) -> dict:
+    """One self-describing JSON-ready record: what was compared, the metric values, diagnostics and provenance."""
+    return {
         "schema": SCHEMA_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        **checkpoint_info,
+        **extra,
         "input": fake.name,
         "reference": real.name,
         "extractor": extractor.name,
@@ -133,9 +147,6 @@ def score(
             "device": str(extractor.device),
         },
     }
-    if run_dir is not None:
-        append_record(run_dir, record)
-    return record
 
 
 def create_for(name: str, extractor_options: dict[str, dict] | None, device) -> FeatureExtractor:
