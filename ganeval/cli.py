@@ -14,7 +14,7 @@ from .device import resolve_device
 from .data import load_source
 from .data.files import save_samples
 from .evaluate import DEFAULT_SEED, MetricOptions, create_for, resolve_extractor_name, score
-from .features.cache import cache_dir, list_references
+from .features.cache import cache_dir, list_references, read_card
 from .reference import reference_from_samples
 from .runs import checkpoints, is_run_dir, read_records
 from .features import names as extractor_names
@@ -231,11 +231,7 @@ def run_ref_list(args: argparse.Namespace) -> int:
 
 
 def run_ref_show(args: argparse.Namespace) -> int:
-    key = args.key[4:] if args.key.startswith("ref:") else args.key
-    path = cache_dir() / f"{key}.json"
-    if not path.is_file():
-        raise GanevalError(f"no cached reference '{args.key}' in {cache_dir()} (see ganeval ref list)")
-    print(path.read_text(), end="")
+    print(read_card(args.key).to_json(), end="")
     return EXIT_OK
 
 

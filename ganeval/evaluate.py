@@ -84,13 +84,14 @@ def score(
             metrics=metrics if metrics is None or isinstance(metrics, str) else ",".join(metrics),
         )
         num_samples = None  # N applied to the generated side; the reference keeps all its samples
-    if not (isinstance(reference, Samples) or is_cached_reference(reference) or is_moments_file(reference)):
+    moments_only = is_moments_file(reference)
+    if not (isinstance(reference, Samples) or is_cached_reference(reference) or moments_only):
         reference = load_source(reference, num_samples=num_samples, seed=seed, data_root=data_root, download=download)
     if isinstance(reference, Samples) and reference.kind != fake.kind:
         raise InputError(f"{fake.name} holds {fake.kind} but {reference.name} holds {reference.kind}; compare like with like")
     if isinstance(extractor, str):
         extractor = create_for(resolve_extractor_name(extractor, fake, reference), extractor_options, device)
-    families = select_families(metrics, extractor, moments_only=is_moments_file(reference))
+    families = select_families(metrics, extractor, moments_only=moments_only)
     real = resolve_reference(
         reference, extractor, families, batch_size=batch_size, progress=progress, use_cache=use_cache,
         num_samples=num_samples, seed=seed, data_root=data_root, download=download,

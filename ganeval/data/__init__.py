@@ -64,7 +64,7 @@ def _cifar10(spec: str, data_root, download: bool) -> Samples:
     import torch
     from torchvision.datasets import CIFAR10
 
-    root = Path(data_root or os.environ.get(fashion_mnist.DATA_ENV) or Path(torch.hub.get_dir()).parent / "datasets")
+    root = fashion_mnist.download_root(data_root)
     train = _split(spec) == "train"
     try:
         dataset = CIFAR10(str(root), train=train, download=download)

@@ -23,6 +23,11 @@ CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shi
 _IDX_UBYTE = 0x08  # IDX type code for unsigned bytes
 
 
+def download_root(data_root: str | os.PathLike | None = None) -> Path:
+    """Where downloads go: --data-root, else $GANEVAL_DATA, else datasets/ beside the torch hub cache."""
+    return Path(data_root or os.environ.get(DATA_ENV) or Path(torch.hub.get_dir()).parent / "datasets")
+
+
 def candidate_folders(data_root: str | os.PathLike | None = None) -> list[Path]:
     """Folders searched for the IDX files, in order."""
     roots = [Path(data_root)] if data_root else []
@@ -31,7 +36,7 @@ def candidate_folders(data_root: str | os.PathLike | None = None) -> list[Path]:
     folders = []
     for root in roots:
         folders += [root, root / "fashion-mnist", root / "FashionMNIST" / "raw"]
-    folders += [DEBIAN_FOLDER, Path(torch.hub.get_dir()).parent / "datasets" / "FashionMNIST" / "raw"]
+    folders += [DEBIAN_FOLDER, download_root() / "FashionMNIST" / "raw"]
     return folders
 
 
@@ -96,7 +101,7 @@ def _existing(folder: Path, name: str) -> Path:
 def _download(data_root: str | os.PathLike | None) -> Path | None:
     from torchvision.datasets import FashionMNIST
 
-    root = Path(data_root or os.environ.get(DATA_ENV) or Path(torch.hub.get_dir()).parent / "datasets")
+    root = download_root(data_root)
     try:
         for train in (True, False):
             FashionMNIST(str(root), train=train, download=True)

@@ -1,7 +1,6 @@
 """Typed training configs read from TOML (models/configs/*.toml); unknown keys are an error naming the valid ones."""
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -113,10 +112,6 @@ def load_config(name_or_path: str, overrides: list[str] | None = None) -> TrainC
         else:
             values[key] = parsed
     return from_dict(values, str(path))
-
-
-def replace(config: TrainConfig, **changes) -> TrainConfig:
-    return dataclasses.replace(config, **changes)
 
 
 def _toml_value(value) -> str:
