@@ -12,7 +12,7 @@ from ganeval.train.config import CONFIG_DIR, load_config
 from ganeval.train.loop import generate, generator_from_checkpoint, train
 
 CONFIGS = sorted(path.stem for path in CONFIG_DIR.glob("*.toml"))
-FAST = ["steps=2", "checkpoint_every=1", "batch_size=8", "train_size=2000", "eval_samples=64"]
+FAST = ["steps=2", "checkpoint_every=1", "batch_size=8", "train_size=2000", "eval_every=0"]
 has_fmnist = fashion_mnist.find_folder("train") is not None
 
 
@@ -78,13 +78,47 @@ def test_train_command(run_cli, tmp_path):
     assert code == 2 and "expected key=value" in err
 
 
+def test_training_scores_checkpoints_and_a_later_sweep_skips_them(run_cli, tmp_path):
+    import json
+
+    code, out, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
+                             "checkpoint_every=2", "--set", "eval_every=2", "--set", "eval_metrics='fid,prdc'",
+                             "--steps", "4", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    assert "scores in" in out
+    # checkpoints at 0, 2, 4; every second one is scored, and always the last
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in records] == [0, 4]
+    assert all(record["num_samples"] == 2500 and record["reference"] == "ring8" and "coverage" in record for record in records)
+    assert records[0]["fid"] != records[1]["fid"]  # two different generators were scored
+    pictures = sorted(path.name for path in (tmp_path / "run" / "samples").glob("*.png"))
+    assert pictures == ["step-0000000.png", "step-0000002.png", "step-0000004.png"]
+    # the hook wrote what a sweep with the config's settings would: the sweep scores only step 2
+    code, out, err = run_cli("score", tmp_path / "run", "--reference", "ring8", "--num-samples", "2500",
+                             "--metrics", "fid,prdc", "--json", "--quiet")
+    assert code == 0, err
+    assert [json.loads(line)["step"] for line in out.splitlines()] == [2]
+
+
+def test_image_runs_get_a_sample_grid_per_checkpoint(tmp_path):
+    from PIL import Image
+
+    np.save(tmp_path / "images.npy", np.random.default_rng(0).integers(0, 256, (64, 1, 28, 28), dtype=np.uint8))
+    config = load_config("fmnist-dcgan", [*FAST, f"data='{tmp_path / 'images.npy'}'"])
+    train(config, tmp_path / "run", progress=False)
+    grids = sorted((tmp_path / "run" / "samples").glob("*.png"))
+    assert [path.name for path in grids] == ["step-0000000.png", "step-0000001.png", "step-0000002.png"]
+    with Image.open(grids[-1]) as picture:
+        assert picture.size == (8 * 30 + 2, 8 * 30 + 2) and picture.mode == "L"  # 8 x 8 images, 2-pixel borders
+
+
 def test_scoring_a_run_directory_extracts_the_reference_once(run_cli, tmp_path, monkeypatch):
     import json
 
     import ganeval.reference as reference_module
 
     code, _, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
-                           "checkpoint_every=1", "--steps", "10", "--out", tmp_path / "run", "--quiet")
+                           "checkpoint_every=1", "--steps", "10", "--out", tmp_path / "run", "--quiet", "--no-eval")
     assert code == 0, err
     passes = []
     original = reference_module.extract_features
@@ -93,16 +127,16 @@ def test_scoring_a_run_directory_extracts_the_reference_once(run_cli, tmp_path, 
     code, out, err = run_cli(*args)
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
-    assert [record["step"] for record in records] == list(range(1, 11))
+    assert [record["step"] for record in records] == list(range(0, 11))
     assert len(passes) == 1, "the reference must be extracted once for the whole sweep"
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-    assert len(lines) == 10 and all(json.loads(line)["run"] == "run" for line in lines)
+    assert len(lines) == 11 and all(json.loads(line)["run"] == "run" for line in lines)
     code, out, err = run_cli(*args)  # nothing left to score
     assert code == 0 and out == "" and "already scored" in err
     import pandas
 
     frame = pandas.read_json(tmp_path / "run" / "metrics.jsonl", lines=True)
-    assert list(frame["step"]) == list(range(1, 11)) and frame["fid"].notna().all()
+    assert list(frame["step"]) == list(range(0, 11)) and frame["fid"].notna().all()
 
 
 def test_scoring_a_bad_checkpoint_is_one_line(run_cli, tmp_path):
@@ -114,7 +148,7 @@ def test_scoring_a_bad_checkpoint_is_one_line(run_cli, tmp_path):
 def test_sample_command_writes_npz_and_pngs(run_cli, tmp_path):
     np.save(tmp_path / "images.npy", np.random.default_rng(0).integers(0, 256, (64, 1, 28, 28), dtype=np.uint8))
     code, _, err = run_cli("train", "fmnist-dcgan", "--set", f"data='{tmp_path / 'images.npy'}'", "--set", "batch_size=8",
-                           "--steps", "1", "--out", tmp_path / "run", "--quiet")
+                           "--steps", "1", "--out", tmp_path / "run", "--quiet", "--no-eval")
     assert code == 0, err
     checkpoint = tmp_path / "run" / "checkpoints" / "step-0000001.pt"
     code, out, err = run_cli("sample", checkpoint, "--num-samples", "12", "--out", tmp_path / "s.npz", "--seed", "3")
@@ -141,7 +175,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     import time
 
     settings = ["--set", "batch_size=10", "--set", "train_size=500", "--set", "checkpoint_every=20",
-                "--set", "model_options.generator_width=32", "--set", "model_options.discriminator_width=16", "--quiet"]
+                "--set", "model_options.generator_width=32", "--set", "model_options.discriminator_width=16", "--quiet", "--no-eval"]
     command = [sys.executable, "-m", "ganeval", "train", "ring8-gan", *settings]
     victim = subprocess.Popen([*command, "--steps", "100000", "--out", str(tmp_path / "killed")])
     checkpoints = tmp_path / "killed" / "checkpoints"

@@ -18,12 +18,15 @@ from .mlp import init_normal, pack
 
 @dataclass(frozen=True)
 class DCGANConfig:
-    """Image size (28 or 32), channels, latent size, width and the discriminator's options."""
+    """Image size (28 or 32), channels, latent size, widths and the discriminator's options.
+
+    Widths are base channel counts: the 28x28 generator has 4w and 2w channels, the discriminator 2w and 4w."""
 
     image_size: int = 28
     channels: int = 1
     latent_dim: int = 64
-    width: int = 64
+    generator_width: int = 64
+    discriminator_width: int = 64
     discriminator_norm: str = "batch"  # batch, spectral (SNGAN) or none (WGAN-GP: BatchNorm breaks the penalty)
     packing: int = 1
 
@@ -47,7 +50,7 @@ class DCGANGenerator(nn.Module):
     def __init__(self, config: DCGANConfig = DCGANConfig()):
         super().__init__()
         self.config = config
-        width = config.width
+        width = config.generator_width
         if config.image_size == 28:
             self.start_shape = (4 * width, 7, 7)
             body = _up(4 * width, 2 * width) + [nn.ConvTranspose2d(2 * width, config.channels, 4, 2, 1)]
@@ -69,7 +72,7 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, config: DCGANConfig = DCGANConfig()):
         super().__init__()
         self.packing = config.packing
-        width = config.width
+        width = config.discriminator_width
         norm = spectral_norm if config.discriminator_norm == "spectral" else (lambda layer: layer)
         batch_norm = nn.BatchNorm2d if config.discriminator_norm == "batch" else (lambda channels: nn.Identity())
         in_channels = config.channels * config.packing

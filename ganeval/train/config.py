@@ -36,8 +36,8 @@ class TrainConfig:
     ema: float = 0.0  # decay of the generator's exponential moving average (0: none)
     steps: int = 1000
     checkpoint_every: int = 500
-    eval_every: int = 0  # 0: evaluate at checkpoints only
-    eval_samples: int = 2000
+    eval_every: int = 1  # score every n-th checkpoint and the last one while training (0: never)
+    eval_samples: int = 2000  # generated samples per score, against all of `data`
     eval_metrics: str = "fid,is,kid,prdc"
     train_size: int = 100_000  # samples drawn once from a mixture as its training set (PacGAN: 100,000)
     seed: int = 0
@@ -50,6 +50,8 @@ class TrainConfig:
         for key in ("batch_size", "d_steps", "packing", "steps", "checkpoint_every"):
             if getattr(self, key) < 1:
                 raise InputError(f"config {self.name}: {key} must be at least 1, got {getattr(self, key)}")
+        if self.eval_every < 0:
+            raise InputError(f"config {self.name}: eval_every must be 0 (never) or more, got {self.eval_every}")
         if self.batch_size % self.packing:
             raise InputError(f"config {self.name}: batch_size {self.batch_size} is not divisible by packing {self.packing}")
         if not 0 <= self.ema < 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ..nets.mlp import MaxoutDiscriminator, MLPConfig, MLPGenerator
 from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from .config import TrainConfig, from_dict
 from .losses import discriminator_loss, generator_loss, gradient_penalty
+from .pictures import PICTURE_SEED, picture_samples, save_sample_picture
 
 
 @dataclass
@@ -134,8 +136,14 @@ def train(
     resume: bool = False,
     data_root: str | None = None,
     progress: bool | None = None,
+    on_checkpoint: Callable[[Path, int], dict | None] | None = None,
 ) -> Trainer:
-    """Train to `config.steps`, writing out/config.toml and out/checkpoints/step-XXXXXXX.pt; resume from the last one."""
+    """Train to `config.steps` in run directory `out`; with `resume`, continue from its last checkpoint.
+
+    Writes out/config.toml, out/checkpoints/step-XXXXXXX.pt at step 0, every `checkpoint_every` steps and at the end,
+    and a picture of the samples beside each (out/samples/step-XXXXXXX.png). `on_checkpoint(path, step)` runs after
+    each checkpoint (the evaluation hook, see ganeval.train.scoring); a record it returns shows in the progress bar.
+    """
     trainer = create_trainer(config, device, data_root)
     checkpoints = out / "checkpoints"
     if resume and checkpoints.is_dir() and any(checkpoints.glob("step-*.pt")):
@@ -144,18 +152,53 @@ def train(
     write_text_atomically(out / "config.toml", config.to_toml())
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=config.steps, initial=trainer.step, desc=config.name, unit="step", disable=not show) as bar:
+        status: dict[str, str] = {}
+
+        def checkpoint() -> None:
+            path = write_checkpoint(trainer, out)
+            record = on_checkpoint(path, trainer.step) if on_checkpoint else None
+            status.update(_score_summary(record))
+
+        if trainer.step == 0:  # the untrained generator: the baseline of every metric curve
+            checkpoint()
         try:
             while trainer.step < config.steps:
                 losses = training_step(trainer)
                 if trainer.step % config.checkpoint_every == 0 or trainer.step == config.steps:
-                    save_checkpoint(checkpoints / checkpoint_name(trainer.step), checkpoint_contents(trainer))
+                    checkpoint()
                 bar.update(1)
-                bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}")
+                bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}", **status)
         except KeyboardInterrupt:
             # Ctrl-C: keep the finished steps (the interrupted step never completed), then stop.
             save_checkpoint(checkpoints / checkpoint_name(trainer.step), checkpoint_contents(trainer))
             raise
     return trainer
+
+
+def write_checkpoint(trainer: Trainer, out: Path) -> Path:
+    """out/checkpoints/step-XXXXXXX.pt and the picture of the scored generator's samples in out/samples/."""
+    path = out / "checkpoints" / checkpoint_name(trainer.step)
+    if trainer.ema is not None:
+        # The EMA copies the raw generator's BatchNorm statistics, which do not fit the averaged weights; measure the
+        # EMA generator's own ("standing statistics", as BigGAN samples). The next EMA update overwrites them again,
+        # so training, and resuming, are unaffected.
+        standing_statistics(trainer.ema, trainer.latent_dim, trainer.device)
+    save_checkpoint(path, checkpoint_contents(trainer))
+    shown = trainer.ema if trainer.ema is not None else trainer.generator
+    # eval mode reads BatchNorm's running statistics and changes nothing: resumed runs stay exact
+    samples = generate(shown.eval(), trainer.config, picture_samples(trainer.config), PICTURE_SEED, device=trainer.device)
+    save_sample_picture(samples, trainer.config, out / "samples" / f"{path.stem}.png", trainer.step)
+    return path
+
+
+def _score_summary(record: dict | None) -> dict[str, str]:
+    """The first metric of a record for the progress bar, e.g. {'fid': '12.3'}."""
+    if not record:
+        return {}
+    for key in ("fid", "kid_mean", "precision", "is_mean"):
+        if key in record:
+            return {key.removesuffix("_mean"): f"{record[key]:.4g}"}
+    return {}
 
 
 def checkpoint_contents(trainer: Trainer) -> dict:
@@ -212,6 +255,26 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
             ema_parameter.lerp_(parameter, 1 - decay)
         for ema_buffer, buffer in zip(ema.buffers(), model.buffers()):
             ema_buffer.copy_(buffer)
+
+
+@torch.no_grad()
+def standing_statistics(generator: nn.Module, latent_dim: int, device: torch.device, batches: int = 20,
+                        batch_size: int = 256, seed: int = 0) -> None:
+    """Replace the BatchNorm running statistics of `generator` by their average over `batches` seeded batches."""
+    norms = [module for module in generator.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches below
+    random = torch.Generator().manual_seed(seed)
+    generator.train()
+    for _ in range(batches):
+        generator(torch.randn(batch_size, latent_dim, generator=random).to(device))
+    generator.eval()
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
 
 
 def _real_batch(trainer: Trainer) -> torch.Tensor:

@@ -1,0 +1,29 @@
+"""A picture of a generator's samples per checkpoint: runs/NAME/samples/step-XXXXXXX.png.
+
+Images: an 8 x 8 grid from fixed latents, so the pictures of successive checkpoints show the same 64 latents.
+2D mixtures: 2,500 points over the mode centres (the VEEGAN/PacGAN evaluation size).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..data.mixtures import MIXTURES
+from ..plots import save_image_grid, save_scatter
+from .config import TrainConfig
+
+PICTURE_SEED = 0  # the same latents at every checkpoint
+
+
+def picture_samples(config: TrainConfig) -> int:
+    """How many samples a picture shows: 64 images or 2,500 points."""
+    return 2500 if config.model == "mlp" else 64
+
+
+def save_sample_picture(samples: torch.Tensor, config: TrainConfig, path: Path, step: int) -> Path:
+    """Write generated samples (uint8 images or 2D points) as a grid or a scatter over the mixture's modes."""
+    if config.model == "mlp":
+        means = MIXTURES[config.data]().means if config.data in MIXTURES else None
+        return save_scatter(samples, path, means, title=f"{config.name}, step {step}")
+    return save_image_grid(samples, path, columns=8)

@@ -1,0 +1,45 @@
+"""The in-training evaluation hook: score a checkpoint the way `ganeval score RUN_DIR` would, as training runs.
+
+Each scored checkpoint gives the record a sweep would write with `--reference <config.data> --num-samples
+<eval_samples> --metrics <eval_metrics>` (plus `--ema` when the config keeps an EMA, whose weights are then the ones
+scored), appended to the run's metrics.jsonl; a later sweep with those settings skips it. The reference statistics
+are extracted once and cached, so every checkpoint after the first costs only its own samples.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..evaluate import score
+from .config import TrainConfig
+
+
+class CheckpointScorer:
+    """Called by the training loop with each new checkpoint; scores every `eval_every`-th one and the last."""
+
+    def __init__(self, config: TrainConfig, device: torch.device, data_root: str | None = None):
+        self.config = config
+        self.device = device
+        self.data_root = data_root
+
+    def due(self, step: int) -> bool:
+        config = self.config
+        if config.eval_every == 0:
+            return False
+        return step == config.steps or (step // config.checkpoint_every) % config.eval_every == 0
+
+    def __call__(self, checkpoint: Path, step: int) -> dict | None:
+        """The record of `checkpoint` (also appended to the run's metrics.jsonl), or None when not due."""
+        if not self.due(step):
+            return None
+        return score(
+            str(checkpoint),
+            self.config.data,
+            self.config.eval_metrics,
+            num_samples=self.config.eval_samples,
+            ema=self.config.ema > 0,
+            device=self.device,
+            progress=False,
+            data_root=self.data_root,
+        )
