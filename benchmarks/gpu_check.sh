@@ -25,13 +25,13 @@ nproc
 "$PY" -c 'import torch, numpy; print("torch", torch.__version__, "CUDA", torch.version.cuda, "numpy", numpy.__version__,
 "cuda available", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 
-step "CUDA parity: fid, fid_from_stats, kid, prdc, inception_score vs CPU and torch-fidelity / prdc"
+step "CUDA parity: fid, fid_from_stats, kid, prdc, inception_score, modes, ndb vs CPU and torch-fidelity / prdc"
 failed=()
 timeout 110 "$PY" benchmarks/gpu_parity.py --device "$GANEVAL_BENCH_DEVICE" || failed+=("parity ($?)")
 
 # The scipy sqrtm anchor (tens of seconds, CPU only) is left out here; CPU runs of `make bench` cover it.
-step "benchmarks: FID (N=5000, d=2048) and PRDC (N=10,000, d=1000; N=50,000, d=2048 memory) on $GANEVAL_BENCH_DEVICE"
-timeout 170 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_fid.py benchmarks/bench_prdc.py -k "not sqrtm" \
+step "benchmarks: FID (N=5000, d=2048), PRDC (N=10,000, d=1000; N=50,000, d=2048 memory), modes and NDB (26,000) on $GANEVAL_BENCH_DEVICE"
+timeout 170 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_fid.py benchmarks/bench_prdc.py benchmarks/bench_modes.py -k "not sqrtm" \
     --benchmark-columns=min,mean,max,rounds --benchmark-sort=name || failed+=("benchmarks ($?)")
 
 step "done: log in $LOG"

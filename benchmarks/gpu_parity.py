@@ -1,5 +1,6 @@
 """CUDA parity: ganeval's fid / fid_from_stats / kid / prdc / inception_score on device tensors against the same calls
-on CPU tensors and against the anchors (torch-fidelity 0.4.0, prdc). Run by gpu_check.sh; exits 1 on any mismatch.
+on CPU tensors and against the anchors (torch-fidelity 0.4.0, prdc); the mode statistics (mixture modes, labelled
+modes, NDB with its K-means) on the device against the CPU. Run by gpu_check.sh; exits 1 on any mismatch.
 
     .venv/bin/python benchmarks/gpu_parity.py --device cuda   # --device cpu runs the same checks without a GPU
 
@@ -19,7 +20,9 @@ from torch_fidelity.metric_fid import fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 
+from ganeval.data.mixtures import grid25
 from ganeval.metrics import fid, fid_from_stats, inception_score, kid, prdc
+from ganeval.metrics.modes import label_modes, mixture_modes, ndb
 
 RELATIVE = 1e-6
 FAILURES: list[str] = []
@@ -99,6 +102,21 @@ def main() -> int:
     for index, name in enumerate(("mean", "std")):
         check(f"inception score {name} device vs cpu", on_device[index], on_cpu[index])
         check(f"inception score {name} vs torch-fid.", on_device[index], anchor[f"inception_score_{name}"])
+
+    print("Mode statistics: 26,000 grid25 points, 26,000 labels over 1,000 modes, NDB K=100 (20,000 x 64 reference)")
+    mixture = grid25()
+    points = mixture.sample(26000, seed=1)
+    points[:2000] += 5.0  # some samples off every mode
+    on_cpu, on_device = mixture_modes(points, mixture.means, mixture.std), mixture_modes(points.to(device), mixture.means, mixture.std)
+    for key in ("modes", "high_quality", "reverse_kl"):
+        check(f"mixture {key} device vs cpu", on_device[key], on_cpu[key])
+    labels = torch.randint(1000, (26000,), generator=generator)
+    check("label modes device vs cpu", label_modes(labels.to(device), 1000)["kl_uniform"], label_modes(labels, 1000)["kl_uniform"])
+    reference, samples = torch.randn(20000, 64, generator=generator), torch.randn(5000, 64, generator=generator) * 1.2
+    on_cpu, on_device = ndb(reference, samples, k=100), ndb(reference.to(device), samples.to(device), k=100)
+    # the K-means of both runs start from the same seeded centres; float rounding may still move a point between bins
+    check("ndb_js device vs cpu", on_device["ndb_js"], on_cpu["ndb_js"], absolute=1e-3)
+    check("ndb count device vs cpu", on_device["ndb"], on_cpu["ndb"], absolute=2)
 
     print(f"{'FAILED: ' + ', '.join(FAILURES) if FAILURES else 'all parity checks passed'} "
           f"({time.perf_counter() - start:.0f} s)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from .errors import InputError
 from .features import FeatureExtractor, FeatureStats, create
 from .features.cache import read_card
 from .metrics import METRIC_FAMILIES, parse_metrics
+from .metrics.registry import DEFAULT_FAMILIES
 from .reference import (
     Reference,
+    describe_reference,
     extract_features,
     is_cached_reference,
     is_moments_file,
@@ -25,6 +28,7 @@ from .reference import (
 from .metrics.fid import frechet_distance, samples_factor, warn_if_few_samples
 from .metrics.inception_score import inception_score
 from .metrics.kid import kid
+from .metrics.modes import label_modes, mixture_modes, ndb
 from .metrics.prdc import prdc
 from .runs import append_record
 from .train.loop import checkpoint_samples
@@ -41,6 +45,8 @@ class MetricOptions:
     kid_subset_size: int | None = None  # None: 1000, or the smaller sample count when there are fewer
     prdc_k: int = 5
     is_splits: int = 10
+    ndb_bins: int = 100  # K of the K-means bins (Richardson & Weiss)
+    ndb_alpha: float = 0.05
 
 
 def score(
@@ -96,8 +102,11 @@ def score(
         reference, extractor, families, batch_size=batch_size, progress=progress, use_cache=use_cache,
         num_samples=num_samples, seed=seed, data_root=data_root, download=download,
     )
+    describe_reference(real, reference)
     # IS chosen by default is dropped when the extractor turns out to give no logits; asked for, it is required.
     logits = ("required" if metrics is not None else "optional") if "is" in families else None
+    if "modes" in families and real.mixture is None:
+        logits = "required"  # image modes are the classes the extractor's logits give
     fake_features = extract_features(
         fake, extractor, keep_raw=needs_raw_features(families), logits=logits, batch_size=batch_size, progress=progress
     )
@@ -134,7 +143,8 @@ def make_record(fake: Samples, real: Reference, extractor: FeatureExtractor, see
         "num_samples": len(fake),
         "num_reference": real.num_samples,
         "seed": seed,
-        **values,
+        # NaN / infinity (an empty mode histogram, a KL against an empty bin) are not JSON: null instead
+        **{key: value if not isinstance(value, float) or math.isfinite(value) else None for key, value in values.items()},
         "diagnostics": diagnostics,
         "provenance": {
             "ganeval": __version__,
@@ -174,7 +184,7 @@ def resolve_extractor_name(name: str, samples: Samples, reference: str | Samples
 def select_families(metrics: str | list[str] | None, extractor: FeatureExtractor, moments_only: bool = False) -> list[str]:
     """The requested families, or all that the extractor supports; IS needs logits, a mean/covariance file FID only."""
     if metrics is None:
-        families = [name for name in METRIC_FAMILIES if name != "is" or extractor.logits_layer]
+        families = [name for name in DEFAULT_FAMILIES if name != "is" or extractor.logits_layer]
         return ["fid"] + (["is"] if "is" in families else []) if moments_only else families
     families = parse_metrics(metrics)
     if "is" in families and not extractor.logits_layer:
@@ -220,7 +230,38 @@ def compute_metrics(
                              f"(reference {len(real.raw)}, input {fake_features.num_samples})")
         values.update(prdc(real.raw, fake_features.raw(), k=k, real_radii=real.knn_radii(k, device), device=device))
         diagnostics["prdc"] = {"k": k}
+    if "modes" in families:
+        mode_values, diagnostics["modes"] = mode_statistics(real, fake)
+        values.update(mode_values)
+    if "ndb" in families:
+        bins = options.ndb_bins
+        if not 2 <= bins <= len(real.raw):
+            raise InputError(f"ndb: {bins} bins need at least as many reference samples (have {len(real.raw)})")
+        result = ndb(real.raw.to(device), fake_features.raw(), k=bins, alpha=options.ndb_alpha)
+        values.update({key: result[key] for key in ("ndb", "ndb_fraction", "ndb_js")})
+        diagnostics["ndb"] = {"bins": bins, "alpha": options.ndb_alpha, "bin_proportions": result["bin_proportions"],
+                              "reference_proportions": result["reference_proportions"]}
     return values, diagnostics
+
+
+def mode_statistics(real: Reference, fake: dict[str, FeatureStats]) -> tuple[dict, dict]:
+    """Mode coverage of the samples: against the mixture's centres for a ring8/grid25 reference, else over the
+    classes the extractor's logits give (10 Fashion-MNIST classes, 1,000 stacked triples). Returns (values,
+    diagnostics with the per-mode histogram)."""
+    if real.mixture is not None:
+        result = mixture_modes(fake["features"].raw(), real.mixture.means, real.mixture.std)
+        source = f"mixture {real.mixture.name}"
+    elif "logits" in fake:
+        logits = fake["logits"].raw()
+        num_modes = logits.shape[1]
+        labels = real.labels if real.num_label_modes == num_modes else None  # not ImageNet classes vs CIFAR labels
+        result = label_modes(logits.argmax(1), num_modes, labels)
+        result["reverse_kl"] = result.pop("kl_uniform")  # KL(p_hat || uniform), the same key as for mixtures
+        source = "classes of the extractor's logits"
+    else:
+        raise InputError("metric 'modes' needs a ring8/grid25 reference or an extractor with class logits")
+    counts = result.pop("mode_counts")
+    return result, {"source": source, "num_modes": len(counts), "mode_counts": counts}
 
 
 def fid_of_stats(real: Reference, fake: FeatureStats):

@@ -17,6 +17,8 @@ import torch
 from tqdm import tqdm
 
 from .data import Samples, load_source
+from .data.mixtures import MIXTURES, Mixture
+from .data.stacked import triple_index
 from .errors import InputError
 from .features import FeatureExtractor, FeatureStats
 from .features.cache import (
@@ -48,6 +50,9 @@ class Reference:
     cache_folder: Path | None = None  # where that entry lives
     radii: dict[int, torch.Tensor] = field(default_factory=dict)  # squared k-NN radii for PRDC, by k
     radii_added: bool = False
+    labels: torch.Tensor | None = None  # mode labels of the reference samples where the source knows them
+    num_label_modes: int = 0  # how many modes those labels index (10 classes, 1,000 stacked triples)
+    mixture: Mixture | None = None  # the Gaussian mixture the reference samples come from (ring8, grid25)
 
     @property
     def dim(self) -> int:
@@ -71,6 +76,21 @@ class Reference:
         if self.radii_added and self.card is not None and self.stats is not None and self.cache_folder is not None:
             save_reference(self.stats, self.card, self.cache_folder, radii=self.radii)
             self.radii_added = False
+
+
+def describe_reference(real: Reference, reference: str | Samples) -> None:
+    """Attach what mode statistics need: the mixture behind a ring8/grid25 reference, the labels of labelled sources
+    (class triples of stacked images as mode indices 0..999)."""
+    if isinstance(reference, Samples):
+        name = reference.name
+        if reference.labels is not None:
+            labels = reference.labels
+            real.labels = triple_index(labels) if labels.dim() == 2 else labels
+            real.num_label_modes = 10 ** labels.shape[1] if labels.dim() == 2 else int(labels.max()) + 1
+    else:
+        name = str(reference)
+    if name in MIXTURES:
+        real.mixture = MIXTURES[name]()
 
 
 def is_cached_reference(reference: str | Samples) -> bool:

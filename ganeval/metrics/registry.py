@@ -23,8 +23,12 @@ METRIC_FAMILIES: dict[str, MetricFamily] = {
         MetricFamily("is", ("is_mean", "is_std"), "logits", needs_raw_features=True),
         MetricFamily("kid", ("kid_mean", "kid_std"), "features", needs_raw_features=True),
         MetricFamily("prdc", ("precision", "recall", "density", "coverage"), "features", needs_raw_features=True),
+        # mixtures: the points themselves; images: the classes the extractor's logits give (see metrics/modes.py)
+        MetricFamily("modes", ("modes", "high_quality", "reverse_kl", "kl_reference"), "features", needs_raw_features=True),
+        MetricFamily("ndb", ("ndb", "ndb_fraction", "ndb_js"), "features", needs_raw_features=True),
     )
 }
+DEFAULT_FAMILIES = ("fid", "is", "kid", "prdc")  # what `--metrics` left out computes (where the extractor allows)
 
 # Direction of every metric key, so tables can rank and gates can compare (std columns have no direction).
 HIGHER_IS_BETTER: dict[str, bool] = {
@@ -35,6 +39,13 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "recall": True,
     "density": True,
     "coverage": True,
+    "modes": True,
+    "high_quality": True,
+    "reverse_kl": False,
+    "kl_reference": False,
+    "ndb": False,
+    "ndb_fraction": False,
+    "ndb_js": False,
 }
 
 METRIC_KEYS: tuple[str, ...] = tuple(key for family in METRIC_FAMILIES.values() for key in family.keys)

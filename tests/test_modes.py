@@ -1,0 +1,139 @@
+"""Mode coverage: mixture modes (VEEGAN/PacGAN), classifier-labelled modes, NDB; constructed cases and real data."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import norm
+
+from ganeval.data import Samples, fashion_mnist, load_source
+from ganeval.data.mixtures import MIXTURES
+from ganeval.errors import InputError
+from ganeval.evaluate import MetricOptions, score
+from ganeval.features import create
+from ganeval.metrics.modes import jensen_shannon, kmeans, label_modes, mixture_modes, ndb, two_proportion_test
+
+needs_fmnist = pytest.mark.skipif(
+    fashion_mnist.find_folder("test") is None, reason="Fashion-MNIST not installed (make data installs it)"
+)
+# P(|z| < 3) for a 2D standard normal: exact samples are "high quality" this often (chi distribution, 2 dof)
+EXACT_HIGH_QUALITY = 1 - math.exp(-4.5)
+
+
+@pytest.mark.parametrize("name", ["grid25", "ring8"])
+def test_exact_mixture_samples_cover_every_mode(name):
+    mixture = MIXTURES[name]()
+    result = mixture_modes(mixture.sample(2500, seed=1), mixture.means, mixture.std)
+    modes = len(mixture.means)
+    assert result["modes"] == modes and sum(result["mode_counts"]) == round(result["high_quality"] * 2500)
+    standard_error = math.sqrt(EXACT_HIGH_QUALITY * (1 - EXACT_HIGH_QUALITY) / 2500)
+    assert abs(result["high_quality"] - EXACT_HIGH_QUALITY) < 3 * standard_error
+    assert result["reverse_kl"] < 0.02
+
+
+@pytest.mark.parametrize("name", ["grid25", "ring8"])
+def test_one_mode_and_no_mode(name):
+    mixture = MIXTURES[name]()
+    collapsed = mixture.means[3] + mixture.std * torch.randn(2500, 2, dtype=torch.float64,
+                                                             generator=torch.Generator().manual_seed(0)) / 10
+    result = mixture_modes(collapsed, mixture.means, mixture.std)
+    assert result["modes"] == 1 and result["high_quality"] == 1.0
+    assert result["reverse_kl"] == pytest.approx(math.log(len(mixture.means)), abs=1e-6)
+    far = torch.full((2500, 2), 50.0, dtype=torch.float64)
+    result = mixture_modes(far, mixture.means, mixture.std)
+    assert result["modes"] == 0 and result["high_quality"] == 0.0 and math.isnan(result["reverse_kl"])
+
+
+def test_high_quality_threshold_is_three_standard_deviations():
+    mixture = MIXTURES["grid25"]()
+    inside = mixture.means[:1] + torch.tensor([[2.99 * mixture.std, 0.0]], dtype=torch.float64)
+    outside = mixture.means[:1] + torch.tensor([[0.0, 3.01 * mixture.std]], dtype=torch.float64)
+    assert mixture_modes(torch.cat([inside, outside]), mixture.means, mixture.std)["high_quality"] == 0.5
+
+
+def test_label_modes_kl_matches_entropy_and_scipy():
+    labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 20 + [3] * 0)
+    result = label_modes(labels, 4, reference_labels=torch.tensor([0, 1, 2, 3] * 25))
+    p = np.array([0.5, 0.3, 0.2, 0.0])
+    entropy = -sum(x * math.log(x) for x in p if x > 0)
+    assert result["modes"] == 3 and result["mode_counts"] == [50, 30, 20, 0]
+    assert result["kl_uniform"] == pytest.approx(math.log(4) - entropy, abs=1e-12)
+    assert result["kl_reference"] == pytest.approx(math.log(4) - entropy, abs=1e-12)  # the reference is uniform
+    with pytest.raises(InputError, match="labels must lie in"):
+        label_modes(torch.tensor([0, 4]), 4)
+
+
+def test_ndb_statistics_match_the_reference_formulas():
+    rng = np.random.default_rng(0)
+    p1, p2 = rng.dirichlet(np.ones(30)), rng.dirichlet(np.ones(30))
+    z = (p1 - p2) / np.sqrt(((p1 * 5000 + p2 * 800) / 5800) * (1 - (p1 * 5000 + p2 * 800) / 5800) * (1 / 5000 + 1 / 800))
+    ours = two_proportion_test(torch.from_numpy(p1), 5000, torch.from_numpy(p2), 800).numpy()
+    np.testing.assert_allclose(ours, 2 * norm.cdf(-np.abs(z)), rtol=1e-10, atol=1e-300)
+    assert jensen_shannon(torch.from_numpy(p1), torch.from_numpy(p2)) == pytest.approx(jensenshannon(p1, p2) ** 2, rel=1e-10)
+
+
+def test_kmeans_finds_separated_clusters_and_is_seeded():
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]], dtype=torch.float64)
+    points = centres.repeat_interleave(200, 0) + 0.1 * torch.randn(800, 2, dtype=torch.float64,
+                                                                   generator=torch.Generator().manual_seed(0))
+    found = kmeans(points, 4, seed=3)
+    assert torch.cdist(found, centres).min(dim=0).values.max() < 0.05
+    assert torch.equal(found, kmeans(points, 4, seed=3))
+
+
+def test_ndb_sees_a_missing_cluster():
+    generator = torch.Generator().manual_seed(0)
+    reference = torch.randn(20000, 8, dtype=torch.float64, generator=generator)
+    same = torch.randn(5000, 8, dtype=torch.float64, generator=generator)
+    assert ndb(reference, same, k=50)["ndb_fraction"] <= 0.1
+    missing = same[same[:, 0] > -0.5]  # about a third of the mass gone
+    worse = ndb(reference, missing, k=50)
+    assert worse["ndb_fraction"] >= 0.2 and worse["ndb_js"] > 5 * ndb(reference, same, k=50)["ndb_js"]
+
+
+def test_score_picks_the_mixture_statistic_and_records_the_histogram():
+    record = score("grid25", "grid25", "modes,ndb", seed=5, progress=False, use_cache=False,
+                   options=MetricOptions(ndb_bins=25))
+    assert record["modes"] == 25 and record["high_quality"] > 0.98 and record["ndb_fraction"] <= 0.2
+    assert record["diagnostics"]["modes"]["source"] == "mixture grid25"
+    assert len(record["diagnostics"]["modes"]["mode_counts"]) == 25
+    assert len(record["diagnostics"]["ndb"]["bin_proportions"]) == 25
+
+
+def test_modes_need_a_mixture_or_class_logits():
+    points = Samples(torch.randn(100, 2, dtype=torch.float64), "points")
+    with pytest.raises(InputError, match="needs a ring8/grid25 reference or an extractor with class logits"):
+        score(points, points, "modes", progress=False, use_cache=False)
+
+
+def test_empty_histograms_are_null_in_records():
+    far = Samples(torch.full((100, 2), 50.0, dtype=torch.float64), "far")
+    record = score(far, "ring8", "modes", progress=False, use_cache=False)
+    assert record["modes"] == 0 and record["reverse_kl"] is None
+
+
+@needs_fmnist
+def test_stacked_test_images_cover_990_modes_with_small_kl():
+    stacked = load_source("stacked-fashion-mnist:test")
+    extractor = create("fmnist-classifier", device="cpu")
+    logits = torch.cat([extractor(batch)["logits"] for batch in stacked.data.split(2000)])
+    result = label_modes(logits.argmax(1), 1000)
+    assert len(stacked) == 26000 and result["modes"] >= 990 and result["kl_uniform"] < 0.1
+
+
+@needs_fmnist
+def test_fashion_mnist_classes_and_ndb_of_the_test_split():
+    """NDB, K = 100, on classifier features: the test split matches the train bins; without one class it does not."""
+    test = load_source("fashion-mnist:test")
+    full = score(test, "fashion-mnist:train", "modes,ndb", progress=False)
+    assert full["modes"] == 10 and full["kl_reference"] < 0.01
+    assert full["ndb_fraction"] <= 0.1 and full["ndb_js"] < 0.01
+    keep = test.labels != 0
+    without_tshirts = Samples(test.data[keep], "test without class 0", test.labels[keep])
+    partial = score(without_tshirts, "fashion-mnist:train", "modes,ndb", progress=False)
+    assert partial["provenance"]["reference_from_cache"]
+    assert partial["ndb_fraction"] >= 0.1 and partial["ndb_js"] >= 5 * full["ndb_js"]
+    assert partial["kl_reference"] > full["kl_reference"]
