@@ -34,7 +34,7 @@ bench: $(STAMP)
 	$(PY) -m pytest -q benchmarks --benchmark-columns=min,mean,max,rounds --benchmark-sort=name
 
 demo: $(STAMP) data
-	$(PY) -m ganeval.demo --out reports/demo
+	$(PY) -m ganeval demo --runs runs/demo --out reports/demo
 
 gpu-check: $(STAMP)
 	bash benchmarks/gpu_check.sh

@@ -7,7 +7,9 @@ True
 """
 __version__ = "0.1.0"
 
+from .compare import compare  # noqa: E402
 from .errors import GanevalError  # noqa: E402
 from .evaluate import score  # noqa: E402
+from .records import load_records  # noqa: E402
 
-__all__ = ["GanevalError", "__version__", "score"]
+__all__ = ["GanevalError", "__version__", "compare", "load_records", "score"]

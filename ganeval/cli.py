@@ -8,20 +8,25 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, demo
 from .errors import GanevalError
 from .device import resolve_device
 from .data import load_source
 from .data.files import save_samples
 from .evaluate import DEFAULT_SEED, MetricOptions, create_for, resolve_extractor_name, score
+from .atomic import write_text_atomically
+from .compare import FORMATS, SELECTIONS, compare, render
 from .features.cache import cache_dir, list_references, read_card
+from .gate import Limits, evaluate_limits, parse_limits, publish, read_limits, verdict_table
+from .report import write_report
 from .reference import reference_from_samples
-from .runs import checkpoints, is_run_dir, read_records
+from .runs import METRICS_FILE, checkpoints, is_run_dir, read_records
 from .features import names as extractor_names
 from .metrics.registry import METRIC_FAMILIES
 from .train.classifier import ClassifierTraining, save_classifier, train_classifier
 from .train.config import load_config
 from .train.loop import checkpoint_samples, train
+from .train.scoring import CheckpointScorer
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -42,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_command(commands)
     _add_sample_command(commands)
     _add_train_classifier_command(commands)
+    _add_compare_command(commands)
+    _add_report_command(commands)
+    _add_gate_command(commands)
+    _add_demo_command(commands)
     return parser
 
 
@@ -68,12 +77,14 @@ def _add_score_command(commands) -> None:
     score_parser.add_argument("input", help="samples to score: a source spec (fashion-mnist:test, ring8, ...), an array file, a folder or zip of images")
     score_parser.add_argument("--reference", required=True, help="reference: the same forms as INPUT, ref:KEY, or an .npz with mu and sigma")
     score_parser.add_argument(
-        "--metrics", default=None, help=f"comma-separated families from {', '.join(METRIC_FAMILIES)} (default: all the extractor supports)"
+        "--metrics", default=None,
+        help=f"comma-separated families from {', '.join(METRIC_FAMILIES)} (default: fid,is,kid,prdc where the extractor allows)"
     )
     score_parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
     score_parser.add_argument("--kid-subset-size", type=int, help="KID subset size (default min(1000, N))")
     score_parser.add_argument("--prdc-k", type=int, default=5, help="neighbourhood size for PRDC (default 5)")
     score_parser.add_argument("--is-splits", type=int, default=10, help="Inception Score splits (default 10)")
+    score_parser.add_argument("--ndb-bins", type=int, default=100, help="K-means bins of NDB (default 100)")
     score_parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     score_parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference statistics")
     score_parser.add_argument("--ema", action="store_true", help="checkpoints: use the generator's EMA weights")
@@ -101,6 +112,7 @@ def _add_train_command(commands) -> None:
     train_parser.add_argument("--out", type=Path, help="run directory (default runs/CONFIG_NAME)")
     train_parser.add_argument("--steps", type=int, help="train to this step (overrides the config)")
     train_parser.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    train_parser.add_argument("--no-eval", action="store_true", help="do not score checkpoints while training (same as --set eval_every=0)")
     _add_common_options(train_parser)
     train_parser.set_defaults(handler=run_train)
 
@@ -109,9 +121,12 @@ def run_train(args: argparse.Namespace) -> int:
     overrides = list(args.set) + ([f"steps={args.steps}"] if args.steps is not None else [])
     config = load_config(args.config, overrides)
     out = args.out or Path("runs") / config.name
-    trainer = train(config, out, device=resolve_device(args.device), resume=args.resume, data_root=args.data_root,
-                    progress=False if args.quiet else None)
-    print(f"{config.name}: step {trainer.step}; checkpoints in {out / 'checkpoints'}")
+    device = resolve_device(args.device)
+    scorer = None if args.no_eval else CheckpointScorer(config, device, args.data_root)
+    trainer = train(config, out, device=device, resume=args.resume, data_root=args.data_root,
+                    progress=False if args.quiet else None, on_checkpoint=scorer)
+    scored = f"; scores in {out / METRICS_FILE}" if scorer and (out / METRICS_FILE).is_file() else ""
+    print(f"{config.name}: step {trainer.step}; checkpoints in {out / 'checkpoints'}{scored}")
     return EXIT_OK
 
 
@@ -140,6 +155,80 @@ def _add_train_classifier_command(commands) -> None:
     train_parser.add_argument("--out", type=Path, default=Path("models/fmnist-classifier"), help="output folder")
     _add_common_options(train_parser)
     train_parser.set_defaults(handler=run_train_classifier)
+
+
+def _add_compare_command(commands) -> None:
+    compare_parser = commands.add_parser("compare", help="compare runs: one row per run, one column per metric")
+    compare_parser.add_argument("runs", nargs="+", metavar="RUN_OR_GLOB", help="run directories, metrics.jsonl files, folders of runs or glob patterns")
+    compare_parser.add_argument("--metrics", help="families or keys, e.g. fid,is,prdc (default: every metric recorded)")
+    compare_parser.add_argument("--select", default="best", choices=SELECTIONS, help="checkpoint per run: best (by the first metric), last, or all")
+    compare_parser.add_argument("--format", default="table", choices=FORMATS, help="output format (default table)")
+    compare_parser.add_argument("--out", type=Path, help="write to FILE instead of printing")
+    compare_parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    compare_parser.set_defaults(handler=run_compare)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    text = render(compare(args.runs, args.metrics, args.select), args.format)
+    if args.out:
+        write_text_atomically(args.out, text)
+        print(f"comparison written to {args.out}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return EXIT_OK
+
+
+def _add_report_command(commands) -> None:
+    report_parser = commands.add_parser("report", help="write an HTML and Markdown report comparing runs")
+    report_parser.add_argument("runs", nargs="+", metavar="RUN_OR_GLOB", help="run directories, folders of runs or glob patterns")
+    report_parser.add_argument("--out", type=Path, required=True, help="report folder, e.g. reports/NAME")
+    report_parser.add_argument("--title", default="ganeval report")
+    report_parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    report_parser.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    index = write_report(args.runs, args.out, args.title)
+    print(f"report: {index} (and {args.out / 'README.md'})")
+    return EXIT_OK
+
+
+def _add_gate_command(commands) -> None:
+    gate_parser = commands.add_parser("gate", help="check scores against limits: exit 0 pass, 1 fail, 2 bad input")
+    gate_parser.add_argument("target", help="a run directory, a checkpoint .pt (its run's records) or a metrics.jsonl")
+    gate_parser.add_argument("--max", action="append", metavar="METRIC=LIMIT", help="fail when the value is above, e.g. fid=25 (repeatable)")
+    gate_parser.add_argument("--min", action="append", metavar="METRIC=LIMIT", help="fail when the value is below, e.g. is=7")
+    gate_parser.add_argument("--baseline", help="run (or records file) that --max-regression compares with")
+    gate_parser.add_argument("--max-regression", action="append", metavar="METRIC=ALLOWANCE",
+                             help="fail when worse than the baseline by more than ALLOWANCE, e.g. fid=2.0")
+    gate_parser.add_argument("--config", help="TOML file with a [tool.ganeval.gate] table (default: ./pyproject.toml)")
+    gate_parser.add_argument("--select", default="last", choices=("last", "best"), help="which scored checkpoint of a run (default last)")
+    gate_parser.add_argument("--reference", help="only records scored against this reference (when a run has several)")
+    gate_parser.add_argument("--junit", type=Path, help="also write a JUnit XML report here")
+    gate_parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    gate_parser.set_defaults(handler=run_gate)
+
+
+def run_gate(args: argparse.Namespace) -> int:
+    limits = read_limits(args.config)
+    limits.update(Limits(parse_limits("max", args.max), parse_limits("min", args.min),
+                         parse_limits("max_regression", args.max_regression), args.baseline))
+    checks, description = evaluate_limits(limits, args.target, args.select, args.reference)
+    print(verdict_table(checks, description))
+    publish(checks, description, args.junit)
+    return EXIT_OK if all(check.passed for check in checks) else EXIT_CHECK_FAILED
+
+
+def _add_demo_command(commands) -> None:
+    demo_parser = commands.add_parser("demo", help="train four reference GANs briefly, compare, report and gate (make demo)")
+    demo_parser.add_argument("--runs", type=Path, default=Path("runs/demo"), help="where the runs go (default runs/demo)")
+    demo_parser.add_argument("--out", type=Path, default=Path("reports/demo"), help="report folder (default reports/demo)")
+    _add_common_options(demo_parser)
+    demo_parser.set_defaults(handler=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    return demo.run(args.runs, args.out, device=resolve_device(args.device), progress=False if args.quiet else None)
 
 
 def _extractor_options(args: argparse.Namespace) -> dict[str, dict]:
@@ -175,7 +264,8 @@ def run_score(args: argparse.Namespace) -> int:
 
 def _score_and_print(args: argparse.Namespace, samples: str) -> None:
     options = MetricOptions(
-        kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, prdc_k=args.prdc_k, is_splits=args.is_splits
+        kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, prdc_k=args.prdc_k, is_splits=args.is_splits,
+        ndb_bins=args.ndb_bins,
     )
     record = score(
         samples,
@@ -243,12 +333,13 @@ def format_record(record: dict) -> str:
         + (f"{record['num_reference']} samples)" if record["num_reference"] is not None else "mean and covariance only)"),
         f"extractor  {record['extractor']}   seed {record['seed']}",
         "",
-        f"{'metric':<11}{'value':>14}",
+        f"{'metric':<13}{'value':>14}",
     ]
     for family in METRIC_FAMILIES.values():
         for key in family.keys:
             if key in record:
-                lines.append(f"{key:<11}{record[key]:>14.6g}")
+                value = record[key]
+                lines.append(f"{key:<13}{'n/a' if value is None else format(value, '.6g'):>14}")
     fid = record.get("diagnostics", {}).get("fid")
     if fid:
         lines.append(

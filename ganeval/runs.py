@@ -31,9 +31,12 @@ def append_record(run_dir: str | os.PathLike, record: dict) -> Path:
     """Append one record as one line to run_dir/metrics.jsonl, atomically with respect to other writers."""
     path = Path(run_dir) / METRICS_FILE
     line = (json.dumps(record, sort_keys=False) + "\n").encode()
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
+        size = os.fstat(descriptor).st_size
+        if size and os.pread(descriptor, 1, size - 1) != b"\n":
+            line = b"\n" + line  # a writer killed mid-line left a partial line: never glue a record onto it
         written = os.write(descriptor, line)
         if written != len(line):  # a full disk: say so rather than leave half a line unexplained
             raise OSError(f"short write to {path}")
@@ -44,7 +47,7 @@ def append_record(run_dir: str | os.PathLike, record: dict) -> Path:
 
 
 def read_records(run_dir: str | os.PathLike) -> list[dict]:
-    """All records of a run (an unreadable line is skipped: a writer killed mid-line can leave one at the end)."""
+    """All records of a run (an unreadable line is skipped: a writer killed mid-line can leave one)."""
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return []

@@ -1,4 +1,4 @@
-"""`make demo`: score typical generator failures and write a report to reports/demo/.
+"""What each metric sees: score typical generator failures and write a small report (`python -m ganeval.showcase`).
 
 Two settings, each with candidates that imitate what a GAN produces when it works, when it collapses onto a few
 modes, when its samples are blurred, and when it is off target; the table shows which metric sees which failure.
@@ -17,10 +17,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .atomic import write_atomically, write_text_atomically
+from .atomic import write_text_atomically
 from .data import Samples, fashion_mnist, load_source
 from .data.mixtures import MIXTURES, Mixture
 from .evaluate import MetricOptions, score
+from .plots import image_grid, pyplot, save_figure, scatter_over_modes
 
 NUM_POINTS = 2500
 COLUMNS = ("fid", "is_mean", "kid_mean", "precision", "recall", "density", "coverage")
@@ -106,7 +107,7 @@ def markdown_report(records: list[dict], fashion: bool) -> str:
         else "Fashion-MNIST is not installed here, so its part was skipped (`make data` installs it).\n\n"
     )
     return (
-        "# ganeval demo: what each metric sees\n\n"
+        "# ganeval showcase: what each metric sees\n\n"
         f"2D mixtures: reference {NUM_POINTS} exact samples per mixture; features: the points themselves (`identity`).\n"
         "Collapse keeps precision and loses recall and coverage, and FID and KID see it. Blur and a shift of two\n"
         "standard deviations barely move FID, a two-moment summary, while the k-NN balls of precision, density and\n"
@@ -120,48 +121,28 @@ def markdown_report(records: list[dict], fashion: bool) -> str:
 
 
 def plot_mixtures(path: Path, seed: int) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(len(MIXTURES), 4, figsize=(14, 7))
     for row, make in enumerate(MIXTURES.values()):
         mixture = make()
         for column, (label, points) in enumerate(mixture_candidates(mixture, seed + 1).items()):
-            axis = axes[row][column]
-            axis.scatter(points[:, 0], points[:, 1], s=1, alpha=0.5)
-            axis.scatter(mixture.means[:, 0], mixture.means[:, 1], s=12, c="red", marker="x")
-            axis.set_title(f"{mixture.name}: {label}", fontsize=9)
-            axis.set_aspect("equal")
-    _save_figure(figure, path)
+            scatter_over_modes(axes[row][column], points, mixture.means, f"{mixture.name}: {label}")
+    save_figure(figure, path)
 
 
 def plot_images(path: Path, candidates: dict[str, torch.Tensor]) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(1, len(candidates), figsize=(4 * len(candidates), 4.3))
     for axis, (label, images) in zip(axes, candidates.items()):
-        grid = images[:64, 0].reshape(8, 8, 28, 28).permute(0, 2, 1, 3).reshape(8 * 28, 8 * 28)
-        axis.imshow(grid.numpy(), cmap="gray", vmin=0, vmax=255)
+        axis.imshow(image_grid(images[:64], columns=8, padding=0)[:, :, 0].numpy(), cmap="gray", vmin=0, vmax=255)
         axis.set_title(label, fontsize=10)
         axis.axis("off")
-    _save_figure(figure, path)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save_figure(figure, path: Path) -> None:
-    figure.tight_layout()
-    write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=80))
-    _pyplot().close(figure)
+    save_figure(figure, path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ganeval.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("reports/demo"), help="report folder (default reports/demo)")
+    parser = argparse.ArgumentParser(prog="python -m ganeval.showcase", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("reports/showcase"), help="report folder (default reports/showcase)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     records = run(args.out, args.seed)

@@ -1,4 +1,4 @@
-"""score(): one pass per input, the metrics agree with the functional API, seeded subsets, the demo's findings."""
+"""score(): one pass per input, the metrics agree with the functional API, seeded subsets, the showcase's findings."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import torch
 
 from ganeval import score
 from ganeval.data import Samples, fashion_mnist
-from ganeval.demo import run as run_demo
+from ganeval.showcase import run as run_showcase
 from ganeval.errors import FewSamplesWarning, InputError
 from ganeval.evaluate import MetricOptions
 from ganeval.metrics import fid, kid, prdc
@@ -58,8 +58,8 @@ def test_images_and_vectors_are_not_mixed(rng):
         score(images, vectors, progress=False)
 
 
-def test_demo_report_shows_each_failure(tmp_path):
-    records = run_demo(tmp_path, fashion=False)
+def test_showcase_report_shows_each_failure(tmp_path):
+    records = run_showcase(tmp_path, fashion=False)
     assert {path.name for path in tmp_path.iterdir()} == {"README.md", "records.jsonl", "mixtures.png"}
     for mixture in ("ring8", "grid25"):
         rows = {r["candidate"].split()[0]: r for r in records if r["dataset"] == mixture}
@@ -70,12 +70,12 @@ def test_demo_report_shows_each_failure(tmp_path):
 
 
 @pytest.mark.skipif(fashion_mnist.find_folder("test") is None, reason="Fashion-MNIST not installed (make data installs it)")
-def test_demo_fashion_part(tmp_path, monkeypatch):
-    import ganeval.demo as demo
+def test_showcase_fashion_part(tmp_path, monkeypatch):
+    import ganeval.showcase as showcase
 
-    full = demo.fashion_candidates
-    monkeypatch.setattr(demo, "fashion_candidates", lambda seed: {k: v[:600] for k, v in full(seed).items()})  # keep it quick
-    records = run_demo(tmp_path, fashion=True)
+    full = showcase.fashion_candidates
+    monkeypatch.setattr(showcase, "fashion_candidates", lambda seed: {k: v[:600] for k, v in full(seed).items()})  # keep it quick
+    records = run_showcase(tmp_path, fashion=True)
     assert (tmp_path / "fashion-mnist.png").is_file() and "fashion-mnist" in (tmp_path / "README.md").read_text()
     rows = {r["candidate"].split()[0]: r for r in records if r["dataset"] == "fashion-mnist"}
     assert rows["faithful"]["extractor"] == "fmnist-classifier"

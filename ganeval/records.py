@@ -1,0 +1,143 @@
+"""Score records as pandas tables: find them (runs, files, globs), read them, and lay them out tidy.
+
+A record is one JSON line of a metrics.jsonl (see ganeval.evaluate.make_record). `load_records` gives one row per
+record and metric, with what makes two values comparable beside each value: the reference, the extractor and the
+number of samples (the `setting`). Values measured under different settings are never compared with each other.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
+from .runs import METRICS_FILE
+
+TIDY_COLUMNS = ("run", "checkpoint", "step", "reference", "extractor", "num_samples", "seed", "metric", "value",
+                "higher_is_better", "setting", "created", "source")
+
+
+class RecordsWarning(UserWarning):
+    """A line of a metrics.jsonl could not be read (a writer killed mid-line leaves one at the end)."""
+
+
+def record_files(paths_or_globs: str | os.PathLike | list) -> list[Path]:
+    """metrics.jsonl files behind run directories, records files, folders of runs and glob patterns (in order)."""
+    items = [paths_or_globs] if isinstance(paths_or_globs, (str, os.PathLike)) else list(paths_or_globs)
+    if not items:
+        raise InputError("no runs or records files given")
+    files: list[Path] = []
+    for item in items:
+        text = str(item)
+        if glob.has_magic(text):
+            # a pattern such as runs/* may also match other files beside the runs: take folders and .jsonl files
+            matches = [match for match in sorted(glob.glob(text, recursive=True))
+                       if Path(match).is_dir() or match.endswith(".jsonl")]
+            if not matches:
+                raise InputError(f"{text}: the pattern matches no run directory or .jsonl file")
+        else:
+            matches = [text]
+        for match in matches:
+            files += _files_of(Path(match))
+    unique = list(dict.fromkeys(path.resolve() for path in files))
+    return unique
+
+
+def _files_of(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if (path / METRICS_FILE).is_file():
+        return [path / METRICS_FILE]
+    if path.is_dir():
+        found = sorted(path.glob(f"*/{METRICS_FILE}"))
+        if found:
+            return found
+        if (path / "checkpoints").is_dir():
+            raise InputError(f"{path}: run has no scores yet ({METRICS_FILE}); run `ganeval score {path} --reference ...`")
+        raise InputError(f"{path}: neither a run directory nor a folder of runs (no {METRICS_FILE})")
+    raise InputError(f"{path}: no such run directory or records file")
+
+
+def read_record_file(path: Path) -> list[dict]:
+    """The records of one file; unreadable lines are skipped with a RecordsWarning naming them."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read records ({type(exc).__name__})") from exc
+    records, skipped = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and "reference" in record:
+            records.append(record)
+        else:
+            skipped.append(number)
+    if skipped and not records:
+        raise InputError(f"{path}: not a ganeval records file (no line is a score record)")
+    for number in skipped[:3]:
+        truncated = " (a truncated last line: a writer stopped mid-write)" if number == len(lines) else ""
+        warnings.warn(f"{path}:{number}: unreadable record skipped{truncated}", RecordsWarning)
+    if len(skipped) > 3:
+        warnings.warn(f"{path}: {len(skipped) - 3} more unreadable records skipped", RecordsWarning)
+    return records
+
+
+def load_records(paths_or_globs: str | os.PathLike | list) -> pd.DataFrame:
+    """Tidy table of every record and metric: one row per (record, metric) with the columns of TIDY_COLUMNS.
+
+    `setting` = "reference, extractor, N=num_samples": values are only comparable within one setting.
+
+    >>> frame = load_records("runs/*")          # doctest: +SKIP
+    >>> frame.pivot_table(index="step", columns="metric", values="value")   # doctest: +SKIP
+    """
+    rows = []
+    for path in record_files(paths_or_globs):
+        for record in read_record_file(path):
+            rows += _tidy_rows(record, path)
+    frame = pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
+    frame["step"] = frame["step"].astype("Int64")
+    frame["value"] = frame["value"].astype(float)
+    return frame
+
+
+def _tidy_rows(record: dict, path: Path) -> list[dict]:
+    common = {
+        "run": record.get("run") or _run_name(record, path),
+        "checkpoint": record.get("checkpoint"),
+        "step": record.get("step"),
+        "reference": record.get("reference"),
+        "extractor": record.get("extractor"),
+        "num_samples": record.get("num_samples"),
+        "seed": record.get("seed"),
+        "setting": setting_label(record),
+        "created": record.get("created"),
+        "source": str(path),
+    }
+    rows = []
+    for family in METRIC_FAMILIES.values():
+        for key in family.keys:
+            if key in record:
+                value = record[key]
+                rows.append({**common, "metric": key, "value": float("nan") if value is None else float(value),
+                             "higher_is_better": HIGHER_IS_BETTER.get(key)})
+    return rows
+
+
+def _run_name(record: dict, path: Path) -> str:
+    """Records of plain sample files have no run: name them by their input (a file's name without folders)."""
+    text = str(record.get("input") or path.parent.name)
+    return Path(text).name if os.sep in text else text
+
+
+def setting_label(record: dict) -> str:
+    """What two values must share to be compared: reference, extractor and sample count."""
+    return f"{record.get('reference')}, {record.get('extractor')}, N={record.get('num_samples')}"

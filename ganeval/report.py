@@ -1,0 +1,140 @@
+"""`ganeval report`: a folder with index.html and README.md comparing runs, with PNG plots beside the pages.
+
+Contents: the comparison table (best checkpoint of each run), one metric-against-step plot per metric with a line
+per run, the last sample picture of each run (an image grid, or for 2D mixtures the samples over the mode centres),
+the mode histogram of each run's last scored checkpoint where it was scored with `modes`, and each run's config. The
+page has no scripts and no external files: it works opened from disk.
+"""
+from __future__ import annotations
+
+import html
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from .atomic import write_text_atomically
+from .compare import compare, render
+from .metrics.registry import HIGHER_IS_BETTER
+from .plots import pyplot, save_figure
+from .records import load_records, read_record_file, record_files
+
+CURVE_METRICS = ("fid", "is_mean", "kid_mean", "precision", "recall", "density", "coverage", "modes", "high_quality",
+                 "reverse_kl", "ndb_fraction")
+
+
+def write_report(paths_or_globs, out: str | os.PathLike, title: str = "ganeval report") -> Path:
+    """Write out/index.html, out/README.md and their PNG files; returns the index.html path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = compare(paths_or_globs, select="best")
+    tidy = load_records(paths_or_globs)
+    runs = _run_folders(paths_or_globs)
+    curves = [_plot_curve(tidy, metric, out) for metric in CURVE_METRICS if metric in set(tidy["metric"])]
+    sections = [_run_section(name, folder, out) for name, folder in runs.items()]
+    write_text_atomically(out / "README.md", _markdown(title, table, curves, sections))
+    write_text_atomically(out / "index.html", _html(title, table, curves, sections))
+    return out / "index.html"
+
+
+def _run_folders(paths_or_globs) -> dict[str, Path]:
+    """Run name -> run folder (where the records file sits in a run directory)."""
+    folders = {}
+    for path in record_files(paths_or_globs):
+        if (path.parent / "checkpoints").is_dir() or (path.parent / "config.toml").is_file():
+            folders[path.parent.name] = path.parent
+    return folders
+
+
+def _plot_curve(tidy: pd.DataFrame, metric: str, out: Path) -> dict:
+    rows = tidy[(tidy["metric"] == metric) & tidy["step"].notna()]
+    figure, axis = pyplot().subplots(figsize=(6, 3.6))
+    settings = rows["setting"].unique()
+    for (run, setting), group in rows.groupby(["run", "setting"], sort=False):
+        group = group.sort_values(["step", "created"]).drop_duplicates("step", keep="last")
+        label = run if len(settings) == 1 else f"{run} [{setting}]"
+        axis.plot(group["step"].astype(float), group["value"], marker="o", markersize=3, label=label)
+    direction = "higher" if HIGHER_IS_BETTER.get(metric) else "lower"
+    axis.set_title(f"{metric} ({direction} is better)", fontsize=10)
+    axis.set_xlabel("step")
+    if metric in ("fid", "kid_mean") and (rows["value"] > 0).all() and len(rows):
+        axis.set_yscale("log")
+    axis.grid(alpha=0.3)
+    if len(rows):
+        axis.legend(fontsize=7)
+    name = f"curve-{metric}.png"
+    save_figure(figure, out / name)
+    return {"metric": metric, "file": name}
+
+
+def _run_section(name: str, folder: Path, out: Path) -> dict:
+    section = {"name": name, "config": None, "picture": None, "histogram": None, "step": None}
+    if (folder / "config.toml").is_file():
+        section["config"] = (folder / "config.toml").read_text()
+    pictures = sorted((folder / "samples").glob("step-*.png"))
+    if pictures:
+        section["picture"] = f"samples-{name}.png"
+        section["step"] = int(pictures[-1].stem.split("-")[1])
+        shutil.copyfile(pictures[-1], out / section["picture"])
+    with_modes = [record for record in read_record_file(folder / "metrics.jsonl")
+                  if record.get("diagnostics", {}).get("modes")]
+    if with_modes:
+        last = max(with_modes, key=lambda record: (record.get("step") or -1, record.get("created", "")))
+        section["histogram"] = _plot_histogram(name, last, out)
+    return section
+
+
+def _plot_histogram(name: str, record: dict, out: Path) -> str:
+    modes = record["diagnostics"]["modes"]
+    counts = modes["mode_counts"]
+    figure, axis = pyplot().subplots(figsize=(6, 2.8))
+    axis.bar(range(len(counts)), counts, width=1.0 if len(counts) > 50 else 0.8)
+    axis.axhline(sum(counts) / len(counts), color="red", linewidth=0.8, label="uniform")
+    axis.set_title(f"{name}, step {record.get('step')}: {record.get('modes')} of {len(counts)} modes "
+                   f"({modes['source']})", fontsize=9)
+    axis.set_xlabel("mode")
+    axis.set_ylabel("samples")
+    axis.legend(fontsize=7)
+    file = f"modes-{name}.png"
+    save_figure(figure, out / file)
+    return file
+
+
+def _markdown(title: str, table: pd.DataFrame, curves: list[dict], sections: list[dict]) -> str:
+    parts = [f"# {title}", "", "## Comparison (best checkpoint of each run)", "", render(table, "markdown"),
+             "## Metrics against training steps", ""]
+    parts += [f"![{curve['metric']}]({curve['file']})" for curve in curves]
+    for section in sections:
+        parts += ["", f"## {section['name']}", ""]
+        if section["picture"]:
+            parts += [f"Samples at step {section['step']}:", "", f"![samples of {section['name']}]({section['picture']})", ""]
+        if section["histogram"]:
+            parts += [f"![modes of {section['name']}]({section['histogram']})", ""]
+        if section["config"]:
+            parts += ["```toml", section["config"].rstrip(), "```"]
+    return "\n".join(parts) + "\n"
+
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em;padding:0 1em;color:#222}
+table.comparison{border-collapse:collapse;font-size:.9em}table.comparison td,table.comparison th{padding:.25em .6em;
+border-bottom:1px solid #ddd;text-align:right}pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:.85em}
+img{max-width:100%;margin:.3em}.note{color:#555;font-size:.9em}"""
+
+
+def _html(title: str, table: pd.DataFrame, curves: list[dict], sections: list[dict]) -> str:
+    escape = html.escape
+    body = [f"<h1>{escape(title)}</h1>", "<h2>Comparison (best checkpoint of each run)</h2>", render(table, "html"),
+            f"<p class=note>{escape(render(table, 'table').splitlines()[-1])}</p>", "<h2>Metrics against training steps</h2>"]
+    body += [f'<img src="{escape(curve["file"])}" alt="{escape(curve["metric"])} against steps">' for curve in curves]
+    for section in sections:
+        body.append(f"<h2>{escape(section['name'])}</h2>")
+        if section["picture"]:
+            body.append(f"<p>Samples at step {section['step']}:</p>")
+            body.append(f'<img src="{escape(section["picture"])}" alt="samples of {escape(section["name"])}">')
+        if section["histogram"]:
+            body.append(f'<img src="{escape(section["histogram"])}" alt="modes of {escape(section["name"])}">')
+        if section["config"]:
+            body.append(f"<pre>{escape(section['config'])}</pre>")
+    return (f"<!doctype html>\n<html><head><meta charset=utf-8><title>{escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
