@@ -41,19 +41,22 @@ def metric_keys(spec: str | list[str] | None, available: list[str]) -> list[str]
 
 
 def compare(paths_or_globs: str | os.PathLike | list, metrics: str | list[str] | None = None,
-            select: str = "best") -> pd.DataFrame:
+            select: str = "best", setting: str | None = None) -> pd.DataFrame:
     """One row per run ('best' or 'last' checkpoint) or per checkpoint ('all'), one column per metric.
 
     Ranked by the first metric column in its better direction (lower FID first, higher IS first). The frame's
-    attrs name the ranking column ('rank_by') and the settings ('settings').
+    attrs name the ranking column ('rank_by') and the settings ('settings'). `setting` keeps the records of one
+    setting only (a label of load_records' `setting` column).
 
     >>> ganeval.compare("runs/*", metrics="fid,is", select="best")     # doctest: +SKIP
     """
     if select not in SELECTIONS:
         raise UnknownNameError("selection", select, SELECTIONS)
     tidy = load_records(paths_or_globs)
+    if setting is not None:
+        tidy = tidy[tidy["setting"] == setting]
     if tidy.empty:
-        raise InputError("the records hold no metric values")
+        raise InputError("the records hold no metric values" + (f" under {setting}" if setting else ""))
     keys = metric_keys(metrics, list(dict.fromkeys(tidy["metric"])))
     tidy = tidy[tidy["metric"].isin(keys)]
     settings = list(dict.fromkeys(tidy["setting"]))

@@ -28,13 +28,16 @@ def write_report(paths_or_globs, out: str | os.PathLike, title: str = "ganeval r
     """Write out/index.html, out/README.md and their PNG files; returns the index.html path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    table = compare(paths_or_globs, select="best")
     tidy = load_records(paths_or_globs)
-    runs = _run_folders(paths_or_globs)
-    curves = [_plot_curve(tidy, metric, out) for metric in CURVE_METRICS if metric in set(tidy["metric"])]
-    sections = [_run_section(name, folder, out) for name, folder in runs.items()]
-    write_text_atomically(out / "README.md", _markdown(title, table, curves, sections))
-    write_text_atomically(out / "index.html", _html(title, table, curves, sections))
+    settings = list(dict.fromkeys(tidy["setting"]))
+    # scores under different settings (reference, extractor, N) are not comparable: a table and plots for each
+    tables = [(setting, compare(paths_or_globs, select="best", setting=setting)) for setting in settings]
+    curves = [_plot_curve(tidy[tidy["setting"] == setting], metric, out, index, setting)
+              for index, setting in enumerate(settings) for metric in CURVE_METRICS
+              if metric in set(tidy[tidy["setting"] == setting]["metric"])]
+    sections = [_run_section(name, folder, out) for name, folder in _run_folders(paths_or_globs).items()]
+    write_text_atomically(out / "README.md", _markdown(title, tables, curves, sections))
+    write_text_atomically(out / "index.html", _html(title, tables, curves, sections))
     return out / "index.html"
 
 
@@ -47,25 +50,23 @@ def _run_folders(paths_or_globs) -> dict[str, Path]:
     return folders
 
 
-def _plot_curve(tidy: pd.DataFrame, metric: str, out: Path) -> dict:
+def _plot_curve(tidy: pd.DataFrame, metric: str, out: Path, index: int, setting: str) -> dict:
     rows = tidy[(tidy["metric"] == metric) & tidy["step"].notna()]
     figure, axis = pyplot().subplots(figsize=(6, 3.6))
-    settings = rows["setting"].unique()
-    for (run, setting), group in rows.groupby(["run", "setting"], sort=False):
+    for run, group in rows.groupby("run", sort=False):
         group = group.sort_values(["step", "created"]).drop_duplicates("step", keep="last")
-        label = run if len(settings) == 1 else f"{run} [{setting}]"
-        axis.plot(group["step"].astype(float), group["value"], marker="o", markersize=3, label=label)
+        axis.plot(group["step"].astype(float), group["value"], marker="o", markersize=3, label=run)
     direction = "higher" if HIGHER_IS_BETTER.get(metric) else "lower"
-    axis.set_title(f"{metric} ({direction} is better)", fontsize=10)
+    axis.set_title(f"{metric} ({direction} is better)\n{setting}", fontsize=9)
     axis.set_xlabel("step")
     if metric in ("fid", "kid_mean") and (rows["value"] > 0).all() and len(rows):
         axis.set_yscale("log")
     axis.grid(alpha=0.3)
     if len(rows):
         axis.legend(fontsize=7)
-    name = f"curve-{metric}.png"
+    name = f"curve-{index}-{metric}.png"
     save_figure(figure, out / name)
-    return {"metric": metric, "file": name}
+    return {"metric": metric, "file": name, "setting": setting}
 
 
 def _run_section(name: str, folder: Path, out: Path) -> dict:
@@ -101,10 +102,12 @@ def _plot_histogram(name: str, record: dict, out: Path) -> str:
     return file
 
 
-def _markdown(title: str, table: pd.DataFrame, curves: list[dict], sections: list[dict]) -> str:
-    parts = [f"# {title}", "", "## Comparison (best checkpoint of each run)", "", render(table, "markdown"),
-             "## Metrics against training steps", ""]
-    parts += [f"![{curve['metric']}]({curve['file']})" for curve in curves]
+def _markdown(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[dict], sections: list[dict]) -> str:
+    parts = [f"# {title}", ""]
+    for setting, table in tables:
+        parts += [f"## Best checkpoint of each run: {setting}", "", render(table, "markdown")]
+    parts += ["## Metrics against training steps", ""]
+    parts += [f"![{curve['metric']}, {curve['setting']}]({curve['file']})" for curve in curves]
     for section in sections:
         parts += ["", f"## {section['name']}", ""]
         if section["picture"]:
@@ -122,11 +125,15 @@ border-bottom:1px solid #ddd;text-align:right}pre{background:#f6f6f6;padding:.8e
 img{max-width:100%;margin:.3em}.note{color:#555;font-size:.9em}"""
 
 
-def _html(title: str, table: pd.DataFrame, curves: list[dict], sections: list[dict]) -> str:
+def _html(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[dict], sections: list[dict]) -> str:
     escape = html.escape
-    body = [f"<h1>{escape(title)}</h1>", "<h2>Comparison (best checkpoint of each run)</h2>", render(table, "html"),
-            f"<p class=note>{escape(render(table, 'table').splitlines()[-1])}</p>", "<h2>Metrics against training steps</h2>"]
-    body += [f'<img src="{escape(curve["file"])}" alt="{escape(curve["metric"])} against steps">' for curve in curves]
+    body = [f"<h1>{escape(title)}</h1>"]
+    for setting, table in tables:
+        body += [f"<h2>Best checkpoint of each run: {escape(setting)}</h2>", render(table, "html"),
+                 f"<p class=note>{escape(render(table, 'table').splitlines()[-1])}</p>"]
+    body.append("<h2>Metrics against training steps</h2>")
+    body += [f'<img src="{escape(curve["file"])}" alt="{escape(curve["metric"])} against steps, {escape(curve["setting"])}">'
+             for curve in curves]
     for section in sections:
         body.append(f"<h2>{escape(section['name'])}</h2>")
         if section["picture"]:

@@ -225,7 +225,7 @@ def test_report_pages_reference_existing_images_and_every_run(run_cli, tmp_path)
     assert page.scripts == 0  # nothing to fetch: it works opened from disk
     assert page.images and all((tmp_path / "report" / src).is_file() for src in page.images)
     assert {"ring8-gan", "ring8-pacgan2"} <= set(page.cells)
-    assert {"curve-fid.png", "samples-ring8-gan.png", "modes-ring8-pacgan2.png"} <= set(page.images)
+    assert {"curve-0-fid.png", "samples-ring8-gan.png", "modes-ring8-pacgan2.png"} <= set(page.images)
     markdown = (tmp_path / "report" / "README.md").read_text()
     assert "| ring8-gan" in markdown and "![samples of ring8-pacgan2](samples-ring8-pacgan2.png)" in markdown
 
