@@ -110,14 +110,19 @@ def nearest_centre(points: torch.Tensor, centres: torch.Tensor, block: int = 819
 
 
 def _kmeans_plus_plus(points: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    norms = (points**2).sum(1)
+
+    def squared_distance_to(centre: torch.Tensor) -> torch.Tensor:  # one matrix-vector product per centre
+        return (norms - 2 * points @ centre + centre @ centre).clamp_min(0)
+
     first = int(torch.randint(len(points), (1,), generator=generator))
     centres = [points[first]]
-    closest = ((points - points[first]) ** 2).sum(1)
+    closest = squared_distance_to(points[first])
     for _ in range(1, k):
         weights = closest.cpu() if float(closest.sum()) > 0 else torch.ones(len(points), dtype=torch.float64)
         chosen = int(torch.multinomial(weights, 1, generator=generator))
         centres.append(points[chosen])
-        closest = torch.minimum(closest, ((points - points[chosen]) ** 2).sum(1))
+        closest = torch.minimum(closest, squared_distance_to(points[chosen]))
     return torch.stack(centres)
 
 
