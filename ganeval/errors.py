@@ -31,3 +31,7 @@ class WeightsNotFoundError(GanevalError, FileNotFoundError):
 
 class FewSamplesWarning(UserWarning):
     """Fewer samples than feature dimensions: covariance estimates are rank deficient."""
+
+
+class RecordsWarning(UserWarning):
+    """A line of a metrics.jsonl could not be read (a writer killed mid-line leaves one)."""

@@ -7,23 +7,17 @@ number of samples (the `setting`). Values measured under different settings are 
 from __future__ import annotations
 
 import glob
-import json
 import os
-import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, RecordsWarning  # noqa: F401  (RecordsWarning: what load_records warns with)
 from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
-from .runs import METRICS_FILE
+from .runs import METRICS_FILE, read_record_file
 
 TIDY_COLUMNS = ("run", "checkpoint", "step", "reference", "extractor", "num_samples", "seed", "metric", "value",
                 "higher_is_better", "setting", "created", "source")
-
-
-class RecordsWarning(UserWarning):
-    """A line of a metrics.jsonl could not be read (a writer killed mid-line leaves one at the end)."""
 
 
 def record_files(paths_or_globs: str | os.PathLike | list) -> list[Path]:
@@ -61,34 +55,6 @@ def _files_of(path: Path) -> list[Path]:
             raise InputError(f"{path}: run has no scores yet ({METRICS_FILE}); run `ganeval score {path} --reference ...`")
         raise InputError(f"{path}: neither a run directory nor a folder of runs (no {METRICS_FILE})")
     raise InputError(f"{path}: no such run directory or records file")
-
-
-def read_record_file(path: Path) -> list[dict]:
-    """The records of one file; unreadable lines are skipped with a RecordsWarning naming them."""
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read records ({type(exc).__name__})") from exc
-    records, skipped = [], []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if isinstance(record, dict) and "reference" in record:
-            records.append(record)
-        else:
-            skipped.append(number)
-    if skipped and not records:
-        raise InputError(f"{path}: not a ganeval records file (no line is a score record)")
-    for number in skipped[:3]:
-        truncated = " (a truncated last line: a writer stopped mid-write)" if number == len(lines) else ""
-        warnings.warn(f"{path}:{number}: unreadable record skipped{truncated}", RecordsWarning)
-    if len(skipped) > 3:
-        warnings.warn(f"{path}: {len(skipped) - 3} more unreadable records skipped", RecordsWarning)
-    return records
 
 
 def load_records(paths_or_globs: str | os.PathLike | list) -> pd.DataFrame:

@@ -18,7 +18,8 @@ from .atomic import write_text_atomically
 from .compare import compare, render
 from .metrics.registry import HIGHER_IS_BETTER
 from .plots import pyplot, save_figure
-from .records import load_records, read_record_file, record_files
+from .records import load_records, record_files
+from .runs import read_records
 
 CURVE_METRICS = ("fid", "is_mean", "kid_mean", "precision", "recall", "density", "coverage", "modes", "high_quality",
                  "reverse_kl", "ndb_fraction")
@@ -78,7 +79,7 @@ def _run_section(name: str, folder: Path, out: Path) -> dict:
         section["picture"] = f"samples-{name}.png"
         section["step"] = int(pictures[-1].stem.split("-")[1])
         shutil.copyfile(pictures[-1], out / section["picture"])
-    with_modes = [record for record in read_record_file(folder / "metrics.jsonl")
+    with_modes = [record for record in read_records(folder)
                   if record.get("diagnostics", {}).get("modes")]
     if with_modes:
         last = max(with_modes, key=lambda record: (record.get("step") or -1, record.get("created", "")))

@@ -8,9 +8,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import warnings
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, RecordsWarning
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -47,14 +48,34 @@ def append_record(run_dir: str | os.PathLike, record: dict) -> Path:
 
 
 def read_records(run_dir: str | os.PathLike) -> list[dict]:
-    """All records of a run (an unreadable line is skipped: a writer killed mid-line can leave one)."""
+    """All records of a run ([] before its first score)."""
     path = Path(run_dir) / METRICS_FILE
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
+    return read_record_file(path) if path.is_file() else []
+
+
+def read_record_file(path: Path) -> list[dict]:
+    """The records of one file; unreadable lines are skipped with a RecordsWarning naming them."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read records ({type(exc).__name__})") from exc
+    records, skipped = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
             continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and "reference" in record:
+            records.append(record)
+        else:
+            skipped.append(number)
+    if skipped and not records:
+        raise InputError(f"{path}: not a ganeval records file (no line is a score record)")
+    for number in skipped[:3]:
+        truncated = " (a truncated last line: a writer stopped mid-write)" if number == len(lines) else ""
+        warnings.warn(f"{path}:{number}: unreadable record skipped{truncated}", RecordsWarning)
+    if len(skipped) > 3:
+        warnings.warn(f"{path}: {len(skipped) - 3} more unreadable records skipped", RecordsWarning)
     return records
