@@ -60,7 +60,7 @@ def compare(paths_or_globs: str | os.PathLike | list, metrics: str | list[str] |
     keys = metric_keys(metrics, list(dict.fromkeys(tidy["metric"])))
     tidy = tidy[tidy["metric"].isin(keys)]
     settings = list(dict.fromkeys(tidy["setting"]))
-    tidy = tidy.assign(column=_column_names(tidy, keys, settings))
+    tidy = tidy.assign(column=tidy["metric"] + tidy["setting"].map(lambda label: _suffix(label, settings)))
     wide = _wide(tidy)
     columns = [f"{key}{_suffix(setting, settings)}" for setting in settings for key in keys
                if f"{key}{_suffix(setting, settings)}" in wide.columns]
@@ -70,10 +70,6 @@ def compare(paths_or_globs: str | os.PathLike | list, metrics: str | list[str] |
     wide = wide.reset_index(drop=True)
     wide.attrs.update(rank_by=rank_by, settings=settings)
     return wide
-
-
-def _column_names(tidy: pd.DataFrame, keys: list[str], settings: list[str]) -> pd.Series:
-    return tidy["metric"] + tidy["setting"].map(lambda setting: _suffix(setting, settings))
 
 
 def _suffix(setting: str, settings: list[str]) -> str:
