@@ -25,11 +25,13 @@ from .reference import (
     needs_raw_features,
     resolve_reference,
 )
-from .metrics.fid import frechet_distance, samples_factor, warn_if_few_samples
-from .metrics.inception_score import inception_score
-from .metrics.kid import kid
+from .metrics.bootstrap import BootstrapOptions, interval, resampling_weights, standard_error
+from .metrics.fid import CovarianceFactor, frechet_distance, frechet_replicates, samples_factor, warn_if_few_samples
+from .metrics.inception_score import inception_score, inception_score_replicates
+from .metrics.infinity import fid_infinity, is_infinity
+from .metrics.kid import kid, kid_replicates
 from .metrics.modes import label_modes, mixture_modes, ndb
-from .metrics.prdc import prdc
+from .metrics.prdc import prdc, prdc_replicates
 from .runs import append_record
 from .train.loop import checkpoint_samples
 
@@ -66,6 +68,8 @@ def score(
     data_root: str | None = None,
     download: bool = False,
     ema: bool = False,
+    ci: float | BootstrapOptions | None = None,
+    latents: str = "normal",
 ) -> dict:
     """Score `samples` (a generator's output) against `reference` and return a record (a JSON-ready dict).
 
@@ -74,7 +78,10 @@ def score(
     None means every family the extractor supports. Reference statistics are cached by content (`use_cache`).
     `extractor_options` maps extractor names to their options, e.g. {"inception-v3-compat": {"weights": PATH}}.
     A checkpoint (.pt) as `samples` is sampled with a seeded latent stream (`ema` picks its EMA weights); the record
-    then names the run, checkpoint and step, and is appended to the run's metrics.jsonl.
+    then names the run, checkpoint and step, and is appended to the run's metrics.jsonl; `latents='sobol'` draws
+    its latents from a scrambled Sobol sequence.
+    `ci` (a level such as 0.95, or BootstrapOptions) adds bootstrap intervals `<key>_ci_low` / `<key>_ci_high`
+    computed from the features already extracted (see ganeval.metrics.bootstrap).
 
     >>> record = score("ring8", "ring8", "fid,prdc", seed=1, progress=False, use_cache=False)
     >>> record["fid"] < 0.01 and record["coverage"] > 0.9
@@ -82,13 +89,17 @@ def score(
     """
     if not 0 <= seed < 2**32 - 1:
         raise InputError(f"--seed {seed} must be between 0 and 2^32 - 2")
-    fake, checkpoint_info = _input_samples(samples, num_samples, seed, ema, device, data_root, download)
+    if ci is not None and not isinstance(ci, BootstrapOptions):
+        ci = BootstrapOptions(level=float(ci))
+    fake, checkpoint_info = _input_samples(samples, num_samples, seed, ema, device, data_root, download, latents)
     if checkpoint_info:  # what a sweep compares to skip checkpoints already scored with the same settings
         checkpoint_info.update(
             reference_argument=str(reference) if isinstance(reference, (str, Path)) else None,
             requested_num_samples=num_samples,
             metrics=metrics if metrics is None or isinstance(metrics, str) else ",".join(metrics),
         )
+        if ci is not None:
+            checkpoint_info["ci_level"] = ci.level
         num_samples = None  # N applied to the generated side; the reference keeps all its samples
     moments_only = is_moments_file(reference)
     if not (isinstance(reference, Samples) or is_cached_reference(reference) or moments_only):
@@ -105,12 +116,15 @@ def score(
     describe_reference(real, reference)
     # IS chosen by default is dropped when the extractor turns out to give no logits; asked for, it is required.
     logits = ("required" if metrics is not None else "optional") if "is" in families else None
+    if "is_inf" in families:
+        logits = "required"
     if "modes" in families and real.mixture is None:
         logits = "required"  # image modes are the classes the extractor's logits give
     fake_features = extract_features(
-        fake, extractor, keep_raw=needs_raw_features(families), logits=logits, batch_size=batch_size, progress=progress
+        fake, extractor, keep_raw=needs_raw_features(families) or ci is not None or "fid_inf" in families, logits=logits, batch_size=batch_size,
+        progress=progress,
     )
-    values, diagnostics = compute_metrics(families, real, fake_features, seed, options)
+    values, diagnostics = compute_metrics(families, real, fake_features, seed, options, ci)
     if use_cache:
         real.save_radii()
     run_dir = checkpoint_info.pop("run_dir", None)
@@ -120,11 +134,14 @@ def score(
     return record
 
 
-def _input_samples(samples, num_samples, seed, ema, device, data_root, download) -> tuple[Samples, dict]:
+def _input_samples(samples, num_samples, seed, ema, device, data_root, download, latents) -> tuple[Samples, dict]:
     """The samples to score, and {run, checkpoint, step, ema, run_dir} when they come from a checkpoint."""
     if isinstance(samples, (str, Path)) and str(samples).endswith(".pt"):
-        generated, info = checkpoint_samples(samples, num_samples, seed, ema=ema, device=resolve_device(device))
+        generated, info = checkpoint_samples(samples, num_samples, seed, ema=ema, device=resolve_device(device),
+                                             latents=latents)
         return Samples(generated, str(samples)), info
+    if latents != "normal":
+        raise InputError(f"--latents {latents} applies to checkpoints; {samples} is not one")
     if isinstance(samples, Samples):
         return samples, {}
     return load_source(samples, num_samples=num_samples, seed=seed + 1, data_root=data_root, download=download), {}
@@ -187,8 +204,9 @@ def select_families(metrics: str | list[str] | None, extractor: FeatureExtractor
         families = [name for name in DEFAULT_FAMILIES if name != "is" or extractor.logits_layer]
         return ["fid"] + (["is"] if "is" in families else []) if moments_only else families
     families = parse_metrics(metrics)
-    if "is" in families and not extractor.logits_layer:
-        raise InputError(f"metric 'is' needs class logits, which extractor '{extractor.name}' does not produce")
+    for name in ("is", "is_inf"):
+        if name in families and not extractor.logits_layer:
+            raise InputError(f"metric '{name}' needs class logits, which extractor '{extractor.name}' does not produce")
     if moments_only and needs_raw_features(families):
         wanted = ", ".join(name for name in families if METRIC_FAMILIES[name].needs_raw_features and name != "is")
         raise InputError(f"metrics {wanted} need raw reference features; a mu/sigma .npz reference supports fid only")
@@ -201,20 +219,43 @@ def compute_metrics(
     fake: dict[str, FeatureStats],
     seed: int,
     options: MetricOptions,
+    ci: BootstrapOptions | None = None,
 ) -> tuple[dict[str, float], dict]:
-    """Every requested metric from the extracted features; returns (values by key, diagnostics)."""
+    """Every requested metric from the extracted features; returns (values by key, diagnostics).
+
+    With `ci`, every metric that supports it also gets its bootstrap interval (`<key>_ci_low`, `<key>_ci_high`),
+    from one set of resampling weights shared by all metrics, seeded by `seed`."""
     values: dict[str, float] = {}
     diagnostics: dict = {}
     fake_features = fake["features"]
     if real.dim != fake_features.dim:
         raise InputError(f"feature dimensions differ: reference has {real.dim}, input has {fake_features.dim}")
+    device = fake_features.device  # a cached reference arrives on the CPU: compute where the features are
+    weights = None if ci is None else resampling_weights(fake_features.num_samples, ci.replicates, seed, device)
+    replicates: dict[str, torch.Tensor] = {}
     if "fid" in families:
         result = fid_of_stats(real, fake_features)
         values["fid"] = result.value
         diagnostics["fid"] = result.diagnostics()
+        if weights is not None:
+            replicates["fid"], diagnostics["fid"]["bootstrap_method"] = frechet_replicates(
+                real.mean, real.covariance, fake_features.raw(), weights, factor1=reference_factor(real),
+                method=ci.fid_method,
+            )
+    if "fid_inf" in families:
+        extrapolation = fid_infinity(real.mean.to(device), real.covariance.to(device), fake_features.raw(), seed=seed,
+                                     factor1=reference_factor(real))
+        values["fid_inf"], diagnostics["fid_inf"] = extrapolation.value, extrapolation.diagnostics()
     if "is" in families and "logits" in fake:
-        values["is_mean"], values["is_std"] = inception_score(fake["logits"].raw(), splits=options.is_splits, seed=seed)
-    device = fake_features.device  # a cached reference arrives on the CPU: compute where the features are
+        logits = fake["logits"].raw()
+        values["is_mean"], values["is_std"] = inception_score(logits, splits=options.is_splits, seed=seed)
+        if weights is not None:
+            replicates["is_mean"] = inception_score_replicates(logits, weights, splits=options.is_splits, seed=seed)
+    if "is_inf" in families:
+        if "logits" not in fake:
+            raise InputError("metric 'is_inf' needs class logits, which this extractor does not produce")
+        extrapolation = is_infinity(fake["logits"].raw(), seed=seed)
+        values["is_inf"], diagnostics["is_inf"] = extrapolation.value, extrapolation.diagnostics()
     if "kid" in families:
         subset_size = options.kid_subset_size
         if subset_size is None:
@@ -223,45 +264,78 @@ def compute_metrics(
             real.raw, fake_features.raw(), options.kid_subsets, subset_size, seed, device=device
         )
         diagnostics["kid"] = {"subsets": options.kid_subsets, "subset_size": subset_size}
+        if weights is not None:
+            replicates["kid_mean"] = kid_replicates(real.raw.to(device), fake_features.raw(), weights,
+                                                    options.kid_subsets, subset_size, seed)
     if "prdc" in families:
         k = options.prdc_k
         if not 1 <= k < min(len(real.raw), fake_features.num_samples):
             raise InputError(f"prdc: k={k} must be at least 1 and below the number of samples "
                              f"(reference {len(real.raw)}, input {fake_features.num_samples})")
-        values.update(prdc(real.raw, fake_features.raw(), k=k, real_radii=real.knn_radii(k, device), device=device))
+        arguments = dict(k=k, real_radii=real.knn_radii(k, device), device=device)
+        if weights is None:
+            values.update(prdc(real.raw, fake_features.raw(), **arguments))
+        else:
+            prdc_values, prdc_replicate_values = prdc_replicates(real.raw, fake_features.raw(), weights, **arguments)
+            values.update(prdc_values)
+            replicates.update(prdc_replicate_values)
         diagnostics["prdc"] = {"k": k}
     if "modes" in families:
-        mode_values, diagnostics["modes"] = mode_statistics(real, fake)
+        mode_values, diagnostics["modes"] = mode_statistics(real, fake, weights)
+        replicates.update(mode_values.pop("replicates", {}))
         values.update(mode_values)
     if "ndb" in families:
         bins = options.ndb_bins
         if not 2 <= bins <= len(real.raw):
             raise InputError(f"ndb: {bins} bins need at least as many reference samples (have {len(real.raw)})")
-        result = ndb(real.raw.to(device), fake_features.raw(), k=bins, alpha=options.ndb_alpha)
+        result = ndb(real.raw.to(device), fake_features.raw(), k=bins, alpha=options.ndb_alpha, weights=weights)
         values.update({key: result[key] for key in ("ndb", "ndb_fraction", "ndb_js")})
+        replicates.update(result.get("replicates", {}))
         diagnostics["ndb"] = {"bins": bins, "alpha": options.ndb_alpha, "bin_proportions": result["bin_proportions"],
                               "reference_proportions": result["reference_proportions"]}
+    if ci is not None:
+        values.update(intervals(values, replicates, ci.level))
+        diagnostics["ci"] = {"level": ci.level, "replicates": ci.replicates, "resampled": "generated samples",
+                             "standard_errors": {key: standard_error(value) for key, value in replicates.items()}}
     return values, diagnostics
 
 
-def mode_statistics(real: Reference, fake: dict[str, FeatureStats]) -> tuple[dict, dict]:
+def intervals(values: dict[str, float], replicates: dict[str, torch.Tensor], level: float) -> dict[str, float]:
+    """`<key>_ci_low` and `<key>_ci_high` for every metric with replicate values, in the order of `values`."""
+    bounds = {}
+    for key in [key for key in values if key in replicates]:
+        bounds[f"{key}_ci_low"], bounds[f"{key}_ci_high"] = interval(key, float(values[key]), replicates[key], level)
+    return bounds
+
+
+def mode_statistics(real: Reference, fake: dict[str, FeatureStats], weights: torch.Tensor | None = None) -> tuple[dict, dict]:
     """Mode coverage of the samples: against the mixture's centres for a ring8/grid25 reference, else over the
     classes the extractor's logits give (10 Fashion-MNIST classes, 1,000 stacked triples). Returns (values,
-    diagnostics with the per-mode histogram)."""
+    diagnostics with the per-mode histogram); values hold 'replicates' when bootstrap `weights` are given."""
     if real.mixture is not None:
-        result = mixture_modes(fake["features"].raw(), real.mixture.means, real.mixture.std)
+        result = mixture_modes(fake["features"].raw(), real.mixture.means, real.mixture.std, weights=weights)
         source = f"mixture {real.mixture.name}"
     elif "logits" in fake:
         logits = fake["logits"].raw()
         num_modes = logits.shape[1]
         labels = real.labels if real.num_label_modes == num_modes else None  # not ImageNet classes vs CIFAR labels
-        result = label_modes(logits.argmax(1), num_modes, labels)
+        result = label_modes(logits.argmax(1), num_modes, labels, weights=weights)
         result["reverse_kl"] = result.pop("kl_uniform")  # KL(p_hat || uniform), the same key as for mixtures
+        if "replicates" in result:
+            result["replicates"]["reverse_kl"] = result["replicates"].pop("kl_uniform")
         source = "classes of the extractor's logits"
     else:
         raise InputError("metric 'modes' needs a ring8/grid25 reference or an extractor with class logits")
     counts = result.pop("mode_counts")
     return result, {"source": source, "num_modes": len(counts), "mode_counts": counts}
+
+
+def reference_factor(real: Reference) -> CovarianceFactor | None:
+    """The exact factor of a reference with no more rows than dimensions (its covariance is then singular);
+    None lets frechet_distance factor the covariance itself."""
+    if real.raw is not None and len(real.raw) <= real.dim:
+        return samples_factor(real.raw.to(real.mean.device), real.mean)
+    return None
 
 
 def fid_of_stats(real: Reference, fake: FeatureStats):
@@ -271,14 +345,12 @@ def fid_of_stats(real: Reference, fake: FeatureStats):
         warn_if_few_samples(real.num_samples, dim, "reference")
     warn_if_few_samples(fake.num_samples, dim, "input")
     mu2 = fake.mean().to(real.mean.device)
-    few_reference_rows = real.raw is not None and len(real.raw) <= dim
-    factor = samples_factor(real.raw.to(real.mean.device), real.mean) if few_reference_rows else None
     return frechet_distance(
         real.mean,
         real.covariance,
         mu2,
         fake.covariance(),
-        factor1=factor,
+        factor1=reference_factor(real),
         fake_features=fake.raw() if fake.keep_raw else None,
         num_real=real.num_samples,
         num_fake=fake.num_samples,

@@ -50,3 +50,38 @@ def inception_score(
         scores.append(kl.exp())
     scores = torch.stack(scores)
     return float(scores.mean()), float(scores.std(unbiased=False))
+
+
+def inception_score_replicates(
+    logits: ArrayLike,
+    weights: torch.Tensor,
+    splits: int = 10,
+    shuffle: bool = True,
+    seed: int = DEFAULT_SEED,
+) -> torch.Tensor:
+    """The IS mean of each bootstrap replicate (rows of `weights`: how often each sample is drawn).
+
+    The splits are those of inception_score() for the same seed; in each, p(y) is the weighted mean of p(y|x) and
+    E_x KL the weighted mean of the per-sample KLs, so a replicate with all weights 1 gives inception_score()'s mean.
+    """
+    device = pick_device(logits)
+    logits = as_matrix(logits, "logits", device=device)
+    weights = weights.to(device=device, dtype=torch.float64)
+    num_samples = logits.shape[0]
+    if shuffle:
+        order = torch.from_numpy(np.random.RandomState(seed).permutation(num_samples)).to(device)
+        logits, weights = logits[order], weights[:, order]
+    log_probabilities = logits.log_softmax(dim=1)
+    probabilities = log_probabilities.exp()
+    negative_entropy = (probabilities * log_probabilities).sum(dim=1)  # sum_y p log p, per sample
+    scores = torch.zeros(len(weights), dtype=torch.float64, device=device)
+    for index in range(splits):
+        chunk = slice(index * num_samples // splits, (index + 1) * num_samples // splits)
+        split_weights = weights[:, chunk]
+        totals = split_weights.sum(1, keepdim=True).clamp_min(1e-300)
+        marginal = (split_weights @ probabilities[chunk]) / totals  # p(y) of each replicate's split
+        log_marginal = marginal.clamp_min(1e-300).log()
+        # sum_x w_x KL(p(y|x) || p(y)) = sum_x w_x sum_y p log p - sum_y (sum_x w_x p(y|x)) log p(y)
+        kl = (split_weights @ negative_entropy[chunk] - (marginal * log_marginal).sum(1) * totals[:, 0]) / totals[:, 0]
+        scores += kl.exp()
+    return scores / splits

@@ -41,15 +41,60 @@ def kid(
             f"kid: subset size {subset_size} must be between 2 and the number of samples "
             f"(real {len(real)}, fake {len(fake)}); lower --kid-subset-size or use more samples"
         )
+    values = _subset_values(real, fake, subsets, subset_size, seed)
+    return float(values.mean()), float(values.std(unbiased=False))
+
+
+def kid_replicates(
+    real: ArrayLike,
+    fake: ArrayLike,
+    weights: torch.Tensor,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = DEFAULT_SEED,
+) -> torch.Tensor:
+    """The KID mean of each bootstrap replicate (rows of `weights`: how often each generated sample is drawn).
+
+    The subsets are those of kid() for the same seed; in each, a replicate weights the generated rows: the
+    generated-generated term is the weighted mean of k_ij over pairs of distinct samples (sum_{i != j} w_i w_j k_ij
+    over S^2 - sum w_i^2, S = sum w; pairs of copies of one sample would add k_ii and bias the replicates upward),
+    the cross term sum_j w_j k_ij over S m. All weights 1 gives kid()'s mean.
+    """
+    device = pick_device(real, fake)
+    real = as_matrix(real, "real features", device=device)
+    fake = as_matrix(fake, "fake features", device=device)
+    return _subset_values(real, fake, subsets, subset_size, seed, weights.to(device=device, dtype=torch.float64))
+
+
+def _subset_values(real: torch.Tensor, fake: torch.Tensor, subsets: int, subset_size: int, seed: int,
+                   weights: torch.Tensor | None = None) -> torch.Tensor:
+    """MMD^2 per subset (subsets,), or per replicate averaged over the subsets (replicates,) when weighted."""
     # The same numpy stream as torch-fidelity, whose input1 is the generated set: per subset, one choice of fake
     # rows, then one of real rows. So kid(real, fake, seed=s) matches torch-fidelity(input1=fake, input2=real).
     rng = np.random.RandomState(seed)
     values = torch.empty(subsets, dtype=torch.float64)
+    replicates = None if weights is None else torch.zeros(len(weights), dtype=torch.float64, device=real.device)
     for index in range(subsets):
-        fake_rows = torch.from_numpy(rng.choice(len(fake), subset_size, replace=False)).to(device)
-        real_rows = torch.from_numpy(rng.choice(len(real), subset_size, replace=False)).to(device)
-        values[index] = mmd2_unbiased(real[real_rows], fake[fake_rows])
-    return float(values.mean()), float(values.std(unbiased=False))
+        fake_rows = torch.from_numpy(rng.choice(len(fake), subset_size, replace=False)).to(real.device)
+        real_rows = torch.from_numpy(rng.choice(len(real), subset_size, replace=False)).to(real.device)
+        if weights is None:
+            values[index] = mmd2_unbiased(real[real_rows], fake[fake_rows])
+        else:
+            replicates += _weighted_mmd2(real[real_rows], fake[fake_rows], weights[:, fake_rows])
+    return values if weights is None else replicates / subsets
+
+
+def _weighted_mmd2(real: torch.Tensor, fake: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    m = real.shape[0]
+    k_real = polynomial_kernel(real, real)
+    k_fake = polynomial_kernel(fake, fake)
+    cross = polynomial_kernel(real, fake).sum(0)  # per generated row: sum over the real rows
+    within_real = (k_real.sum() - k_real.diagonal().sum()) / (m * (m - 1))
+    totals = weights.sum(1)
+    squares = weights.square()
+    pairs = ((weights @ k_fake) * weights).sum(1) - squares @ k_fake.diagonal()
+    within_fake = pairs / (totals.square() - squares.sum(1)).clamp_min(1)
+    return within_real + within_fake - 2 * (weights @ cross) / (totals.clamp_min(1) * m)
 
 
 def polynomial_kernel(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:

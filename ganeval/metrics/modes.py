@@ -21,34 +21,66 @@ from ._inputs import as_matrix
 HIGH_QUALITY_STDS = 3.0  # VEEGAN/PacGAN: within 3 standard deviations of a mode centre
 
 
-def mixture_modes(samples, means, std: float, threshold: float = HIGH_QUALITY_STDS) -> dict:
-    """{'modes', 'high_quality', 'reverse_kl', 'mode_counts'} of 2D (or any-d) samples against isotropic modes."""
+def mixture_modes(samples, means, std: float, threshold: float = HIGH_QUALITY_STDS, weights=None) -> dict:
+    """{'modes', 'high_quality', 'reverse_kl', 'mode_counts'} of 2D (or any-d) samples against isotropic modes.
+
+    With bootstrap `weights` (replicates x N counts) the result also holds 'replicates': each value per replicate."""
     points = as_matrix(samples, "samples", min_rows=1)
     centres = torch.as_tensor(means, dtype=torch.float64, device=points.device)
     distances = torch.cdist(points, centres) / std
     nearest_distance, nearest = distances.min(dim=1)
-    good = nearest_distance < threshold
-    counts = torch.bincount(nearest[good], minlength=len(centres))
-    return {
-        "modes": int((counts > 0).sum()),
-        "high_quality": float(good.double().mean()),
-        "reverse_kl": kl_to_uniform(counts),
-        "mode_counts": counts.tolist(),
-    }
+    assigned = torch.where(nearest_distance < threshold, nearest, -1)  # -1: not high quality
+    result = _mixture_values(_weighted_counts(assigned, len(centres), None)[0], len(points))
+    result["mode_counts"] = result["mode_counts"].tolist()
+    if weights is not None:
+        replicates = [_mixture_values(counts, len(points)) for counts in _weighted_counts(assigned, len(centres), weights)]
+        result["replicates"] = _stack(replicates, ("modes", "high_quality", "reverse_kl"))
+    return result
 
 
-def label_modes(labels, num_modes: int, reference_labels=None) -> dict:
-    """{'modes', 'kl_uniform', 'mode_counts'} (+ 'kl_reference') of integer labels in [0, num_modes)."""
+def _mixture_values(counts: torch.Tensor, num_samples: int) -> dict:
+    return {"modes": int((counts > 0).sum()), "high_quality": float(counts.sum()) / num_samples,
+            "reverse_kl": kl_to_uniform(counts), "mode_counts": counts}
+
+
+def label_modes(labels, num_modes: int, reference_labels=None, weights=None) -> dict:
+    """{'modes', 'kl_uniform', 'mode_counts'} (+ 'kl_reference') of integer labels in [0, num_modes).
+
+    With bootstrap `weights` (replicates x N counts) the result also holds 'replicates': each value per replicate."""
     labels = torch.as_tensor(labels).long().flatten()
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_modes):
         raise InputError(f"labels must lie in [0, {num_modes}), got {int(labels.min())}..{int(labels.max())}")
-    counts = torch.bincount(labels, minlength=num_modes)
-    result = {"modes": int((counts > 0).sum()), "kl_uniform": kl_to_uniform(counts), "mode_counts": counts.tolist()}
+    reference = None
     if reference_labels is not None:
-        reference_counts = torch.bincount(torch.as_tensor(reference_labels).long().flatten().to(labels.device),
-                                          minlength=num_modes)
-        result["kl_reference"] = kl_divergence(_proportions(counts), _proportions(reference_counts))
+        reference = _proportions(torch.bincount(torch.as_tensor(reference_labels).long().flatten().to(labels.device),
+                                                minlength=num_modes))
+    result = _label_values(_weighted_counts(labels, num_modes, None)[0], reference)
+    result["mode_counts"] = result["mode_counts"].tolist()
+    if weights is not None:
+        replicates = [_label_values(counts, reference) for counts in _weighted_counts(labels, num_modes, weights)]
+        result["replicates"] = _stack(replicates, [key for key in result if key != "mode_counts"])
     return result
+
+
+def _label_values(counts: torch.Tensor, reference: torch.Tensor | None) -> dict:
+    result = {"modes": int((counts > 0).sum()), "kl_uniform": kl_to_uniform(counts), "mode_counts": counts}
+    if reference is not None:
+        result["kl_reference"] = kl_divergence(_proportions(counts), reference)
+    return result
+
+
+def _weighted_counts(assigned: torch.Tensor, num_bins: int, weights: torch.Tensor | None) -> torch.Tensor:
+    """Histogram of the bin indices (-1: in no bin), one row per replicate of `weights` (one row of ones if None)."""
+    inside = assigned >= 0
+    if weights is None:
+        return torch.bincount(assigned[inside], minlength=num_bins)[None].double()
+    weights = weights.to(device=assigned.device, dtype=torch.float64)
+    counts = torch.zeros(len(weights), num_bins, dtype=torch.float64, device=assigned.device)
+    return counts.index_add_(1, assigned[inside], weights[:, inside])
+
+
+def _stack(replicates: list[dict], keys) -> dict[str, torch.Tensor]:
+    return {key: torch.tensor([float(values[key]) for values in replicates], dtype=torch.float64) for key in keys}
 
 
 def kl_to_uniform(counts: torch.Tensor) -> float:
@@ -126,11 +158,12 @@ def _kmeans_plus_plus(points: torch.Tensor, k: int, generator: torch.Generator) 
     return torch.stack(centres)
 
 
-def ndb(reference, samples, *, k: int = 100, alpha: float = 0.05, seed: int = 0, centres=None) -> dict:
+def ndb(reference, samples, *, k: int = 100, alpha: float = 0.05, seed: int = 0, centres=None, weights=None) -> dict:
     """NDB: {'ndb', 'ndb_fraction', 'ndb_js', 'bin_proportions', 'reference_proportions'}.
 
     Bins are the K-means centres of the reference (or `centres`, e.g. cached); each sample goes to its nearest centre.
-    A bin differs when the two-sided p-value of the two-proportion z-test is below `alpha`."""
+    A bin differs when the two-sided p-value of the two-proportion z-test is below `alpha`. With bootstrap `weights`
+    (replicates x N counts) the result also holds 'replicates': ndb, ndb_fraction and ndb_js per replicate."""
     reference = as_matrix(reference, "reference")
     samples = as_matrix(samples, "samples", min_rows=1).to(reference.device)
     if reference.shape[1] != samples.shape[1]:
@@ -139,15 +172,20 @@ def ndb(reference, samples, *, k: int = 100, alpha: float = 0.05, seed: int = 0,
                                                                                        device=reference.device)
     k = len(centres)
     p1 = _proportions(torch.bincount(nearest_centre(reference, centres)[1], minlength=k))
-    p2 = _proportions(torch.bincount(nearest_centre(samples, centres)[1], minlength=k))
-    different = two_proportion_test(p1, len(reference), p2, len(samples)) < alpha
-    return {
-        "ndb": int(different.sum()),
-        "ndb_fraction": float(different.double().mean()),
-        "ndb_js": jensen_shannon(p1, p2),
-        "bin_proportions": p2.tolist(),
-        "reference_proportions": p1.tolist(),
-    }
+    bins = nearest_centre(samples, centres)[1]
+    result = _ndb_values(p1, len(reference), _weighted_counts(bins, k, None)[0], alpha)
+    result["bin_proportions"], result["reference_proportions"] = result["bin_proportions"].tolist(), p1.tolist()
+    if weights is not None:
+        replicates = [_ndb_values(p1, len(reference), counts, alpha) for counts in _weighted_counts(bins, k, weights)]
+        result["replicates"] = _stack(replicates, ("ndb", "ndb_fraction", "ndb_js"))
+    return result
+
+
+def _ndb_values(p1: torch.Tensor, n1: int, counts: torch.Tensor, alpha: float) -> dict:
+    p2 = _proportions(counts)
+    different = two_proportion_test(p1, n1, p2, int(counts.sum())) < alpha
+    return {"ndb": int(different.sum()), "ndb_fraction": float(different.double().mean()),
+            "ndb_js": jensen_shannon(p1, p2), "bin_proportions": p2}
 
 
 def two_proportion_test(p1: torch.Tensor, n1: int, p2: torch.Tensor, n2: int) -> torch.Tensor:

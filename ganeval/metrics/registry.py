@@ -26,6 +26,9 @@ METRIC_FAMILIES: dict[str, MetricFamily] = {
         # mixtures: the points themselves; images: the classes the extractor's logits give (see metrics/modes.py)
         MetricFamily("modes", ("modes", "high_quality", "reverse_kl", "kl_reference"), "features", needs_raw_features=True),
         MetricFamily("ndb", ("ndb", "ndb_fraction", "ndb_js"), "features", needs_raw_features=True),
+        # Chong & Forsyth's extrapolations to N = infinity (metrics/infinity.py): raw generated rows, reference moments
+        MetricFamily("fid_inf", ("fid_inf",), "features", needs_raw_features=False),
+        MetricFamily("is_inf", ("is_inf",), "logits", needs_raw_features=True),
     )
 }
 DEFAULT_FAMILIES = ("fid", "is", "kid", "prdc")  # what `--metrics` left out computes (where the extractor allows)
@@ -46,6 +49,8 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "ndb": False,
     "ndb_fraction": False,
     "ndb_js": False,
+    "fid_inf": False,
+    "is_inf": True,
 }
 
 METRIC_KEYS: tuple[str, ...] = tuple(key for family in METRIC_FAMILIES.values() for key in family.keys)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..atomic import write_text_atomically
 from ..data import load_source
-from ..errors import InputError
+from ..errors import InputError, UnknownNameError
 from ..nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator, from_uint8, to_uint8
 from ..nets.mlp import MaxoutDiscriminator, MLPConfig, MLPGenerator
 from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
@@ -237,15 +237,34 @@ def generator_from_checkpoint(checkpoint: dict, ema: bool = False, device: torch
     return generator.to(device).eval(), config
 
 
+LATENT_KINDS = ("normal", "sobol")
+
+
 @torch.no_grad()
 def generate(generator: nn.Module, config: TrainConfig, num_samples: int, seed: int, *, batch_size: int = 500,
-             device: torch.device = torch.device("cpu")) -> torch.Tensor:
-    """`num_samples` samples from a seeded latent stream: uint8 images or float points, independent of batch size."""
-    random = torch.Generator().manual_seed(seed)
-    latents = torch.randn(num_samples, latent_dim(config), generator=random)
+             device: torch.device = torch.device("cpu"), latents: str = "normal") -> torch.Tensor:
+    """`num_samples` samples from a seeded latent stream: uint8 images or float points, independent of batch size.
+
+    `latents='sobol'` draws the latents from a scrambled Sobol sequence through the inverse normal CDF (quasi-Monte
+    Carlo, as Chong & Forsyth recommend for FID-infinity: the samples cover the latent space more evenly, which
+    lowers the variance of the score)."""
+    latents = latent_codes(num_samples, latent_dim(config), seed, latents)
     outputs = [generator(chunk.to(device)).cpu() for chunk in latents.split(batch_size)]
     samples = torch.cat(outputs)
     return samples.double() if config.model == "mlp" else to_uint8(samples)
+
+
+def latent_codes(num_samples: int, dim: int, seed: int, kind: str = "normal") -> torch.Tensor:
+    """num_samples x dim standard normal latents: pseudo-random ('normal') or scrambled Sobol ('sobol')."""
+    if kind == "normal":
+        return torch.randn(num_samples, dim, generator=torch.Generator().manual_seed(seed))
+    if kind != "sobol":
+        raise UnknownNameError("latents", kind, LATENT_KINDS)
+    if dim > torch.quasirandom.SobolEngine.MAXDIM:
+        raise InputError(f"--latents sobol supports up to {torch.quasirandom.SobolEngine.MAXDIM} latent dimensions, not {dim}")
+    uniform = torch.quasirandom.SobolEngine(dim, scramble=True, seed=seed).draw(num_samples, dtype=torch.float64)
+    tiny = torch.finfo(torch.float32).eps  # keeps the inverse CDF finite at the sequence's 0
+    return torch.special.ndtri(uniform.clamp(tiny, 1 - tiny)).float()
 
 
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -288,7 +307,7 @@ def _latents(trainer: Trainer, count: int) -> torch.Tensor:
 
 
 def checkpoint_samples(path: str | Path, num_samples: int | None, seed: int, *, ema: bool = False,
-                       device: torch.device = torch.device("cpu")) -> tuple[torch.Tensor, dict]:
+                       device: torch.device = torch.device("cpu"), latents: str = "normal") -> tuple[torch.Tensor, dict]:
     """Generate samples from a checkpoint file: (samples, {'run', 'checkpoint', 'step', 'run_dir'})."""
     path = Path(path)
     checkpoint = load_checkpoint(path, map_location=device)
@@ -299,4 +318,6 @@ def checkpoint_samples(path: str | Path, num_samples: int | None, seed: int, *, 
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else None
     info = {"run": run_dir.name if run_dir else config.name, "checkpoint": path.name, "step": int(checkpoint["step"]),
             "ema": ema, "run_dir": str(run_dir) if run_dir else None}
-    return generate(generator, config, count, seed, device=device), info
+    if latents != "normal":
+        info["latents"] = latents
+    return generate(generator, config, count, seed, device=device, latents=latents), info
