@@ -17,15 +17,16 @@ from .evaluate import DEFAULT_SEED, MetricOptions, create_for, resolve_extractor
 from .atomic import write_text_atomically
 from .compare import FORMATS, SELECTIONS, compare, render
 from .features.cache import cache_dir, list_references, read_card
-from .gate import Limits, evaluate_limits, parse_limits, publish, read_limits, verdict_table
+from .gate import Limits, check_alpha, evaluate_limits, parse_limits, publish, read_limits, verdict_table
 from .report import write_report
 from .reference import reference_from_samples
 from .runs import METRICS_FILE, checkpoints, is_run_dir, read_records
 from .features import names as extractor_names
+from .metrics.bootstrap import DEFAULT_REPLICATES, BootstrapOptions
 from .metrics.registry import METRIC_FAMILIES
 from .train.classifier import ClassifierTraining, save_classifier, train_classifier
 from .train.config import load_config
-from .train.loop import checkpoint_samples, train
+from .train.loop import LATENT_KINDS, checkpoint_samples, train
 from .train.scoring import CheckpointScorer
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -88,6 +89,12 @@ def _add_score_command(commands) -> None:
     score_parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     score_parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference statistics")
     score_parser.add_argument("--ema", action="store_true", help="checkpoints: use the generator's EMA weights")
+    score_parser.add_argument("--ci", type=float, metavar="LEVEL", help="add bootstrap confidence intervals at this "
+                              "level, e.g. 0.95 (resampling the extracted features; nothing is extracted twice)")
+    score_parser.add_argument("--ci-replicates", type=int, default=DEFAULT_REPLICATES,
+                              help=f"bootstrap replicates for --ci (default {DEFAULT_REPLICATES})")
+    score_parser.add_argument("--latents", default="normal", choices=LATENT_KINDS,
+                              help="checkpoints: latents from a normal stream or a scrambled Sobol sequence (default normal)")
     _add_extraction_options(score_parser)
     score_parser.set_defaults(handler=run_score)
 
@@ -201,6 +208,8 @@ def _add_gate_command(commands) -> None:
     gate_parser.add_argument("--baseline", help="run (or records file) that --max-regression compares with")
     gate_parser.add_argument("--max-regression", action="append", metavar="METRIC=ALLOWANCE",
                              help="fail when worse than the baseline by more than ALLOWANCE, e.g. fid=2.0")
+    gate_parser.add_argument("--alpha", type=float, help="noise-aware regressions: fail only when worse beyond the "
+                             "bootstrap noise at this significance level, e.g. 0.05 (records scored with --ci)")
     gate_parser.add_argument("--config", help="TOML file with a [tool.ganeval.gate] table (default: ./pyproject.toml)")
     gate_parser.add_argument("--select", default="last", choices=("last", "best"), help="which scored checkpoint of a run (default last)")
     gate_parser.add_argument("--reference", help="only records scored against this reference (when a run has several)")
@@ -212,7 +221,8 @@ def _add_gate_command(commands) -> None:
 def run_gate(args: argparse.Namespace) -> int:
     limits = read_limits(args.config)
     limits.update(Limits(parse_limits("max", args.max), parse_limits("min", args.min),
-                         parse_limits("max_regression", args.max_regression), args.baseline))
+                         parse_limits("max_regression", args.max_regression), args.baseline,
+                         None if args.alpha is None else check_alpha(args.alpha)))
     checks, description = evaluate_limits(limits, args.target, args.select, args.reference)
     print(verdict_table(checks, description))
     publish(checks, description, args.junit)
@@ -283,19 +293,23 @@ def _score_and_print(args: argparse.Namespace, samples: str) -> None:
         download=args.download,
         use_cache=not args.no_cache,
         ema=args.ema,
+        ci=None if args.ci is None else BootstrapOptions(args.ci, args.ci_replicates),
+        latents=args.latents,
     )
     print(json.dumps(record) if args.json else format_record(record), flush=True)
 
 
 def _settings(args: argparse.Namespace, checkpoint: Path) -> dict:
     return {"checkpoint": checkpoint.name, "reference_argument": args.reference, "seed": args.seed, "ema": args.ema,
-            "requested_num_samples": args.num_samples, "metrics": args.metrics}
+            "requested_num_samples": args.num_samples, "metrics": args.metrics, "ci_level": args.ci,
+            "latents": args.latents}
 
 
 def _settings_key(record: dict) -> tuple:
-    """What makes two scores of a checkpoint the same: checkpoint, reference, seed, EMA, N and metrics asked."""
-    keys = ("checkpoint", "reference_argument", "seed", "ema", "requested_num_samples", "metrics")
-    return tuple(record.get(key) for key in keys)
+    """What makes two scores of a checkpoint the same: checkpoint, reference, seed, EMA, N, metrics asked, the
+    interval level and the latents."""
+    keys = ("checkpoint", "reference_argument", "seed", "ema", "requested_num_samples", "metrics", "ci_level")
+    return tuple(record.get(key) for key in keys) + (record.get("latents", "normal"),)
 
 
 def run_ref_build(args: argparse.Namespace) -> int:
@@ -333,13 +347,16 @@ def format_record(record: dict) -> str:
         + (f"{record['num_reference']} samples)" if record["num_reference"] is not None else "mean and covariance only)"),
         f"extractor  {record['extractor']}   seed {record['seed']}",
         "",
-        f"{'metric':<13}{'value':>14}",
+        f"{'metric':<13}{'value':>14}" + (f"  {record['ci_level']:.0%} interval" if record.get("ci_level") else ""),
     ]
     for family in METRIC_FAMILIES.values():
         for key in family.keys:
             if key in record:
                 value = record[key]
-                lines.append(f"{key:<13}{'n/a' if value is None else format(value, '.6g'):>14}")
+                line = f"{key:<13}{'n/a' if value is None else format(value, '.6g'):>14}"
+                if record.get(f"{key}_ci_low") is not None:
+                    line += f"  [{record[f'{key}_ci_low']:.6g}, {record[f'{key}_ci_high']:.6g}]"
+                lines.append(line)
     fid = record.get("diagnostics", {}).get("fid")
     if fid:
         lines.append(

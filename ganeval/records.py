@@ -17,7 +17,7 @@ from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
 from .runs import METRICS_FILE, read_record_file
 
 TIDY_COLUMNS = ("run", "checkpoint", "step", "reference", "extractor", "num_samples", "seed", "metric", "value",
-                "higher_is_better", "setting", "created", "source")
+                "ci_low", "ci_high", "standard_error", "higher_is_better", "setting", "created", "source")
 
 
 def record_files(paths_or_globs: str | os.PathLike | list) -> list[Path]:
@@ -60,7 +60,8 @@ def _files_of(path: Path) -> list[Path]:
 def load_records(paths_or_globs: str | os.PathLike | list) -> pd.DataFrame:
     """Tidy table of every record and metric: one row per (record, metric) with the columns of TIDY_COLUMNS.
 
-    `setting` = "reference, extractor, N=num_samples": values are only comparable within one setting.
+    `setting` = "reference, extractor, N=num_samples": values are only comparable within one setting. Records
+    scored with --ci fill `ci_low`, `ci_high` and the bootstrap `standard_error` (NaN elsewhere).
 
     >>> frame = load_records("runs/*")          # doctest: +SKIP
     >>> frame.pivot_table(index="step", columns="metric", values="value")   # doctest: +SKIP
@@ -71,7 +72,8 @@ def load_records(paths_or_globs: str | os.PathLike | list) -> pd.DataFrame:
             rows += _tidy_rows(record, path)
     frame = pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
     frame["step"] = frame["step"].astype("Int64")
-    frame["value"] = frame["value"].astype(float)
+    for column in ("value", "ci_low", "ci_high", "standard_error"):
+        frame[column] = frame[column].astype(float)
     return frame
 
 
@@ -88,14 +90,19 @@ def _tidy_rows(record: dict, path: Path) -> list[dict]:
         "created": record.get("created"),
         "source": str(path),
     }
+    errors = (record.get("diagnostics") or {}).get("ci", {}).get("standard_errors", {})
     rows = []
     for family in METRIC_FAMILIES.values():
         for key in family.keys:
             if key in record:
-                value = record[key]
-                rows.append({**common, "metric": key, "value": float("nan") if value is None else float(value),
-                             "higher_is_better": HIGHER_IS_BETTER.get(key)})
+                rows.append({**common, "metric": key, "value": _number(record[key]),
+                             "ci_low": _number(record.get(f"{key}_ci_low")), "ci_high": _number(record.get(f"{key}_ci_high")),
+                             "standard_error": _number(errors.get(key)), "higher_is_better": HIGHER_IS_BETTER.get(key)})
     return rows
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def _run_name(record: dict, path: Path) -> str:
