@@ -34,6 +34,10 @@ step "benchmarks: FID (N=5000, d=2048), PRDC (N=10,000, d=1000; N=50,000, d=2048
 timeout 170 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_fid.py benchmarks/bench_prdc.py benchmarks/bench_modes.py -k "not sqrtm" \
     --benchmark-columns=min,mean,max,rounds --benchmark-sort=name || failed+=("benchmarks ($?)")
 
+step "benchmark: FID with 200 bootstrap replicates against plain FID (d=2048, N=10,000) on $GANEVAL_BENCH_DEVICE"
+timeout 90 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_intervals.py -k 2048 \
+    --benchmark-columns=min,mean,max,rounds || failed+=("intervals benchmark ($?)")
+
 step "done: log in $LOG"
 if (( ${#failed[@]} )); then
     echo "FAILED: ${failed[*]} (exit status in brackets; 124 = the step ran out of time)"

@@ -234,13 +234,14 @@ def compute_metrics(
     weights = None if ci is None else resampling_weights(fake_features.num_samples, ci.replicates, seed, device)
     replicates: dict[str, torch.Tensor] = {}
     if "fid" in families:
-        result = fid_of_stats(real, fake_features)
+        eigenbasis = {} if weights is not None else None
+        result = fid_of_stats(real, fake_features, eigenbasis)
         values["fid"] = result.value
         diagnostics["fid"] = result.diagnostics()
         if weights is not None:
             replicates["fid"], diagnostics["fid"]["bootstrap_method"] = frechet_replicates(
                 real.mean, real.covariance, fake_features.raw(), weights, factor1=reference_factor(real),
-                method=ci.fid_method,
+                sigma2=fake_features.covariance(), method=ci.fid_method, eigenbasis=eigenbasis,
             )
     if "fid_inf" in families:
         extrapolation = fid_infinity(real.mean.to(device), real.covariance.to(device), fake_features.raw(), seed=seed,
@@ -338,8 +339,9 @@ def reference_factor(real: Reference) -> CovarianceFactor | None:
     return None
 
 
-def fid_of_stats(real: Reference, fake: FeatureStats):
-    """FID from the reference and streaming statistics, using raw rows for the exact low-rank path where kept."""
+def fid_of_stats(real: Reference, fake: FeatureStats, eigenbasis: dict | None = None):
+    """FID from the reference and streaming statistics, using raw rows for the exact low-rank path where kept
+    (`eigenbasis`: see frechet_distance)."""
     dim = real.dim
     if real.num_samples is not None:
         warn_if_few_samples(real.num_samples, dim, "reference")
@@ -355,6 +357,7 @@ def fid_of_stats(real: Reference, fake: FeatureStats):
         num_real=real.num_samples,
         num_fake=fake.num_samples,
         device=fake.device,
+        eigenbasis=eigenbasis,
     )
 
 

@@ -139,11 +139,14 @@ def frechet_distance(
     num_real: int | None = None,
     num_fake: int | None = None,
     device: torch.device | str | None = None,
+    eigenbasis: dict | None = None,
 ) -> FrechetResult:
     """The Frechet distance with diagnostics; the engine behind fid(), fid_from_stats() and evaluate.score().
 
     `fake_features` (raw N2 x d samples whose covariance is sigma2) enables the low-rank path when N2 is smaller than
     the rank of the reference factor: the eigenvalues then come from an N2 x N2 Gram matrix instead of r x r.
+    An `eigenbasis` dict receives the factor and the eigenvectors of A^T S2 A (r x r path only), which
+    frechet_replicates() reuses instead of decomposing the same matrix again.
     """
     device = pick_device(mu1, sigma1, mu2, sigma2, device=device)
     mu1 = _as_vector(mu1, "mu1", device)
@@ -166,7 +169,11 @@ def frechet_distance(
         product = projected @ projected.T  # nonzero eigenvalues equal those of A^T S2 A
     else:
         product = factor.T @ sigma2 @ factor
-    eigenvalues = torch.linalg.eigvalsh((product + product.T) / 2)
+    if eigenbasis is not None and product.shape[0] == factor.shape[1]:
+        eigenvalues, eigenvectors = torch.linalg.eigh((product + product.T) / 2)  # about the cost of eigvalsh
+        eigenbasis.update(factor=factor, eigenvalues=eigenvalues, eigenvectors=eigenvectors)
+    else:
+        eigenvalues = torch.linalg.eigvalsh((product + product.T) / 2)
     trace_sqrt = eigenvalues.clamp_min(0).sqrt().sum()
 
     difference = mu1 - mu2
@@ -195,7 +202,9 @@ def frechet_replicates(
     weights: torch.Tensor,
     *,
     factor1: CovarianceFactor | None = None,
+    sigma2: torch.Tensor | None = None,
     method: str = "auto",
+    eigenbasis: dict | None = None,
 ) -> tuple[torch.Tensor, str]:
     """FID of each bootstrap replicate (rows of `weights`, counts summing to N) against the fixed reference.
 
@@ -209,28 +218,36 @@ def frechet_replicates(
       per replicate: what makes 200 replicates affordable at d = 2,048. It tracks the exact replicates while the
       rank is small against N (benchmarks/bench_intervals.py) and understates the spread when it is not.
     - 'auto': exact when min(N, rank) <= EXACT_REPLICATE_LIMIT, else expansion.
+    `sigma2`, the generated features' covariance where already known (streamed during extraction), saves a pass;
+    `eigenbasis`, filled by the frechet_distance() call of the same score, saves the eigendecomposition.
     """
     device = fake_features.device
     features = fake_features.to(torch.float64)
     num_samples = features.shape[0]
     mu1 = _as_vector(mu1, "mu1", device)
     sigma1 = _as_covariance(sigma1, "sigma1", device)
-    if factor1 is None:
-        factor1 = covariance_factor(sigma1)
-    factor = factor1.factor.to(device=device, dtype=torch.float64)
+    if eigenbasis and "factor" in eigenbasis:
+        factor = eigenbasis["factor"].to(device)
+    else:
+        factor = (factor1 or covariance_factor(sigma1)).factor.to(device=device, dtype=torch.float64)
     weights = weights.to(device=device, dtype=torch.float64)
     mean = features.mean(0)
     centred = features - mean
     shift = (weights @ centred) / num_samples  # each replicate's mean minus the full sample's
     mean_term = ((mu1 - mean)[None, :] - shift).square().sum(1)
     trace_fake = (weights @ centred.square().sum(1) - num_samples * shift.square().sum(1)) / (num_samples - 1)
-    projected = centred @ factor
     if method == "auto":
-        method = "exact" if min(num_samples, projected.shape[1]) <= EXACT_REPLICATE_LIMIT else "expansion"
+        method = "exact" if min(num_samples, factor.shape[1]) <= EXACT_REPLICATE_LIMIT else "expansion"
     if method == "exact":
-        trace_sqrt = _exact_trace_sqrt(projected, weights, shift @ factor)
+        trace_sqrt = _exact_trace_sqrt(centred @ factor, weights, shift @ factor)
     elif method == "expansion":
-        trace_sqrt = _expanded_trace_sqrt(projected, weights, shift @ factor)
+        if not eigenbasis or "eigenvectors" not in eigenbasis:
+            if sigma2 is None:
+                sigma2 = centred.T @ centred / (num_samples - 1)
+            projected = factor.T @ sigma2.to(device=device, dtype=torch.float64) @ factor
+            eigenvalues, eigenvectors = torch.linalg.eigh((projected + projected.T) / 2)
+            eigenbasis = {"factor": factor, "eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
+        trace_sqrt = _expanded_trace_sqrt(centred, eigenbasis, weights, shift)
     else:
         raise InputError(f"FID bootstrap method {method!r}: choose exact, expansion or auto")
     return mean_term + sigma1.diagonal().sum() + trace_fake - 2 * trace_sqrt, method
@@ -247,15 +264,21 @@ def _exact_trace_sqrt(projected: torch.Tensor, weights: torch.Tensor, projected_
     return values
 
 
-def _expanded_trace_sqrt(projected: torch.Tensor, weights: torch.Tensor, projected_shift: torch.Tensor) -> torch.Tensor:
+FOURTH_MOMENT_ROWS = 2048  # rows that estimate the off-diagonal term's fourth moments (it is a sum over d^2 pairs)
+
+
+def _expanded_trace_sqrt(centred: torch.Tensor, eigenbasis: dict, weights: torch.Tensor,
+                         shift: torch.Tensor) -> torch.Tensor:
     """tr sqrt(A^T S_w A) per replicate, to second order in the full sample's eigenbasis (see frechet_replicates)."""
-    num_samples = projected.shape[0]
-    eigenvalues, eigenvectors = torch.linalg.eigh(projected.T @ projected / (num_samples - 1))
-    rotated = projected @ eigenvectors
-    squared = rotated.square()
-    diagonal = (weights @ squared - num_samples * (projected_shift @ eigenvectors).square()) / (num_samples - 1)
-    # E over resamples of D_ij^2 (i != j) is sum_n Z_ni^2 Z_nj^2 / (N - 1)^2: the multinomial variance of the counts
-    fourth_moments = squared.T @ squared / (num_samples - 1) ** 2
+    num_samples = centred.shape[0]
+    eigenvalues = eigenbasis["eigenvalues"].to(centred.device)
+    rotation = eigenbasis["factor"].to(centred.device) @ eigenbasis["eigenvectors"].to(centred.device)
+    squared = (centred @ rotation).square()  # Z_ni^2: the samples' squared coordinates in the eigenbasis
+    diagonal = (weights @ squared - num_samples * (shift @ rotation).square()) / (num_samples - 1)
+    # E over resamples of D_ij^2 (i != j) is sum_n Z_ni^2 Z_nj^2 / (N - 1)^2 (the multinomial variance of the
+    # counts); the sum over n is estimated from the first rows (the samples are exchangeable) and scaled up
+    rows = squared[:FOURTH_MOMENT_ROWS]
+    fourth_moments = rows.T @ rows * (num_samples / len(rows)) / (num_samples - 1) ** 2
     roots = eigenvalues.clamp_min(0).sqrt()
     denominator = roots[:, None] * roots[None, :] * (roots[:, None] + roots[None, :])
     usable = denominator > _rank_tolerance(eigenvalues, len(eigenvalues)) ** 1.5
