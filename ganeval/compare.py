@@ -135,9 +135,8 @@ def _config_without_seed(source: str | None) -> str | None:
 
 def _group_seeds(wide: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Fold the runs that share a config but for its seed into one row: mean, std over seeds and their number."""
-    grouped = wide[wide["config"].notna()].groupby("config", sort=False)
-    if not any(len(rows) > 1 for _, rows in grouped):
-        return wide
+    if not wide["config"].dropna().duplicated().any():
+        return wide  # no two runs of one config
     rows = []
     for config, runs in wide.groupby(wide["config"].fillna(wide["run"]), sort=False):
         if len(runs) == 1 or runs["config"].isna().all():
@@ -148,9 +147,9 @@ def _group_seeds(wide: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         for column in columns:
             row[column], row[f"{column} std"] = runs[column].mean(), runs[column].std()
         rows.append(pd.DataFrame([row]))
-    grouped = pd.concat(rows, ignore_index=True)
+    folded = pd.concat(rows, ignore_index=True)
     ordered = INDEX + ["config", "seeds"] + [name for column in columns for name in (column, f"{column} std")]
-    return grouped[ordered + [name for name in grouped.columns if name not in ordered]]
+    return folded[ordered + [name for name in folded.columns if name not in ordered]]
 
 
 def _config_name(config: str, runs: pd.DataFrame) -> str:

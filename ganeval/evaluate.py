@@ -98,9 +98,9 @@ def score(
             requested_num_samples=num_samples,
             metrics=metrics if metrics is None or isinstance(metrics, str) else ",".join(metrics),
         )
-        if ci is not None:
-            checkpoint_info["ci_level"] = ci.level
         num_samples = None  # N applied to the generated side; the reference keeps all its samples
+    if ci is not None:
+        checkpoint_info["ci_level"] = ci.level  # the record says its intervals' level (and a sweep compares it)
     moments_only = is_moments_file(reference)
     if not (isinstance(reference, Samples) or is_cached_reference(reference) or moments_only):
         reference = load_source(reference, num_samples=num_samples, seed=seed, data_root=data_root, download=download)
@@ -120,10 +120,9 @@ def score(
         logits = "required"
     if "modes" in families and real.mixture is None:
         logits = "required"  # image modes are the classes the extractor's logits give
-    fake_features = extract_features(
-        fake, extractor, keep_raw=needs_raw_features(families) or ci is not None or "fid_inf" in families, logits=logits, batch_size=batch_size,
-        progress=progress,
-    )
+    keep_raw = needs_raw_features(families) or ci is not None or "fid_inf" in families  # rows, not just moments
+    fake_features = extract_features(fake, extractor, keep_raw=keep_raw, logits=logits, batch_size=batch_size,
+                                     progress=progress)
     values, diagnostics = compute_metrics(families, real, fake_features, seed, options, ci)
     if use_cache:
         real.save_radii()
@@ -225,80 +224,134 @@ def compute_metrics(
 
     With `ci`, every metric that supports it also gets its bootstrap interval (`<key>_ci_low`, `<key>_ci_high`),
     from one set of resampling weights shared by all metrics, seeded by `seed`."""
+    features = fake["features"]
+    if real.dim != features.dim:
+        raise InputError(f"feature dimensions differ: reference has {real.dim}, input has {features.dim}")
+    device = features.device  # a cached reference arrives on the CPU: compute where the features are
+    weights = None if ci is None else resampling_weights(features.num_samples, ci.replicates, seed, device)
+    inputs = MetricInputs(real, fake, seed, options, weights, ci.fid_method if ci else "auto")
     values: dict[str, float] = {}
     diagnostics: dict = {}
-    fake_features = fake["features"]
-    if real.dim != fake_features.dim:
-        raise InputError(f"feature dimensions differ: reference has {real.dim}, input has {fake_features.dim}")
-    device = fake_features.device  # a cached reference arrives on the CPU: compute where the features are
-    weights = None if ci is None else resampling_weights(fake_features.num_samples, ci.replicates, seed, device)
     replicates: dict[str, torch.Tensor] = {}
-    if "fid" in families:
-        eigenbasis = {} if weights is not None else None
-        result = fid_of_stats(real, fake_features, eigenbasis)
-        values["fid"] = result.value
-        diagnostics["fid"] = result.diagnostics()
-        if weights is not None:
-            replicates["fid"], diagnostics["fid"]["bootstrap_method"] = frechet_replicates(
-                real.mean, real.covariance, fake_features.raw(), weights, factor1=reference_factor(real),
-                sigma2=fake_features.covariance(), method=ci.fid_method, eigenbasis=eigenbasis,
-            )
-    if "fid_inf" in families:
-        extrapolation = fid_infinity(real.mean.to(device), real.covariance.to(device), fake_features.raw(), seed=seed,
-                                     factor1=reference_factor(real))
-        values["fid_inf"], diagnostics["fid_inf"] = extrapolation.value, extrapolation.diagnostics()
-    if "is" in families and "logits" in fake:
-        logits = fake["logits"].raw()
-        values["is_mean"], values["is_std"] = inception_score(logits, splits=options.is_splits, seed=seed)
-        if weights is not None:
-            replicates["is_mean"] = inception_score_replicates(logits, weights, splits=options.is_splits, seed=seed)
-    if "is_inf" in families:
-        if "logits" not in fake:
-            raise InputError("metric 'is_inf' needs class logits, which this extractor does not produce")
-        extrapolation = is_infinity(fake["logits"].raw(), seed=seed)
-        values["is_inf"], diagnostics["is_inf"] = extrapolation.value, extrapolation.diagnostics()
-    if "kid" in families:
-        subset_size = options.kid_subset_size
-        if subset_size is None:
-            subset_size = min(1000, len(real.raw), fake_features.num_samples)
-        values["kid_mean"], values["kid_std"] = kid(
-            real.raw, fake_features.raw(), options.kid_subsets, subset_size, seed, device=device
-        )
-        diagnostics["kid"] = {"subsets": options.kid_subsets, "subset_size": subset_size}
-        if weights is not None:
-            replicates["kid_mean"] = kid_replicates(real.raw.to(device), fake_features.raw(), weights,
-                                                    options.kid_subsets, subset_size, seed)
-    if "prdc" in families:
-        k = options.prdc_k
-        if not 1 <= k < min(len(real.raw), fake_features.num_samples):
-            raise InputError(f"prdc: k={k} must be at least 1 and below the number of samples "
-                             f"(reference {len(real.raw)}, input {fake_features.num_samples})")
-        arguments = dict(k=k, real_radii=real.knn_radii(k, device), device=device)
-        if weights is None:
-            values.update(prdc(real.raw, fake_features.raw(), **arguments))
-        else:
-            prdc_values, prdc_replicate_values = prdc_replicates(real.raw, fake_features.raw(), weights, **arguments)
-            values.update(prdc_values)
-            replicates.update(prdc_replicate_values)
-        diagnostics["prdc"] = {"k": k}
-    if "modes" in families:
-        mode_values, diagnostics["modes"] = mode_statistics(real, fake, weights)
-        replicates.update(mode_values.pop("replicates", {}))
-        values.update(mode_values)
-    if "ndb" in families:
-        bins = options.ndb_bins
-        if not 2 <= bins <= len(real.raw):
-            raise InputError(f"ndb: {bins} bins need at least as many reference samples (have {len(real.raw)})")
-        result = ndb(real.raw.to(device), fake_features.raw(), k=bins, alpha=options.ndb_alpha, weights=weights)
-        values.update({key: result[key] for key in ("ndb", "ndb_fraction", "ndb_js")})
-        replicates.update(result.get("replicates", {}))
-        diagnostics["ndb"] = {"bins": bins, "alpha": options.ndb_alpha, "bin_proportions": result["bin_proportions"],
-                              "reference_proportions": result["reference_proportions"]}
+    for family in families:
+        family_values, family_diagnostics, family_replicates = FAMILY_COMPUTATIONS[family](inputs)
+        values.update(family_values)
+        replicates.update(family_replicates)
+        if family_diagnostics is not None:
+            diagnostics[family] = family_diagnostics
     if ci is not None:
         values.update(intervals(values, replicates, ci.level))
         diagnostics["ci"] = {"level": ci.level, "replicates": ci.replicates, "resampled": "generated samples",
                              "standard_errors": {key: standard_error(value) for key, value in replicates.items()}}
     return values, diagnostics
+
+
+@dataclass(frozen=True)
+class MetricInputs:
+    """What each metric family reads: both sides' features, the seed, the options and the bootstrap weights."""
+
+    real: Reference
+    fake: dict[str, FeatureStats]
+    seed: int
+    options: MetricOptions
+    weights: torch.Tensor | None  # replicates x N resampling counts, None without --ci
+    fid_method: str = "auto"
+
+    @property
+    def features(self) -> FeatureStats:
+        return self.fake["features"]
+
+    @property
+    def device(self) -> torch.device:
+        return self.features.device
+
+
+Computed = tuple[dict, "dict | None", dict]  # (values, diagnostics, replicate values by key)
+
+
+def _fid(inputs: MetricInputs) -> Computed:
+    real, features, weights = inputs.real, inputs.features, inputs.weights
+    eigenbasis = {} if weights is not None else None
+    result = fid_of_stats(real, features, eigenbasis)
+    diagnostics, replicates = result.diagnostics(), {}
+    if weights is not None:
+        replicates["fid"], diagnostics["bootstrap_method"] = frechet_replicates(
+            real.mean, real.covariance, features.raw(), weights, factor1=reference_factor(real),
+            sigma2=features.covariance(), method=inputs.fid_method, eigenbasis=eigenbasis,
+        )
+    return {"fid": result.value}, diagnostics, replicates
+
+
+def _fid_infinity(inputs: MetricInputs) -> Computed:
+    real, device = inputs.real, inputs.device
+    extrapolation = fid_infinity(real.mean.to(device), real.covariance.to(device), inputs.features.raw(),
+                                 seed=inputs.seed, factor1=reference_factor(real))
+    return {"fid_inf": extrapolation.value}, extrapolation.diagnostics(), {}
+
+
+def _inception_score(inputs: MetricInputs) -> Computed:
+    if "logits" not in inputs.fake:  # IS chosen by default, and the extractor gives no logits
+        return {}, None, {}
+    logits, splits, seed = inputs.fake["logits"].raw(), inputs.options.is_splits, inputs.seed
+    mean, std = inception_score(logits, splits=splits, seed=seed)
+    replicates = {}
+    if inputs.weights is not None:
+        replicates["is_mean"] = inception_score_replicates(logits, inputs.weights, splits=splits, seed=seed)
+    return {"is_mean": mean, "is_std": std}, None, replicates
+
+
+def _inception_score_infinity(inputs: MetricInputs) -> Computed:
+    if "logits" not in inputs.fake:
+        raise InputError("metric 'is_inf' needs class logits, which this extractor does not produce")
+    extrapolation = is_infinity(inputs.fake["logits"].raw(), seed=inputs.seed)
+    return {"is_inf": extrapolation.value}, extrapolation.diagnostics(), {}
+
+
+def _kid(inputs: MetricInputs) -> Computed:
+    real, features, options = inputs.real.raw.to(inputs.device), inputs.features, inputs.options
+    subset_size = options.kid_subset_size
+    if subset_size is None:
+        subset_size = min(1000, len(real), features.num_samples)
+    mean, std = kid(real, features.raw(), options.kid_subsets, subset_size, inputs.seed, device=inputs.device)
+    replicates = {}
+    if inputs.weights is not None:
+        replicates["kid_mean"] = kid_replicates(real, features.raw(), inputs.weights, options.kid_subsets,
+                                                subset_size, inputs.seed)
+    return {"kid_mean": mean, "kid_std": std}, {"subsets": options.kid_subsets, "subset_size": subset_size}, replicates
+
+
+def _prdc(inputs: MetricInputs) -> Computed:
+    real, features, k = inputs.real, inputs.features, inputs.options.prdc_k
+    if not 1 <= k < min(len(real.raw), features.num_samples):
+        raise InputError(f"prdc: k={k} must be at least 1 and below the number of samples "
+                         f"(reference {len(real.raw)}, input {features.num_samples})")
+    arguments = dict(k=k, real_radii=real.knn_radii(k, inputs.device), device=inputs.device)
+    if inputs.weights is None:
+        return prdc(real.raw, features.raw(), **arguments), {"k": k}, {}
+    values, replicates = prdc_replicates(real.raw, features.raw(), inputs.weights, **arguments)
+    return values, {"k": k}, replicates
+
+
+def _modes(inputs: MetricInputs) -> Computed:
+    values, diagnostics = mode_statistics(inputs.real, inputs.fake, inputs.weights)
+    replicates = values.pop("replicates", {})
+    return values, diagnostics, replicates
+
+
+def _ndb(inputs: MetricInputs) -> Computed:
+    real, options = inputs.real, inputs.options
+    bins = options.ndb_bins
+    if not 2 <= bins <= len(real.raw):
+        raise InputError(f"ndb: {bins} bins need at least as many reference samples (have {len(real.raw)})")
+    result = ndb(real.raw.to(inputs.device), inputs.features.raw(), k=bins, alpha=options.ndb_alpha,
+                 weights=inputs.weights)
+    diagnostics = {"bins": bins, "alpha": options.ndb_alpha, "bin_proportions": result["bin_proportions"],
+                   "reference_proportions": result["reference_proportions"]}
+    return {key: result[key] for key in ("ndb", "ndb_fraction", "ndb_js")}, diagnostics, result.get("replicates", {})
+
+
+FAMILY_COMPUTATIONS = {"fid": _fid, "fid_inf": _fid_infinity, "is": _inception_score, "is_inf": _inception_score_infinity,
+                       "kid": _kid, "prdc": _prdc, "modes": _modes, "ndb": _ndb}
 
 
 def intervals(values: dict[str, float], replicates: dict[str, torch.Tensor], level: float) -> dict[str, float]:

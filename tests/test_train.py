@@ -58,6 +58,27 @@ def test_resume_reaches_identical_weights(tmp_path):
         assert torch.equal(value, resumed.ema.state_dict()[key]), key
 
 
+def test_learning_rate_decay_follows_the_step_and_survives_resume(tmp_path):
+    config = load_config("grid25-pacgan2", ["steps=6", "checkpoint_every=3", "batch_size=10", "train_size=1000",
+                                            "lr_decay=0.5"])
+    straight = train(config, tmp_path / "straight", progress=False)
+    # the last step (from 5 to 6) runs at (6 - 5) / (0.5 * 6) of the configured rates
+    assert straight.optimiser_g.param_groups[0]["lr"] == pytest.approx(config.lr_g / 3)
+    assert straight.optimiser_d.param_groups[0]["lr"] == pytest.approx(config.lr_d / 3)
+
+    def stop_at_three(path, step):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "resumed", progress=False, on_checkpoint=stop_at_three)
+    resumed = train(config, tmp_path / "resumed", resume=True, progress=False)
+    for key, value in straight.generator.state_dict().items():
+        assert torch.equal(value, resumed.generator.state_dict()[key]), key
+    with pytest.raises(InputError, match="lr_decay must be in"):
+        load_config("grid25-gan", ["lr_decay=2"])
+
+
 def test_config_errors_name_the_valid_choices(tmp_path):
     with pytest.raises(InputError, match="unknown key\\(s\\) lerning_rate; valid keys: name, data, model"):
         load_config("fmnist-dcgan", ["lerning_rate=1"])

@@ -31,7 +31,7 @@ def mixture_modes(samples, means, std: float, threshold: float = HIGH_QUALITY_ST
     nearest_distance, nearest = distances.min(dim=1)
     assigned = torch.where(nearest_distance < threshold, nearest, -1)  # -1: not high quality
     result = _mixture_values(_weighted_counts(assigned, len(centres), None)[0], len(points))
-    result["mode_counts"] = result["mode_counts"].tolist()
+    result["mode_counts"] = result["mode_counts"].long().tolist()
     if weights is not None:
         replicates = [_mixture_values(counts, len(points)) for counts in _weighted_counts(assigned, len(centres), weights)]
         result["replicates"] = _stack(replicates, ("modes", "high_quality", "reverse_kl"))
@@ -55,7 +55,7 @@ def label_modes(labels, num_modes: int, reference_labels=None, weights=None) -> 
         reference = _proportions(torch.bincount(torch.as_tensor(reference_labels).long().flatten().to(labels.device),
                                                 minlength=num_modes))
     result = _label_values(_weighted_counts(labels, num_modes, None)[0], reference)
-    result["mode_counts"] = result["mode_counts"].tolist()
+    result["mode_counts"] = result["mode_counts"].long().tolist()
     if weights is not None:
         replicates = [_label_values(counts, reference) for counts in _weighted_counts(labels, num_modes, weights)]
         result["replicates"] = _stack(replicates, [key for key in result if key != "mode_counts"])

@@ -34,6 +34,7 @@ class TrainConfig:
     gp_weight: float = 10.0  # WGAN-GP only
     packing: int = 1  # PacGAN degree m
     ema: float = 0.0  # decay of the generator's exponential moving average (0: none)
+    lr_decay: float = 0.0  # the last fraction of the steps over which both learning rates fall linearly to 0
     steps: int = 1000
     checkpoint_every: int = 500
     eval_every: int = 1  # score every n-th checkpoint and the last one while training (0: never)
@@ -54,6 +55,8 @@ class TrainConfig:
             raise InputError(f"config {self.name}: eval_every must be 0 (never) or more, got {self.eval_every}")
         if self.batch_size % self.packing:
             raise InputError(f"config {self.name}: batch_size {self.batch_size} is not divisible by packing {self.packing}")
+        if not 0 <= self.lr_decay <= 1:
+            raise InputError(f"config {self.name}: lr_decay must be in [0, 1] (a fraction of the steps), got {self.lr_decay}")
         if not 0 <= self.ema < 1:
             raise InputError(f"config {self.name}: ema must be in [0, 1), got {self.ema}")
 

@@ -100,9 +100,25 @@ def create_trainer(config: TrainConfig, device: torch.device, data_root: str | N
     )
 
 
+def learning_rate_scale(config: TrainConfig, step: int) -> float:
+    """1 until the last `lr_decay` fraction of the steps, then falling linearly towards 0 at `steps`.
+
+    >>> learning_rate_scale(from_dict({"name": "x", "data": "ring8", "steps": 100, "lr_decay": 0.5}), 75)
+    0.5
+    """
+    decay_steps = config.lr_decay * config.steps
+    if decay_steps <= 0:
+        return 1.0
+    return min(1.0, (config.steps - step) / decay_steps)
+
+
 def training_step(trainer: Trainer) -> dict[str, float]:
     """One generator step preceded by `d_steps` discriminator steps; returns the last losses."""
     config = trainer.config
+    scale = learning_rate_scale(config, trainer.step)
+    for optimiser, rate in ((trainer.optimiser_g, config.lr_g), (trainer.optimiser_d, config.lr_d)):
+        for group in optimiser.param_groups:
+            group["lr"] = rate * scale  # a function of the step alone: resumed runs follow the same schedule
     trainer.generator.train()
     trainer.discriminator.train()
     # Discriminator: real batch against a generated batch, the generator fixed.
