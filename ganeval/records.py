@@ -29,9 +29,10 @@ def record_files(paths_or_globs: str | os.PathLike | list) -> list[Path]:
     for item in items:
         text = str(item)
         if glob.has_magic(text):
-            # a pattern such as runs/* may also match other files beside the runs: take folders and .jsonl files
+            # a pattern such as runs/* may also match other things beside the runs (files, a report folder): take
+            # .jsonl files and the folders that are runs (scored or not) or hold scored runs
             matches = [match for match in sorted(glob.glob(text, recursive=True))
-                       if Path(match).is_dir() or match.endswith(".jsonl")]
+                       if match.endswith(".jsonl") or _is_run_like(Path(match))]
             if not matches:
                 raise InputError(f"{text}: the pattern matches no run directory or .jsonl file")
         else:
@@ -40,6 +41,11 @@ def record_files(paths_or_globs: str | os.PathLike | list) -> list[Path]:
             files += _files_of(Path(match))
     unique = list(dict.fromkeys(path.resolve() for path in files))
     return unique
+
+
+def _is_run_like(path: Path) -> bool:
+    return path.is_dir() and ((path / METRICS_FILE).is_file() or (path / "checkpoints").is_dir()
+                              or any(path.glob(f"*/{METRICS_FILE}")))
 
 
 def _files_of(path: Path) -> list[Path]:
