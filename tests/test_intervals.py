@@ -25,6 +25,13 @@ def _gaussian(rows: int, dim: int, seed: int, shift: float = 0.0) -> torch.Tenso
     return torch.randn(rows, dim, generator=generator, dtype=torch.float64) * scales + shift
 
 
+def _exact_reference(dim: int, shift: float) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """N(0, I) moments and the closed-form Frechet distance to _gaussian's N(shift, diag(s^2))."""
+    scales = torch.linspace(0.5, 1.5, dim, dtype=torch.float64)
+    true = float(dim * shift**2 + ((1 - scales) ** 2).sum())
+    return torch.zeros(dim, dtype=torch.float64), torch.eye(dim, dtype=torch.float64), true
+
+
 def _resampled(rows: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """The resample itself: each row repeated as often as the replicate drew it."""
     return rows[torch.repeat_interleave(torch.arange(len(rows)), counts.long())]
@@ -155,9 +162,7 @@ def test_fid_interval_covers_the_true_distance():
     """Gaussian features with a closed-form Frechet distance against exact reference moments: the 90% interval
     covers it in at least 80% of 30 draws (benchmarks/bench_intervals.py runs 50 at larger N and d)."""
     dim, rows = 8, 1500
-    scales = torch.linspace(0.5, 1.5, dim, dtype=torch.float64)
-    mean, covariance = torch.zeros(dim, dtype=torch.float64), torch.eye(dim, dtype=torch.float64)
-    true = float(dim * 0.1**2 + ((1 - scales) ** 2).sum())
+    mean, covariance, true = _exact_reference(dim, shift=0.1)
     covered = 0
     for trial in range(30):
         fake = _gaussian(rows, dim, 100 + trial, shift=0.1)
@@ -170,9 +175,7 @@ def test_fid_interval_covers_the_true_distance():
 
 def test_fid_infinity_beats_small_sample_fid():
     dim, rows = 32, 8000
-    scales = torch.linspace(0.5, 1.5, dim, dtype=torch.float64)
-    mean, covariance = torch.zeros(dim, dtype=torch.float64), torch.eye(dim, dtype=torch.float64)
-    true = float(dim * 0.05**2 + ((1 - scales) ** 2).sum())
+    mean, covariance, true = _exact_reference(dim, shift=0.05)
     closer = 0
     for trial in range(10):
         fake = _gaussian(rows, dim, 200 + trial, shift=0.05)
