@@ -276,8 +276,9 @@ def _expanded_trace_sqrt(centred: torch.Tensor, eigenbasis: dict, weights: torch
     squared = (centred @ rotation).square()  # Z_ni^2: the samples' squared coordinates in the eigenbasis
     diagonal = (weights @ squared - num_samples * (shift @ rotation).square()) / (num_samples - 1)
     # E over resamples of D_ij^2 (i != j) is sum_n Z_ni^2 Z_nj^2 / (N - 1)^2 (the multinomial variance of the
-    # counts); the sum over n is estimated from the first rows (the samples are exchangeable) and scaled up
-    rows = squared[:FOURTH_MOMENT_ROWS]
+    # counts); the sum over n is estimated from every k-th row (files may hold samples sorted, e.g. by class) and
+    # scaled up
+    rows = squared[:: max(1, -(-num_samples // FOURTH_MOMENT_ROWS))]
     fourth_moments = rows.T @ rows * (num_samples / len(rows)) / (num_samples - 1) ** 2
     roots = eigenvalues.clamp_min(0).sqrt()
     denominator = roots[:, None] * roots[None, :] * (roots[:, None] + roots[None, :])
