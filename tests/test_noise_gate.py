@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 import ganeval
 from ganeval.compare import render
@@ -81,18 +82,12 @@ def test_sobol_latents_are_seeded_normal_and_distinct():
     from ganeval.train.loop import latent_codes
 
     codes = latent_codes(4096, 8, seed=3, kind="sobol")
-    assert torch_equal(codes, latent_codes(4096, 8, seed=3, kind="sobol"))
-    assert not torch_equal(codes, latent_codes(4096, 8, seed=4, kind="sobol"))
+    assert torch.equal(codes, latent_codes(4096, 8, seed=3, kind="sobol"))
+    assert not torch.equal(codes, latent_codes(4096, 8, seed=4, kind="sobol"))
     assert abs(float(codes.mean())) < 0.01 and abs(float(codes.std()) - 1) < 0.02
     normal = latent_codes(4096, 8, seed=3)
     # quasi-random points fill the cube evenly: the mean of each coordinate is far closer to 0 than a random draw's
     assert float(codes.mean(0).abs().max()) < float(normal.mean(0).abs().max())
-
-
-def torch_equal(first, second) -> bool:
-    import torch
-
-    return bool(torch.equal(first, second))
 
 
 def _seeded_run(folder: Path, name: str, seed: int, fid: float, ci: tuple[float, float] | None = None) -> Path:
