@@ -17,7 +17,7 @@ import torch
 
 from ..errors import InputError
 from ._inputs import ArrayLike, as_matrix
-from .fid import CovarianceFactor, frechet_distance
+from .fid import CovarianceFactor, covariance_factor, frechet_distance
 from .inception_score import inception_score
 
 DEFAULT_POINTS = 15
@@ -55,6 +55,8 @@ def fid_infinity(mu1: ArrayLike, sigma1: ArrayLike, fake_features: ArrayLike, *,
     """FID at N = infinity of the generated features against the reference mean and covariance."""
     features = as_matrix(fake_features, "fake features")
     sizes = subset_sizes(len(features), points)
+    if factor1 is None:  # factor the reference covariance once, not at each of the 15 sizes
+        factor1 = covariance_factor(torch.as_tensor(sigma1, dtype=torch.float64, device=features.device))
     order = torch.randperm(len(features), generator=torch.Generator().manual_seed(seed)).to(features.device)
     centred = features[order] - features.mean(0)  # prefix sums of centred rows keep the covariance accurate
     total, products, start, scores = torch.zeros_like(centred[0]), centred.new_zeros(centred.shape[1], centred.shape[1]), 0, []
