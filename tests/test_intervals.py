@@ -11,7 +11,7 @@ import torch
 from ganeval import score
 from ganeval.errors import InputError
 from ganeval.metrics.bootstrap import BootstrapOptions, interval, resampling_weights
-from ganeval.metrics.fid import fid_from_stats, frechet_replicates
+from ganeval.metrics.fid import fid_from_stats, frechet_distance, frechet_replicates
 from ganeval.metrics.inception_score import inception_score, inception_score_replicates
 from ganeval.metrics.infinity import fid_infinity, is_infinity, subset_sizes
 from ganeval.metrics.kid import kid, kid_replicates, mmd2_unbiased
@@ -69,6 +69,27 @@ def test_expansion_tracks_exact_replicates_when_rank_is_small_against_n():
     assert float(expanded.std()) == pytest.approx(float(exact.std()), rel=0.1)
     with pytest.raises(InputError, match="exact, expansion or auto"):
         frechet_replicates(mu1, sigma1, fake, weights, method="jackknife")
+
+
+def test_expansion_diagonal_equals_each_resample_in_the_eigenbasis():
+    """The expansion's float32 changes reproduce, replicate by replicate, the float64 diagonal of each resample's
+    covariance in the full sample's eigenbasis; only the constant second-order term separates the two."""
+    fake, reference = _gaussian(3000, 64, 0, shift=0.1), _gaussian(5000, 64, 1)
+    mu1, sigma1 = reference.mean(0), torch.cov(reference.T)
+    basis = {}
+    plain = fid_from_stats(mu1, sigma1, fake.mean(0), torch.cov(fake.T))
+    frechet_distance(mu1, sigma1, fake.mean(0), torch.cov(fake.T), eigenbasis=basis)
+    weights = torch.cat([torch.ones(1, 3000, dtype=torch.float64), resampling_weights(3000, 8, seed=4)])
+    expanded, _ = frechet_replicates(mu1, sigma1, fake, weights, method="expansion", eigenbasis=basis)
+    second_order = (plain - float(expanded[0])) / 2  # the replicate with every count one has the plain diagonal
+    rotation = basis["factor"] @ basis["eigenvectors"]
+    for counts, value in zip(weights[1:], expanded[1:]):
+        resample = _resampled(fake, counts)
+        sigma = torch.cov(resample.T)
+        diagonal = (rotation.T @ sigma @ rotation).diagonal()
+        brute = ((mu1 - resample.mean(0)).square().sum() + sigma1.trace() + sigma.trace()
+                 - 2 * (diagonal.sqrt().sum() + second_order))
+        assert float(value) == pytest.approx(float(brute), abs=1e-3 * float(expanded.std()))
 
 
 def test_is_replicates_equal_is_of_the_resamples():

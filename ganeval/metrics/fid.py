@@ -269,23 +269,31 @@ FOURTH_MOMENT_ROWS = 2048  # rows that estimate the off-diagonal term's fourth m
 
 def _expanded_trace_sqrt(centred: torch.Tensor, eigenbasis: dict, weights: torch.Tensor,
                          shift: torch.Tensor) -> torch.Tensor:
-    """tr sqrt(A^T S_w A) per replicate, to second order in the full sample's eigenbasis (see frechet_replicates)."""
+    """tr sqrt(A^T S_w A) per replicate, to second order in the full sample's eigenbasis (see frechet_replicates).
+
+    In that basis the full sample's diagonal is the eigenvalues themselves, so each replicate's diagonal is taken as
+    eigenvalue + change, the change from the counts minus one. Only the change goes through float32 products (half
+    the time of float64 on a CPU): its rounding is relative to the change, a few percent of the eigenvalue at most,
+    and the full sample's diagonal (all counts one) stays exact.
+    """
     num_samples = centred.shape[0]
     eigenvalues = eigenbasis["eigenvalues"].to(centred.device)
-    rotation = eigenbasis["factor"].to(centred.device) @ eigenbasis["eigenvectors"].to(centred.device)
-    squared = (centred @ rotation).square()  # Z_ni^2: the samples' squared coordinates in the eigenbasis
-    diagonal = (weights @ squared - num_samples * (shift @ rotation).square()) / (num_samples - 1)
+    rotation = (eigenbasis["factor"].to(centred.device, torch.float32)
+                @ eigenbasis["eigenvectors"].to(centred.device, torch.float32))
+    squared = (centred.to(torch.float32) @ rotation).square()  # Z_ni^2: squared coordinates in the eigenbasis
+    shifted = (shift.to(torch.float32) @ rotation).to(torch.float64).square()
+    change = (((weights - 1).to(torch.float32) @ squared).to(torch.float64) - num_samples * shifted) / (num_samples - 1)
     # E over resamples of D_ij^2 (i != j) is sum_n Z_ni^2 Z_nj^2 / (N - 1)^2 (the multinomial variance of the
     # counts); the sum over n is estimated from every k-th row (files may hold samples sorted, e.g. by class) and
     # scaled up
     rows = squared[:: max(1, -(-num_samples // FOURTH_MOMENT_ROWS))]
-    fourth_moments = rows.T @ rows * (num_samples / len(rows)) / (num_samples - 1) ** 2
+    fourth_moments = (rows.T @ rows).to(torch.float64) * (num_samples / len(rows)) / (num_samples - 1) ** 2
     roots = eigenvalues.clamp_min(0).sqrt()
     denominator = roots[:, None] * roots[None, :] * (roots[:, None] + roots[None, :])
     usable = denominator > _rank_tolerance(eigenvalues, len(eigenvalues)) ** 1.5
     usable.fill_diagonal_(False)  # the diagonal is exact in sum sqrt(D_ii)
     second_order = -0.25 * (fourth_moments[usable] / denominator[usable]).sum()
-    return diagonal.clamp_min(0).sqrt().sum(1) + second_order
+    return (eigenvalues[None, :] + change).clamp_min(0).sqrt().sum(1) + second_order
 
 
 def warn_if_few_samples(num_samples: int, dim: int, side: str) -> None:
