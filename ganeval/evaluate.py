@@ -29,7 +29,7 @@ from .metrics.bootstrap import BootstrapOptions, interval, resampling_weights, s
 from .metrics.fid import CovarianceFactor, frechet_distance, frechet_replicates, samples_factor, warn_if_few_samples
 from .metrics.inception_score import inception_score, inception_score_replicates
 from .metrics.infinity import fid_infinity, is_infinity
-from .metrics.kid import kid, kid_replicates
+from .metrics.kid import kid_with_replicates
 from .metrics.modes import label_modes, mixture_modes, ndb
 from .metrics.prdc import prdc, prdc_replicates
 from .runs import append_record
@@ -312,11 +312,9 @@ def _kid(inputs: MetricInputs) -> Computed:
     subset_size = options.kid_subset_size
     if subset_size is None:
         subset_size = min(1000, len(real), features.num_samples)
-    mean, std = kid(real, features.raw(), options.kid_subsets, subset_size, inputs.seed, device=inputs.device)
-    replicates = {}
-    if inputs.weights is not None:
-        replicates["kid_mean"] = kid_replicates(real, features.raw(), inputs.weights, options.kid_subsets,
-                                                subset_size, inputs.seed)
+    mean, std, replicates = kid_with_replicates(real, features.raw(), inputs.weights, options.kid_subsets,
+                                                subset_size, inputs.seed, device=inputs.device)
+    replicates = {} if replicates is None else {"kid_mean": replicates}
     return {"kid_mean": mean, "kid_std": std}, {"subsets": options.kid_subsets, "subset_size": subset_size}, replicates
 
 

@@ -30,19 +30,8 @@ def kid(
     >>> abs(kid(x, x + 10, subsets=5, subset_size=50)[0]) > 1
     True
     """
-    device = pick_device(real, fake, device=device)
-    real = as_matrix(real, "real features", device=device)
-    fake = as_matrix(fake, "fake features", device=device)
-    check_same_dim(real, fake)
-    if subsets < 1:
-        raise InputError(f"kid: subsets={subsets} must be at least 1")
-    if not 2 <= subset_size <= min(len(real), len(fake)):
-        raise InputError(
-            f"kid: subset size {subset_size} must be between 2 and the number of samples "
-            f"(real {len(real)}, fake {len(fake)}); lower --kid-subset-size or use more samples"
-        )
-    values = _subset_values(real, fake, subsets, subset_size, seed)
-    return float(values.mean()), float(values.std(unbiased=False))
+    mean, std, _ = kid_with_replicates(real, fake, None, subsets, subset_size, seed, device=device)
+    return mean, std
 
 
 def kid_replicates(
@@ -60,35 +49,72 @@ def kid_replicates(
     over S^2 - sum w_i^2, S = sum w; pairs of copies of one sample would add k_ii and bias the replicates upward),
     the cross term sum_j w_j k_ij over S m. All weights 1 gives kid()'s mean.
     """
-    device = pick_device(real, fake)
+    return kid_with_replicates(real, fake, weights, subsets, subset_size, seed)[2]
+
+
+def kid_with_replicates(
+    real: ArrayLike,
+    fake: ArrayLike,
+    weights: torch.Tensor | None,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = DEFAULT_SEED,
+    *,
+    device: torch.device | str | None = None,
+) -> tuple[float, float, torch.Tensor | None]:
+    """kid()'s (mean, std) and kid_replicates()' values (None without `weights`) from one pass over the subsets:
+    each subset's kernel matrices serve the estimate and every replicate."""
+    device = pick_device(real, fake, device=device)
     real = as_matrix(real, "real features", device=device)
     fake = as_matrix(fake, "fake features", device=device)
-    return _subset_values(real, fake, subsets, subset_size, seed, weights.to(device=device, dtype=torch.float64))
+    check_same_dim(real, fake)
+    if subsets < 1:
+        raise InputError(f"kid: subsets={subsets} must be at least 1")
+    if not 2 <= subset_size <= min(len(real), len(fake)):
+        raise InputError(
+            f"kid: subset size {subset_size} must be between 2 and the number of samples "
+            f"(real {len(real)}, fake {len(fake)}); lower --kid-subset-size or use more samples"
+        )
+    if weights is not None:
+        weights = weights.to(device=device, dtype=torch.float64)
+    values, replicates = _subset_values(real, fake, subsets, subset_size, seed, weights)
+    return float(values.mean()), float(values.std(unbiased=False)), replicates
 
 
 def _subset_values(real: torch.Tensor, fake: torch.Tensor, subsets: int, subset_size: int, seed: int,
-                   weights: torch.Tensor | None = None) -> torch.Tensor:
-    """MMD^2 per subset (subsets,), or per replicate averaged over the subsets (replicates,) when weighted."""
+                   weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """MMD^2 per subset (subsets,) and, when weighted, per replicate averaged over the subsets (replicates,)."""
     # The same numpy stream as torch-fidelity, whose input1 is the generated set: per subset, one choice of fake
     # rows, then one of real rows. So kid(real, fake, seed=s) matches torch-fidelity(input1=fake, input2=real).
     rng = np.random.RandomState(seed)
-    values = torch.empty(subsets, dtype=torch.float64)
+    values = torch.empty(subsets, dtype=torch.float64, device=real.device)  # on the device: no sync per subset
     replicates = None if weights is None else torch.zeros(len(weights), dtype=torch.float64, device=real.device)
     for index in range(subsets):
         fake_rows = torch.from_numpy(rng.choice(len(fake), subset_size, replace=False)).to(real.device)
         real_rows = torch.from_numpy(rng.choice(len(real), subset_size, replace=False)).to(real.device)
-        if weights is None:
-            values[index] = mmd2_unbiased(real[real_rows], fake[fake_rows])
-        else:
-            replicates += _weighted_mmd2(real[real_rows], fake[fake_rows], weights[:, fake_rows])
-    return values if weights is None else replicates / subsets
+        kernels = _kernels(real[real_rows], fake[fake_rows])
+        values[index] = _mmd2(*kernels)
+        if weights is not None:
+            replicates += _weighted_mmd2(*kernels, weights[:, fake_rows])
+    return values, None if replicates is None else replicates / subsets
 
 
-def _weighted_mmd2(real: torch.Tensor, fake: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    m = real.shape[0]
-    k_real = polynomial_kernel(real, real)
-    k_fake = polynomial_kernel(fake, fake)
-    cross = polynomial_kernel(real, fake).sum(0)  # per generated row: sum over the real rows
+def _kernels(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The real-real, generated-generated and real-generated kernel matrices."""
+    return polynomial_kernel(real, real), polynomial_kernel(fake, fake), polynomial_kernel(real, fake)
+
+
+def _mmd2(k_real: torch.Tensor, k_fake: torch.Tensor, k_cross: torch.Tensor) -> torch.Tensor:
+    """Unbiased MMD^2 of equally sized sets: within-set sums exclude the diagonal, the cross term keeps it."""
+    m = k_real.shape[0]
+    within = (k_real.sum() - k_real.diagonal().sum() + k_fake.sum() - k_fake.diagonal().sum()) / (m * (m - 1))
+    return within - 2 * k_cross.sum() / (m * m)
+
+
+def _weighted_mmd2(k_real: torch.Tensor, k_fake: torch.Tensor, k_cross: torch.Tensor,
+                   weights: torch.Tensor) -> torch.Tensor:
+    m = k_real.shape[0]
+    cross = k_cross.sum(0)  # per generated row: sum over the real rows
     within_real = (k_real.sum() - k_real.diagonal().sum()) / (m * (m - 1))
     totals = weights.sum(1)
     squares = weights.square()
@@ -103,10 +129,5 @@ def polynomial_kernel(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor
 
 
 def mmd2_unbiased(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """Unbiased MMD^2 between two equally sized sets: within-set sums exclude the diagonal, the cross term keeps it."""
-    m = real.shape[0]
-    k_real = polynomial_kernel(real, real)
-    k_fake = polynomial_kernel(fake, fake)
-    k_cross = polynomial_kernel(real, fake)
-    within = (k_real.sum() - k_real.diagonal().sum() + k_fake.sum() - k_fake.diagonal().sum()) / (m * (m - 1))
-    return float(within - 2 * k_cross.sum() / (m * m))
+    """Unbiased MMD^2 between two equally sized sets of features."""
+    return float(_mmd2(*_kernels(real, fake)))
