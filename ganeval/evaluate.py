@@ -125,7 +125,7 @@ def score(
                                      progress=progress)
     values, diagnostics = compute_metrics(families, real, fake_features, seed, options, ci)
     if use_cache:
-        real.save_radii()
+        real.save_derived()
     run_dir = checkpoint_info.pop("run_dir", None)
     record = make_record(fake, real, extractor, seed, values, diagnostics, checkpoint_info)
     if run_dir is not None:
@@ -342,7 +342,7 @@ def _ndb(inputs: MetricInputs) -> Computed:
     if not 2 <= bins <= len(real.raw):
         raise InputError(f"ndb: {bins} bins need at least as many reference samples (have {len(real.raw)})")
     result = ndb(real.raw.to(inputs.device), inputs.features.raw(), k=bins, alpha=options.ndb_alpha,
-                 weights=inputs.weights)
+                 centres=real.ndb_centres(bins, inputs.device), weights=inputs.weights)
     diagnostics = {"bins": bins, "alpha": options.ndb_alpha, "bin_proportions": result["bin_proportions"],
                    "reference_proportions": result["reference_proportions"]}
     return {key: result[key] for key in ("ndb", "ndb_fraction", "ndb_js")}, diagnostics, result.get("replicates", {})

@@ -22,6 +22,7 @@ from .data.stacked import triple_index
 from .errors import InputError
 from .features import FeatureExtractor, FeatureStats
 from .features.cache import (
+    DerivedStatistics,
     ReferenceCard,
     cache_dir,
     content_sha256,
@@ -32,6 +33,7 @@ from .features.cache import (
     save_reference,
 )
 from .metrics import METRIC_FAMILIES
+from .metrics.modes import kmeans
 from .metrics.prdc import knn_radii
 
 
@@ -46,10 +48,10 @@ class Reference:
     raw: torch.Tensor | None  # the feature rows, for KID, PRDC and the low-rank FID path
     card: ReferenceCard | None = None
     from_cache: bool = False
-    stats: FeatureStats | None = None  # what the cache entry holds, to write it back with new radii
+    stats: FeatureStats | None = None  # what the cache entry holds, to write it back with new derived statistics
     cache_folder: Path | None = None  # where that entry lives
-    radii: dict[int, torch.Tensor] = field(default_factory=dict)  # squared k-NN radii for PRDC, by k
-    radii_added: bool = False
+    derived: DerivedStatistics = field(default_factory=DerivedStatistics)  # PRDC radii, NDB centres
+    derived_added: bool = False
     labels: torch.Tensor | None = None  # mode labels of the reference samples where the source knows them
     num_label_modes: int = 0  # how many modes those labels index (10 classes, 1,000 stacked triples)
     mixture: Mixture | None = None  # the Gaussian mixture the reference samples come from (ring8, grid25)
@@ -59,23 +61,30 @@ class Reference:
         return int(self.mean.shape[0])
 
     @classmethod
-    def from_stats(cls, name: str, stats: FeatureStats, card=None, from_cache=False, radii=None, folder=None) -> Reference:
+    def from_stats(cls, name: str, stats: FeatureStats, card=None, from_cache=False, derived=None, folder=None) -> Reference:
         raw = stats.raw() if stats.keep_raw else None
         return cls(name, stats.mean(), stats.covariance(), stats.num_samples, raw, card, from_cache, stats, folder,
-                   dict(radii or {}))
+                   derived or DerivedStatistics())
 
     def knn_radii(self, k: int, device: torch.device) -> torch.Tensor:
         """The squared k-NN radii of the reference rows (computed on `device`), once per k."""
-        if k not in self.radii:
-            self.radii[k] = knn_radii(self.raw.to(device), k)
-            self.radii_added = True
-        return self.radii[k]
+        if k not in self.derived.knn_radii:
+            self.derived.knn_radii[k] = knn_radii(self.raw.to(device), k)
+            self.derived_added = True
+        return self.derived.knn_radii[k]
 
-    def save_radii(self) -> None:
-        """Write radii computed since loading into this reference's cache entry, so the next score reuses them."""
-        if self.radii_added and self.card is not None and self.stats is not None and self.cache_folder is not None:
-            save_reference(self.stats, self.card, self.cache_folder, radii=self.radii)
-            self.radii_added = False
+    def ndb_centres(self, bins: int, device: torch.device) -> torch.Tensor:
+        """NDB's bins: K-means centres of the reference rows (seed 0, on `device`), once per number of bins."""
+        if bins not in self.derived.ndb_centres:
+            self.derived.ndb_centres[bins] = kmeans(self.raw.to(device), bins, seed=0)
+            self.derived_added = True
+        return self.derived.ndb_centres[bins]
+
+    def save_derived(self) -> None:
+        """Write statistics derived since loading into this reference's cache entry, so the next score reuses them."""
+        if self.derived_added and self.card is not None and self.stats is not None and self.cache_folder is not None:
+            save_reference(self.stats, self.card, self.cache_folder, derived=self.derived)
+            self.derived_added = False
 
 
 def describe_reference(real: Reference, reference: str | Samples) -> None:
@@ -152,9 +161,9 @@ def reference_from_samples(
     key = reference_key(content, extractor, len(samples))
     if use_cache:
         try:
-            stats, card, radii = load_reference(key)
+            stats, card, derived = load_reference(key)
             if card.has_raw_features or not keep_raw:
-                return Reference.from_stats(samples.name, stats, card, from_cache=True, radii=radii, folder=cache_dir())
+                return Reference.from_stats(samples.name, stats, card, from_cache=True, derived=derived, folder=cache_dir())
         except InputError:
             pass  # no entry yet (or a damaged one): compute and (re)write it
     stats = extract_features(samples, extractor, keep_raw=keep_raw, batch_size=batch_size, progress=progress)["features"]
@@ -209,13 +218,13 @@ def resolve_reference(
 ) -> Reference:
     """Any form of --reference (see the module docstring) -> Reference, checked against the extractor."""
     if is_cached_reference(reference):
-        stats, card, radii = load_reference(reference)
+        stats, card, derived = load_reference(reference)
         check_card(card, extractor, reference)
         if needs_raw_features(families) and not card.has_raw_features:
             raise InputError(f"reference {reference} holds only mean and covariance (FID); rebuild it with "
                              f"`ganeval ref build {card.source}` for KID and PRDC")
         folder = reference_path(reference).parent
-        return Reference.from_stats(card.source, stats, card, from_cache=True, radii=radii, folder=folder)
+        return Reference.from_stats(card.source, stats, card, from_cache=True, derived=derived, folder=folder)
     if is_moments_file(reference):
         return load_moments(reference)
     samples = reference if isinstance(reference, Samples) else load_source(

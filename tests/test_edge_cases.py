@@ -8,6 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
+from ganeval import score
+from ganeval.evaluate import MetricOptions
 from ganeval.data import load_source
 from ganeval.errors import InputError
 from ganeval.features import FeatureStats
@@ -100,5 +102,23 @@ def test_radii_are_written_back_beside_a_reference_file(run_cli, points, tmp_pat
         (cache_dir() / f"{key}{suffix}").rename(moved / f"{key}{suffix}")
     code, _, err = run_cli("score", fake, "--reference", str(moved / f"{key}.pt"), "--metrics", "prdc", "--quiet")
     assert code == 0, err
-    assert 5 in load_reference(moved / f"{key}.pt")[2]
+    assert 5 in load_reference(moved / f"{key}.pt")[2].knn_radii
     assert not list(cache_dir().glob("*.pt"))
+
+
+def test_ndb_bins_are_clustered_once_and_cached_with_the_reference(points, monkeypatch):
+    """The reference's K-means centres are computed by the first NDB score and read back by the next ones."""
+    import ganeval.reference
+    from ganeval.features.cache import list_references, load_reference
+
+    real, fake = points
+    first = score(fake, real, "ndb", progress=False, options=MetricOptions(ndb_bins=10))
+    (card,) = list_references()
+    assert set(load_reference(card.key)[2].ndb_centres) == {10}
+
+    def refuse(*_, **__):
+        raise AssertionError("k-means ran again on a cached reference")
+
+    monkeypatch.setattr(ganeval.reference, "kmeans", refuse)
+    again = score(fake, real, "ndb", progress=False, options=MetricOptions(ndb_bins=10))
+    assert (again["ndb"], again["ndb_js"]) == (first["ndb"], first["ndb_js"])

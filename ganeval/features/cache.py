@@ -11,7 +11,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -68,17 +68,37 @@ def reference_key(content: str, extractor: FeatureExtractor, num_samples: int) -
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
+@dataclass
+class DerivedStatistics:
+    """What scores compute from the reference rows on first use; the cache keeps it beside them."""
+
+    knn_radii: dict[int, torch.Tensor] = field(default_factory=dict)  # PRDC's squared k-NN radii, by k
+    ndb_centres: dict[int, torch.Tensor] = field(default_factory=dict)  # NDB's K-means centres, by K
+
+    def to_payload(self) -> dict:
+        return {"radii": _by_name(self.knn_radii), "ndb_centres": _by_name(self.ndb_centres)}
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> DerivedStatistics:
+        """Entries written before a field existed simply lack it."""
+        return cls(*({int(k): value for k, value in (payload.get(name) or {}).items()} for name in ("radii", "ndb_centres")))
+
+
+def _by_name(tensors: dict[int, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {str(k): value.cpu() for k, value in tensors.items()}
+
+
 def save_reference(
-    stats: FeatureStats, card: ReferenceCard, folder: Path | None = None, radii: dict[int, torch.Tensor] | None = None
+    stats: FeatureStats, card: ReferenceCard, folder: Path | None = None, derived: DerivedStatistics | None = None
 ) -> Path:
-    """Write `<key>.pt` and `<key>.json` atomically; returns the .pt path. `radii`: PRDC's k-NN radii by k."""
+    """Write `<key>.pt` and `<key>.json` atomically; returns the .pt path."""
     folder = folder or cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     payload = {
         "card_version": CARD_VERSION,
         "stats": stats.state_dict(),
         "raw": stats.raw().cpu() if stats.keep_raw else None,
-        "radii": {str(k): value.cpu() for k, value in (radii or {}).items()},
+        **(derived or DerivedStatistics()).to_payload(),
     }
     path = folder / f"{card.key}.pt"
     write_atomically(path, lambda handle: torch.save(payload, handle))
@@ -110,18 +130,18 @@ def read_card(key_or_path: str | os.PathLike, folder: Path | None = None) -> Ref
 
 
 def load_reference(key_or_path: str | os.PathLike, folder: Path | None = None):
-    """Read a cached reference by key or .pt path: (stats, card, squared k-NN radii by k)."""
+    """Read a cached reference by key or .pt path: (stats, card, DerivedStatistics)."""
     card = read_card(key_or_path, folder)
     path = reference_path(key_or_path, folder)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         stats = FeatureStats.from_state_dict(payload["stats"])
-        radii = {int(k): value for k, value in (payload.get("radii") or {}).items()}
+        derived = DerivedStatistics.from_payload(payload)
     except Exception as exc:  # a damaged or foreign file: torch, pickle and key errors of several types
         raise InputError(f"{path}: unreadable reference statistics ({type(exc).__name__}); delete it and rebuild") from exc
     if payload.get("raw") is not None:
         stats.keep_raw, stats._raw = True, [payload["raw"]]
-    return stats, card, radii
+    return stats, card, derived
 
 
 def list_references(folder: Path | None = None) -> list[ReferenceCard]:
