@@ -292,7 +292,7 @@ def _expanded_trace_sqrt(centred: torch.Tensor, eigenbasis: dict, weights: torch
     denominator = roots[:, None] * roots[None, :] * (roots[:, None] + roots[None, :])
     usable = denominator > _rank_tolerance(eigenvalues, len(eigenvalues)) ** 1.5
     usable.fill_diagonal_(False)  # the diagonal is exact in sum sqrt(D_ii)
-    second_order = -0.25 * (fourth_moments[usable] / denominator[usable]).sum()
+    second_order = -0.25 * torch.where(usable, fourth_moments / denominator.where(usable, 1.0), 0.0).sum()
     return (eigenvalues[None, :] + change).clamp_min(0).sqrt().sum(1) + second_order
 
 
