@@ -8,10 +8,12 @@ classifier gives the samples. Targets: training wall time (scoring hook included
 most 1/20 of step 0's, IS at least 6, all 10 classes present.
 
     .venv/bin/python benchmarks/train_fmnist.py                       # all three, ~45 minutes on 2 cores
-    .venv/bin/python benchmarks/train_fmnist.py --configs fmnist-dcgan --set steps=500   # a quick look
+    .venv/bin/python benchmarks/train_fmnist.py --configs fmnist-dcgan --set steps=500 --results /tmp/look   # a quick look
 
-Writes benchmarks/results/train_fmnist.json and .md (the table in benchmarks/README.md) and copies each run's last
-sample grid to benchmarks/figures/NAME.png. Exit status 1 when a target is missed. Run it on an idle machine: other
+Writes benchmarks/results/train_fmnist.json and .md (the table in benchmarks/README.md; configs not run this time
+keep their earlier rows) and copies each run's last sample grid to benchmarks/figures/NAME.png (figures/ beside --results). A config with an
+EMA is scored with its EMA weights at both ends, the ratio target taken between those two; its raw step-0 generator
+is scored too and shown beside them. Exit status 1 when a target is missed. Run it on an idle machine: other
 processes on the cores slow training and the wall-time target is absolute.
 """
 from __future__ import annotations
@@ -48,7 +50,7 @@ def final_score(checkpoint: Path, num_samples: int, ema: bool) -> dict:
     return {**{key: record[key] for key in keys}, "class_counts": record["diagnostics"]["modes"]["mode_counts"]}
 
 
-def run_config(name: str, overrides: list[str], runs: Path, num_samples: int) -> dict:
+def run_config(name: str, overrides: list[str], runs: Path, num_samples: int, figures: Path) -> dict:
     config = load_config(name, overrides)
     out = runs / name
     shutil.rmtree(out, ignore_errors=True)
@@ -66,14 +68,17 @@ def run_config(name: str, overrides: list[str], runs: Path, num_samples: int) ->
     minutes = (time.perf_counter() - started) / 60
     saved = checkpoints(out)
     first, last = final_score(saved[0], num_samples, config.ema > 0), final_score(saved[-1], num_samples, config.ema > 0)
-    figure = HERE / "figures" / f"{name}.png"
-    figure.parent.mkdir(exist_ok=True)
+    # At step 0 the EMA weights are the raw ones, but the EMA generator runs on standing BatchNorm statistics
+    # (train.loop.standing_statistics), the raw one on its initial running statistics: two different step-0 FIDs.
+    first_raw = final_score(saved[0], num_samples, False) if config.ema > 0 else None
+    figure = figures / f"{name}.png"
+    figure.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(out / "samples" / f"{saved[-1].stem}.png", figure)
     result = {
         "config": name, "overrides": overrides, "steps": config.steps, "minutes": minutes,
         "steps_per_second": config.steps / (minutes * 60 - hook_seconds[0]), "eval_hook_seconds": hook_seconds[0],
-        "step0": first, "last": last,
-        "fid_ratio": last["fid"] / first["fid"], "figure": str(figure.relative_to(HERE)),
+        "date": time.strftime("%Y-%m-%d"), "step0": first, "step0_raw": first_raw, "last": last,
+        "fid_ratio": last["fid"] / first["fid"], "figure": f"{figures.name}/{figure.name}",
     }
     result["passed"] = {
         "minutes": minutes <= TARGETS["minutes"],
@@ -93,14 +98,31 @@ def markdown(results: list[dict], machine: str, num_samples: int) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        last, ok = r["last"], all(r["passed"].values())
+        last, ok, raw = r["last"], all(r["passed"].values()), r.get("step0_raw")
+        first = f"{r['step0']['fid']:.1f}" + (f" (raw {raw['fid']:.1f})" if raw else "")
         lines.append(
-            f"| {r['config']} | {r['steps']} | {r['minutes']:.1f} | {r['steps_per_second']:.2f} | {r['step0']['fid']:.1f} "
+            f"| {r['config']} | {r['steps']} | {r['minutes']:.1f} | {r['steps_per_second']:.2f} | {first} "
             f"| {last['fid']:.2f} | 1/{1 / r['fid_ratio']:.0f} | {last['is_mean']:.2f} | {last['kid_mean']:.4f} "
             f"| {last['precision']:.3f} | {last['recall']:.3f} | {last['modes']}/10 | "
             + ("pass" if ok else "FAIL: " + ", ".join(key for key, passed in r["passed"].items() if not passed)) + " |"
         )
+    if any(r.get("step0_raw") for r in results):
+        lines += ["", "EMA configs: both ends scored with the EMA weights (standing BatchNorm statistics), the ratio "
+                      "between those; the raw step-0 generator's FID in brackets."]
     return "\n".join(lines) + "\n"
+
+
+def write_results(results: list[dict], machine: str, num_samples: int, results_dir: Path = HERE / "results") -> str:
+    """Write the JSON and Markdown results, keeping the earlier rows of configs not in `results`; returns the table."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / "train_fmnist.json"
+    earlier = json.loads(path.read_text())["results"] if path.is_file() else []
+    fresh = {r["config"]: r for r in results}
+    merged = [fresh.pop(r["config"], r) for r in earlier] + list(fresh.values())
+    write_text_atomically(path, json.dumps({"machine": machine, "results": merged}, indent=1) + "\n")
+    table = markdown(merged, machine, num_samples)
+    write_text_atomically(results_dir / "train_fmnist.md", table)
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,17 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every config")
     parser.add_argument("--num-samples", type=int, default=10_000)
     parser.add_argument("--runs", type=Path, default=HERE / "runs")
+    parser.add_argument("--results", type=Path, default=HERE / "results", help="folder for train_fmnist.json / .md")
     args = parser.parse_args(argv)
     machine = f"{os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
     results = []
     for name in args.configs.split(","):
-        results.append(run_config(name, args.set, args.runs, args.num_samples))
+        results.append(run_config(name, args.set, args.runs, args.num_samples, args.results.parent / "figures"))
         print(json.dumps(results[-1]), flush=True)
-    results_dir = HERE / "results"
-    results_dir.mkdir(exist_ok=True)
-    write_text_atomically(results_dir / "train_fmnist.json", json.dumps({"machine": machine, "results": results}, indent=1) + "\n")
-    table = markdown(results, machine, args.num_samples)
-    write_text_atomically(results_dir / "train_fmnist.md", table)
+    table = write_results(results, machine, args.num_samples, args.results)
     print(table)
     return 0 if all(all(r["passed"].values()) for r in results) else 1
 
