@@ -8,13 +8,14 @@ classifier gives the samples. Targets: training wall time (scoring hook included
 most 1/20 of step 0's, IS at least 6, all 10 classes present.
 
     .venv/bin/python benchmarks/train_fmnist.py                       # all three, ~45 minutes on 2 cores
-    .venv/bin/python benchmarks/train_fmnist.py --configs fmnist-dcgan --set steps=500 --results /tmp/look   # a quick look
+    .venv/bin/python benchmarks/train_fmnist.py --configs fmnist-dcgan --set steps=500 --results /tmp/look/results
 
 Writes benchmarks/results/train_fmnist.json and .md (the table in benchmarks/README.md; configs not run this time
-keep their earlier rows) and copies each run's last sample grid to benchmarks/figures/NAME.png (figures/ beside --results). A config with an
-EMA is scored with its EMA weights at both ends, the ratio target taken between those two; its raw step-0 generator
-is scored too and shown beside them. Exit status 1 when a target is missed. Run it on an idle machine: other
-processes on the cores slow training and the wall-time target is absolute.
+keep their earlier rows) and copies each run's last sample grid to NAME.png in the figures/ folder beside the
+results (benchmarks/figures/; /tmp/look/figures/ for the quick look above). A config with an EMA is scored with its
+EMA weights at both ends, the ratio target taken between those two; its raw step-0 generator is scored too and
+shown beside them. Exit status 1 when a target is missed. Run it on an idle machine: other processes on the cores
+slow training and the wall-time target is absolute.
 """
 from __future__ import annotations
 
