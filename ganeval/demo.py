@@ -34,7 +34,7 @@ MIXTURE_RUNS = {
 }
 FASHION_RUNS = {  # no EMA at 1,500 steps: a 0.999 average would still hold 22% of the initial weights
     "fmnist-dcgan": ["steps=1500", "checkpoint_every=500", "eval_samples=1000", "ema=0"],
-    "fmnist-lsgan": ["steps=1500", "checkpoint_every=500", "eval_samples=1000"],
+    "fmnist-lsgan": ["steps=1500", "checkpoint_every=500", "eval_samples=1000", "ema=0"],
 }
 
 
