@@ -81,11 +81,16 @@ class DerivedStatistics:
     @classmethod
     def from_payload(cls, payload: dict) -> DerivedStatistics:
         """Entries written before a field existed simply lack it."""
-        return cls(*({int(k): value for k, value in (payload.get(name) or {}).items()} for name in ("radii", "ndb_centres")))
+        return cls(knn_radii=_by_number(payload.get("radii")), ndb_centres=_by_number(payload.get("ndb_centres")))
 
 
 def _by_name(tensors: dict[int, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Integer keys as strings, tensors on the CPU: what the cache file stores."""
     return {str(k): value.cpu() for k, value in tensors.items()}
+
+
+def _by_number(tensors: dict[str, torch.Tensor] | None) -> dict[int, torch.Tensor]:
+    return {int(k): value for k, value in (tensors or {}).items()}
 
 
 def save_reference(
