@@ -1,6 +1,9 @@
 """User-facing errors: one line that names the input and what is wrong; the CLI maps them to exit code 2."""
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from collections.abc import Iterable
 
 
@@ -35,3 +38,15 @@ class FewSamplesWarning(UserWarning):
 
 class RecordsWarning(UserWarning):
     """A line of a metrics.jsonl could not be read (a writer killed mid-line leaves one)."""
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_at_caller(message: str, category: type[Warning]) -> None:
+    """warnings.warn attributed to the first frame outside ganeval: the user's own score() or fid() call, however
+    deep inside the package the condition is found."""
+    frame, level = sys._getframe(1), 2  # stacklevel 2 is this function's caller
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -8,10 +8,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import warnings
 from pathlib import Path
 
-from .errors import InputError, RecordsWarning
+from .errors import InputError, RecordsWarning, warn_at_caller
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -75,7 +74,7 @@ def read_record_file(path: Path) -> list[dict]:
         raise InputError(f"{path}: not a ganeval records file (no line is a score record)")
     for number in skipped[:3]:
         truncated = " (a truncated last line: a writer stopped mid-write)" if number == len(lines) else ""
-        warnings.warn(f"{path}:{number}: unreadable record skipped{truncated}", RecordsWarning)
+        warn_at_caller(f"{path}:{number}: unreadable record skipped{truncated}", RecordsWarning)
     if len(skipped) > 3:
-        warnings.warn(f"{path}: {len(skipped) - 3} more unreadable records skipped", RecordsWarning)
+        warn_at_caller(f"{path}: {len(skipped) - 3} more unreadable records skipped", RecordsWarning)
     return records

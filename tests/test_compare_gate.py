@@ -53,9 +53,9 @@ def test_load_records_is_tidy(runs):
 def test_truncated_last_line_loads_with_a_warning(runs):
     path = runs / "alpha" / "metrics.jsonl"
     path.write_text(path.read_text() + '{"schema": 1, "created": "2026')  # a crash mid-write
-    with pytest.warns(RecordsWarning, match=r"metrics.jsonl:4: unreadable record skipped \(a truncated last line"):
+    with pytest.warns(RecordsWarning, match=r"metrics.jsonl:4: unreadable record skipped \(a truncated last line") as caught:
         frame = ganeval.load_records(runs / "alpha")
-    assert len(frame) == 6
+    assert len(frame) == 6 and caught[0].filename == __file__  # shown at the caller's line, not inside ganeval
     from ganeval.runs import append_record
 
     append_record(runs / "alpha", json.loads(path.read_text().splitlines()[0]))  # the next writer starts a new line

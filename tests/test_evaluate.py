@@ -40,6 +40,17 @@ def test_few_samples_take_the_low_rank_path_through_streaming_stats(rng):
     assert np.isfinite(record["fid"]) and record["fid"] == pytest.approx(expected, rel=1e-8)
 
 
+def test_warnings_point_at_the_callers_line(rng):
+    """FewSamplesWarning arises deep inside score() and fid(); the user is shown their own call."""
+    real, fake = gaussian_pair(rng, 60, 100)
+    for call in (lambda: score(Samples(torch.from_numpy(fake), "fake"), Samples(torch.from_numpy(real), "real"),
+                               "fid", progress=False),
+                 lambda: fid(real, fake)):
+        with pytest.warns(FewSamplesWarning) as caught:
+            call()
+        assert {warning.filename for warning in caught} == {__file__}
+
+
 def test_seeded_subsets_are_reproducible(tmp_path, rng):
     real, fake = gaussian_pair(rng, 400, 6)
     np.save(tmp_path / "real.npy", real)

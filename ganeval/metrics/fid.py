@@ -12,12 +12,11 @@ can be computed once and reused for every score against it.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass
 
 import torch
 
-from ..errors import FewSamplesWarning, InputError
+from ..errors import FewSamplesWarning, InputError, warn_at_caller
 from ._inputs import ArrayLike, as_matrix, check_finite, check_same_dim, pick_device
 
 
@@ -299,11 +298,10 @@ def _expanded_trace_sqrt(centred: torch.Tensor, eigenbasis: dict, weights: torch
 def warn_if_few_samples(num_samples: int, dim: int, side: str) -> None:
     """Warn (FewSamplesWarning) when a covariance comes from fewer samples than feature dimensions."""
     if num_samples <= dim:
-        warnings.warn(
+        warn_at_caller(
             f"{side}: {num_samples} samples for {dim} feature dimensions (N <= d): the covariance is rank deficient "
             f"and FID is biased upward; use more samples than dimensions for numbers comparable with published FIDs",
             FewSamplesWarning,
-            stacklevel=3,
         )
 
 
