@@ -232,3 +232,26 @@ def test_ctrl_c_writes_a_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         train(config, tmp_path / "run", progress=False)
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "step-0000007.pt")["step"] == 7
+
+
+def test_lazy_gradient_penalty_runs_every_nth_discriminator_step_weighted_n_times(monkeypatch):
+    from ganeval.train import loop
+
+    penalised_at = []
+
+    def unit_penalty(discriminator, real, fake, generator=None, packing=1):
+        penalised_at.append(trainer.step)
+        return torch.ones(())
+
+    monkeypatch.setattr(loop, "gradient_penalty", unit_penalty)
+    losses = {}
+    for every in (1, 2):
+        config = load_config("grid25-gan", ["loss='wgan-gp'", "batch_size=10", "train_size=1000", f"gp_every={every}"])
+        trainer = loop.create_trainer(config, torch.device("cpu"))
+        penalised_at.clear()
+        losses[every] = [loop.training_step(trainer)["d_loss"] for _ in range(4)]
+        assert penalised_at == ([0, 1, 2, 3] if every == 1 else [0, 2])
+    # the same random stream: step 0 differs by the penalty's weight alone (10 against 2 x 10)
+    assert losses[2][0] - losses[1][0] == pytest.approx(10.0)
+    with pytest.raises(InputError, match="gp_every must be at least 1"):
+        load_config("fmnist-wgan-gp", ["gp_every=0"])

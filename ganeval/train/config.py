@@ -32,6 +32,7 @@ class TrainConfig:
     batch_size: int = 64
     d_steps: int = 1  # discriminator steps per generator step
     gp_weight: float = 10.0  # WGAN-GP only
+    gp_every: int = 1  # WGAN-GP: the penalty on every n-th discriminator step, weighted n x (lazy regularisation)
     packing: int = 1  # PacGAN degree m
     ema: float = 0.0  # decay of the generator's exponential moving average (0: none)
     lr_decay: float = 0.0  # the last fraction of the steps over which both learning rates fall linearly to 0
@@ -48,7 +49,7 @@ class TrainConfig:
             raise InputError(f"config {self.name}: unknown model '{self.model}'; choose from {', '.join(MODELS)}")
         if self.loss not in LOSS_NAMES:
             raise InputError(f"config {self.name}: unknown loss '{self.loss}'; choose from {', '.join(LOSS_NAMES)}")
-        for key in ("batch_size", "d_steps", "packing", "steps", "checkpoint_every"):
+        for key in ("batch_size", "d_steps", "gp_every", "packing", "steps", "checkpoint_every"):
             if getattr(self, key) < 1:
                 raise InputError(f"config {self.name}: {key} must be at least 1, got {getattr(self, key)}")
         if self.eval_every < 0:

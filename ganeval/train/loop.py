@@ -122,13 +122,15 @@ def training_step(trainer: Trainer) -> dict[str, float]:
     trainer.generator.train()
     trainer.discriminator.train()
     # Discriminator: real batch against a generated batch, the generator fixed.
-    for _ in range(config.d_steps):
+    for d_step in range(trainer.step * config.d_steps, (trainer.step + 1) * config.d_steps):
         real = _real_batch(trainer)
         with torch.no_grad():
             fake = trainer.generator(_latents(trainer, config.batch_size))
         d_loss = discriminator_loss(config.loss, trainer.discriminator(real), trainer.discriminator(fake))
-        if config.loss == "wgan-gp":
-            d_loss = d_loss + config.gp_weight * gradient_penalty(trainer.discriminator, real, fake, trainer.random, config.packing)
+        if config.loss == "wgan-gp" and d_step % config.gp_every == 0:
+            # Lazy regularisation (Karras et al. 2020): every gp_every-th step, weighted gp_every times.
+            penalty = gradient_penalty(trainer.discriminator, real, fake, trainer.random, config.packing)
+            d_loss = d_loss + config.gp_every * config.gp_weight * penalty
         trainer.optimiser_d.zero_grad(set_to_none=True)
         d_loss.backward()
         trainer.optimiser_d.step()
