@@ -255,3 +255,26 @@ def test_lazy_gradient_penalty_runs_every_nth_discriminator_step_weighted_n_time
     assert losses[2][0] - losses[1][0] == pytest.approx(10.0)
     with pytest.raises(InputError, match="gp_every must be at least 1"):
         load_config("fmnist-wgan-gp", ["gp_every=0"])
+
+
+@pytest.mark.parametrize("d_steps", [1, 3])
+def test_the_generator_step_reuses_the_last_generated_batch_and_leaves_the_discriminator_gradients(d_steps):
+    from ganeval.train import loop
+
+    config = load_config("grid25-gan", ["batch_size=10", "train_size=1000", f"d_steps={d_steps}"])
+    trainer = loop.create_trainer(config, torch.device("cpu"))
+    with_graph = []
+    trainer.generator.register_forward_hook(lambda module, inputs, output: with_graph.append(output.requires_grad))
+    after_d_update = {}
+
+    def snapshot(optimiser, args, kwargs):
+        after_d_update.update({name: p.grad.clone() for name, p in trainer.discriminator.named_parameters()})
+
+    trainer.optimiser_d.register_step_post_hook(snapshot)
+    loop.training_step(trainer)
+    # one generator pass per discriminator step; only the last keeps its graph, for the generator step
+    assert with_graph == [False] * (d_steps - 1) + [True]
+    # the generator step added no gradients to the discriminator's and left it trainable
+    for name, parameter in trainer.discriminator.named_parameters():
+        assert parameter.requires_grad
+        assert torch.equal(parameter.grad, after_d_update[name]), name

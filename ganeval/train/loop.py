@@ -1,9 +1,9 @@
 """The GAN training loop: alternating discriminator and generator steps, checkpoints, resume, seeded generation.
 
 Read top to bottom: build (networks, optimisers, data) -> for each step: d_steps discriminator updates on a real and
-a generated batch, then one generator update against the fixed discriminator, the EMA update, and a checkpoint every
-`checkpoint_every` steps. All randomness comes from one CPU torch.Generator whose state is saved in each checkpoint,
-so a resumed run continues exactly where the interrupted one stopped.
+a generated batch, then one generator update on the last generated batch against the fixed discriminator, the EMA
+update, and a checkpoint every `checkpoint_every` steps. All randomness comes from one CPU torch.Generator whose
+state is saved in each checkpoint, so a resumed run continues exactly where the interrupted one stopped.
 """
 from __future__ import annotations
 
@@ -121,12 +121,15 @@ def training_step(trainer: Trainer) -> dict[str, float]:
             group["lr"] = rate * scale  # a function of the step alone: resumed runs follow the same schedule
     trainer.generator.train()
     trainer.discriminator.train()
-    # Discriminator: real batch against a generated batch, the generator fixed.
-    for d_step in range(trainer.step * config.d_steps, (trainer.step + 1) * config.d_steps):
+    # Discriminator: real batch against a generated batch, the generator fixed. The last generated batch keeps its
+    # graph: the generator step below scores the same samples again (as PyTorch's DCGAN example does), which saves
+    # a generator forward pass per step.
+    first, last = trainer.step * config.d_steps, (trainer.step + 1) * config.d_steps - 1
+    for d_step in range(first, last + 1):
         real = _real_batch(trainer)
-        with torch.no_grad():
+        with torch.set_grad_enabled(d_step == last):
             fake = trainer.generator(_latents(trainer, config.batch_size))
-        d_loss = discriminator_loss(config.loss, trainer.discriminator(real), trainer.discriminator(fake))
+        d_loss = discriminator_loss(config.loss, trainer.discriminator(real), trainer.discriminator(fake.detach()))
         if config.loss == "wgan-gp" and d_step % config.gp_every == 0:
             # Lazy regularisation (Karras et al. 2020): every gp_every-th step, weighted gp_every times.
             penalty = gradient_penalty(trainer.discriminator, real, fake, trainer.random, config.packing)
@@ -134,11 +137,15 @@ def training_step(trainer: Trainer) -> dict[str, float]:
         trainer.optimiser_d.zero_grad(set_to_none=True)
         d_loss.backward()
         trainer.optimiser_d.step()
-    # Generator: fool the fixed discriminator.
-    fake = trainer.generator(_latents(trainer, config.batch_size))
-    g_loss = generator_loss(config.loss, trainer.discriminator(fake))
-    trainer.optimiser_g.zero_grad(set_to_none=True)
-    g_loss.backward()
+    # Generator: fool the updated, now fixed discriminator. Its weights need no gradients here; skipping them saves
+    # the weight-gradient half of the discriminator's backward pass.
+    trainer.discriminator.requires_grad_(False)
+    try:
+        g_loss = generator_loss(config.loss, trainer.discriminator(fake))
+        trainer.optimiser_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+    finally:
+        trainer.discriminator.requires_grad_(True)
     trainer.optimiser_g.step()
     if trainer.ema is not None:
         update_ema(trainer.ema, trainer.generator, config.ema)
