@@ -258,10 +258,12 @@ def test_lazy_gradient_penalty_runs_every_nth_discriminator_step_weighted_n_time
 
 
 @pytest.mark.parametrize("d_steps", [1, 3])
-def test_the_generator_step_reuses_the_last_generated_batch_and_leaves_the_discriminator_gradients(d_steps):
+@pytest.mark.parametrize("reuse", [False, True])
+def test_the_generator_step_adds_no_discriminator_gradients_and_reuses_the_last_batch_when_asked(d_steps, reuse):
     from ganeval.train import loop
 
-    config = load_config("grid25-gan", ["batch_size=10", "train_size=1000", f"d_steps={d_steps}"])
+    config = load_config("grid25-gan", ["batch_size=10", "train_size=1000", f"d_steps={d_steps}",
+                                        f"reuse_fake_batch={str(reuse).lower()}"])
     trainer = loop.create_trainer(config, torch.device("cpu"))
     with_graph = []
     trainer.generator.register_forward_hook(lambda module, inputs, output: with_graph.append(output.requires_grad))
@@ -272,9 +274,12 @@ def test_the_generator_step_reuses_the_last_generated_batch_and_leaves_the_discr
 
     trainer.optimiser_d.register_step_post_hook(snapshot)
     loop.training_step(trainer)
-    # one generator pass per discriminator step; only the last keeps its graph, for the generator step
-    assert with_graph == [False] * (d_steps - 1) + [True]
+    # one generator pass per discriminator step, then a fresh one with a graph for the generator step, or none: the
+    # last discriminator step's pass keeps its graph instead
+    assert with_graph == [False] * (d_steps - reuse) + [True]
     # the generator step added no gradients to the discriminator's and left it trainable
     for name, parameter in trainer.discriminator.named_parameters():
         assert parameter.requires_grad
         assert torch.equal(parameter.grad, after_d_update[name]), name
+    with pytest.raises(InputError, match="reuse_fake_batch must be true or false"):
+        load_config("grid25-gan", ["reuse_fake_batch=1"])

@@ -34,6 +34,7 @@ class TrainConfig:
     gp_weight: float = 10.0  # WGAN-GP only
     gp_every: int = 1  # WGAN-GP: the penalty on every n-th discriminator step, weighted n x (lazy regularisation)
     packing: int = 1  # PacGAN degree m
+    reuse_fake_batch: bool = False  # the generator step scores the last discriminator step's generated batch again
     ema: float = 0.0  # decay of the generator's exponential moving average (0: none)
     lr_decay: float = 0.0  # the last fraction of the steps over which both learning rates fall linearly to 0
     steps: int = 1000
@@ -58,6 +59,8 @@ class TrainConfig:
             raise InputError(f"config {self.name}: batch_size {self.batch_size} is not divisible by packing {self.packing}")
         if not 0 <= self.lr_decay <= 1:
             raise InputError(f"config {self.name}: lr_decay must be in [0, 1] (a fraction of the steps), got {self.lr_decay}")
+        if not isinstance(self.reuse_fake_batch, bool):
+            raise InputError(f"config {self.name}: reuse_fake_batch must be true or false, got {self.reuse_fake_batch!r}")
         if not 0 <= self.ema < 1:
             raise InputError(f"config {self.name}: ema must be in [0, 1), got {self.ema}")
 

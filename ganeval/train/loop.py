@@ -1,9 +1,10 @@
 """The GAN training loop: alternating discriminator and generator steps, checkpoints, resume, seeded generation.
 
 Read top to bottom: build (networks, optimisers, data) -> for each step: d_steps discriminator updates on a real and
-a generated batch, then one generator update on the last generated batch against the fixed discriminator, the EMA
-update, and a checkpoint every `checkpoint_every` steps. All randomness comes from one CPU torch.Generator whose
-state is saved in each checkpoint, so a resumed run continues exactly where the interrupted one stopped.
+a generated batch, then one generator update against the fixed discriminator (on a fresh generated batch, or the
+last one with `reuse_fake_batch`), the EMA update, and a checkpoint every `checkpoint_every` steps. All randomness
+comes from one CPU torch.Generator whose state is saved in each checkpoint, so a resumed run continues exactly where
+the interrupted one stopped.
 """
 from __future__ import annotations
 
@@ -121,13 +122,13 @@ def training_step(trainer: Trainer) -> dict[str, float]:
             group["lr"] = rate * scale  # a function of the step alone: resumed runs follow the same schedule
     trainer.generator.train()
     trainer.discriminator.train()
-    # Discriminator: real batch against a generated batch, the generator fixed. The last generated batch keeps its
-    # graph: the generator step below scores the same samples again (as PyTorch's DCGAN example does), which saves
-    # a generator forward pass per step.
+    # Discriminator: real batch against a generated batch, the generator fixed. With reuse_fake_batch the last
+    # generated batch keeps its graph and the generator step scores it again (as PyTorch's DCGAN example does),
+    # which saves a generator forward pass per step.
     first, last = trainer.step * config.d_steps, (trainer.step + 1) * config.d_steps - 1
     for d_step in range(first, last + 1):
         real = _real_batch(trainer)
-        with torch.set_grad_enabled(d_step == last):
+        with torch.set_grad_enabled(config.reuse_fake_batch and d_step == last):
             fake = trainer.generator(_latents(trainer, config.batch_size))
         d_loss = discriminator_loss(config.loss, trainer.discriminator(real), trainer.discriminator(fake.detach()))
         if config.loss == "wgan-gp" and d_step % config.gp_every == 0:
@@ -139,6 +140,8 @@ def training_step(trainer: Trainer) -> dict[str, float]:
         trainer.optimiser_d.step()
     # Generator: fool the updated, now fixed discriminator. Its weights need no gradients here; skipping them saves
     # the weight-gradient half of the discriminator's backward pass.
+    if not config.reuse_fake_batch:
+        fake = trainer.generator(_latents(trainer, config.batch_size))
     trainer.discriminator.requires_grad_(False)
     try:
         g_loss = generator_loss(config.loss, trainer.discriminator(fake))
