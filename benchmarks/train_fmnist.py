@@ -58,14 +58,14 @@ def run_config(name: str, overrides: list[str], runs: Path, num_samples: int, fi
     device = torch.device("cpu")
     scorer, hook_seconds = CheckpointScorer(config, device), [0.0]
 
-    def timed_scorer(path: Path, step: int):
+    def timed_scorer(path: Path, step: int, last: bool):
         started = time.perf_counter()
-        record = scorer(path, step)
+        record = scorer(path, step, last)
         hook_seconds[0] += time.perf_counter() - started
         return record
 
     started = time.perf_counter()
-    train(config, out, device=device, progress=sys.stderr.isatty(), on_checkpoint=timed_scorer)
+    trainer = train(config, out, device=device, progress=sys.stderr.isatty(), on_checkpoint=timed_scorer)
     minutes = (time.perf_counter() - started) / 60
     saved = checkpoints(out)
     first, last = final_score(saved[0], num_samples, config.ema > 0), final_score(saved[-1], num_samples, config.ema > 0)
@@ -76,8 +76,10 @@ def run_config(name: str, overrides: list[str], runs: Path, num_samples: int, fi
     figure.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(out / "samples" / f"{saved[-1].stem}.png", figure)
     result = {
-        "config": name, "overrides": overrides, "steps": config.steps, "minutes": minutes,
-        "steps_per_second": config.steps / (minutes * 60 - hook_seconds[0]), "eval_hook_seconds": hook_seconds[0],
+        "config": name, "overrides": overrides, "steps": trainer.step, "max_steps": config.steps,
+        "max_minutes": config.max_minutes, "stopped_by": "time budget" if trainer.step < config.steps else "steps",
+        "minutes": minutes, "steps_per_second": trainer.step / (minutes * 60 - hook_seconds[0]),
+        "eval_hook_seconds": hook_seconds[0],
         "date": time.strftime("%Y-%m-%d"), "step0": first, "step0_raw": first_raw, "last": last,
         "fid_ratio": last["fid"] / first["fid"], "figure": f"{figures.name}/{figure.name}",
     }
@@ -102,11 +104,15 @@ def markdown(results: list[dict], machine: str, num_samples: int) -> str:
         last, ok, raw = r["last"], all(r["passed"].values()), r.get("step0_raw")
         first = f"{r['step0']['fid']:.1f}" + (f" (raw {raw['fid']:.1f})" if raw else "")
         lines.append(
-            f"| {r['config']} | {r['steps']} | {r['minutes']:.1f} | {r['steps_per_second']:.2f} | {first} "
+            f"| {r['config']} | {r['steps']}{' (time)' if r.get('stopped_by') == 'time budget' else ''} | {r['minutes']:.1f} | {r['steps_per_second']:.2f} | {first} "
             f"| {last['fid']:.2f} | 1/{1 / r['fid_ratio']:.0f} | {last['is_mean']:.2f} | {last['kid_mean']:.4f} "
             f"| {last['precision']:.3f} | {last['recall']:.3f} | {last['modes']}/10 | "
             + ("pass" if ok else "FAIL: " + ", ".join(key for key, passed in r["passed"].items() if not passed)) + " |"
         )
+    if any(r.get("stopped_by") == "time budget" for r in results):
+        budgets = sorted({f"{r['max_minutes']:g}" for r in results if r.get("stopped_by") == "time budget"})
+        lines += ["", f"(time): the config's time budget (max_minutes = {', '.join(budgets)}) ended the run before its "
+                      "`steps`; the row gives the steps it reached."]
     if any(r.get("step0_raw") for r in results):
         lines += ["", "EMA configs: both ends scored with the EMA weights (standing BatchNorm statistics), the ratio "
                       "between those; the raw step-0 generator's FID in brackets."]

@@ -66,7 +66,7 @@ def test_learning_rate_decay_follows_the_step_and_survives_resume(tmp_path):
     assert straight.optimiser_g.param_groups[0]["lr"] == pytest.approx(config.lr_g / 3)
     assert straight.optimiser_d.param_groups[0]["lr"] == pytest.approx(config.lr_d / 3)
 
-    def stop_at_three(path, step):
+    def stop_at_three(path, step, last):
         if step == 3:
             raise KeyboardInterrupt
 
@@ -77,6 +77,40 @@ def test_learning_rate_decay_follows_the_step_and_survives_resume(tmp_path):
         assert torch.equal(value, resumed.generator.state_dict()[key]), key
     with pytest.raises(InputError, match="lr_decay must be in"):
         load_config("grid25-gan", ["lr_decay=2"])
+
+
+def test_a_time_budget_ends_the_run_with_a_scored_checkpoint_and_carries_over_resume(tmp_path, monkeypatch):
+    from ganeval.train import loop
+    from ganeval.train.scoring import CheckpointScorer
+
+    ticks = iter(range(0, 10_000, 6))  # a clock that moves 6 seconds whenever the loop reads it (once per step)
+    monkeypatch.setattr(loop, "monotonic", lambda: next(ticks))
+    config = load_config("grid25-gan", ["steps=100", "checkpoint_every=3", "batch_size=10", "train_size=1000",
+                                        "max_minutes=0.5"])
+    calls = []
+
+    def hook(path, step, last):
+        calls.append((path.name, step, last))
+
+    trainer = train(config, tmp_path / "run", progress=False, on_checkpoint=hook)
+    # 6 s per step: the 30-second budget is spent at step 5, whose checkpoint is the last (and said to be)
+    assert trainer.step == 5 and trainer.seconds == 30
+    assert calls == [("step-0000000.pt", 0, False), ("step-0000003.pt", 3, False), ("step-0000005.pt", 5, True)]
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "step-0000005.pt")["seconds"] == 30
+    # the budget covers the whole run: resuming a run that spent it trains nothing and writes nothing
+    calls.clear()
+    assert train(config, tmp_path / "run", resume=True, progress=False, on_checkpoint=hook).step == 5 and calls == []
+    # a larger budget continues from the 30 seconds already spent
+    longer = load_config("grid25-gan", ["steps=100", "checkpoint_every=3", "batch_size=10", "train_size=1000",
+                                        "max_minutes=1"])
+    assert train(longer, tmp_path / "run", resume=True, progress=False, on_checkpoint=hook).step == 9
+    assert calls == [("step-0000006.pt", 6, False), ("step-0000009.pt", 9, True)]
+    # the evaluation hook scores the last checkpoint even where eval_every would skip it
+    scorer = CheckpointScorer(load_config("grid25-gan", ["steps=100", "checkpoint_every=3", "eval_every=2"]), torch.device("cpu"))
+    assert not scorer.due(3) and scorer.due(3, last=True) and scorer.due(6)
+    for bad, message in (("max_minutes=-1", "max_minutes must be 0"), ("lr_decay=0.5", "cannot be combined")):
+        with pytest.raises(InputError, match=message):
+            load_config("grid25-gan", ["max_minutes=2", bad])
 
 
 def test_config_errors_name_the_valid_choices(tmp_path):
@@ -97,6 +131,12 @@ def test_train_command(run_cli, tmp_path):
     assert "step 2" in out and (tmp_path / "run" / "checkpoints" / "step-0000002.pt").is_file()
     code, _, err = run_cli("train", "ring8-gan", "--set", "lr_g", "--out", tmp_path / "bad")
     assert code == 2 and "expected key=value" in err
+    # a budget of 6 ms is spent by the step-0 checkpoint: a new run still takes one step, its last checkpoint, and says why
+    code, out, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
+                             "max_minutes=0.0001", "--out", tmp_path / "short", "--quiet", "--no-eval")
+    assert code == 0, err
+    assert "step 1 (of 400000: the 0.0001-minute time budget ran out)" in out
+    assert (tmp_path / "short" / "checkpoints" / "step-0000001.pt").is_file()
 
 
 def test_training_scores_checkpoints_and_a_later_sweep_skips_them(run_cli, tmp_path):

@@ -38,6 +38,7 @@ class TrainConfig:
     ema: float = 0.0  # decay of the generator's exponential moving average (0: none)
     lr_decay: float = 0.0  # the last fraction of the steps over which both learning rates fall linearly to 0
     steps: int = 1000
+    max_minutes: float = 0.0  # a time budget: stop (with a last checkpoint) once training has run this long (0: none)
     checkpoint_every: int = 500
     eval_every: int = 1  # score every n-th checkpoint and the last one while training (0: never)
     eval_samples: int = 2000  # generated samples per score, against all of `data`
@@ -61,6 +62,11 @@ class TrainConfig:
             raise InputError(f"config {self.name}: lr_decay must be in [0, 1] (a fraction of the steps), got {self.lr_decay}")
         if not isinstance(self.reuse_fake_batch, bool):
             raise InputError(f"config {self.name}: reuse_fake_batch must be true or false, got {self.reuse_fake_batch!r}")
+        if self.max_minutes < 0:
+            raise InputError(f"config {self.name}: max_minutes must be 0 (no time budget) or more, got {self.max_minutes}")
+        if self.max_minutes > 0 and self.lr_decay > 0:
+            # The decay is a function of the step and `steps`, which a time budget may stop short of.
+            raise InputError(f"config {self.name}: lr_decay follows `steps` and cannot be combined with max_minutes")
         if not 0 <= self.ema < 1:
             raise InputError(f"config {self.name}: ema must be in [0, 1), got {self.ema}")
 

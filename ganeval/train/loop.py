@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from time import monotonic
 
 import torch
 from torch import nn
@@ -43,6 +44,7 @@ class Trainer:
     random: torch.Generator  # CPU stream for batches and latents
     device: torch.device
     step: int = 0
+    seconds: float = 0.0  # wall time spent in train() so far, across resumes: the clock of `max_minutes`
 
     @property
     def latent_dim(self) -> int:
@@ -164,36 +166,49 @@ def train(
     resume: bool = False,
     data_root: str | None = None,
     progress: bool | None = None,
-    on_checkpoint: Callable[[Path, int], dict | None] | None = None,
+    on_checkpoint: Callable[[Path, int, bool], dict | None] | None = None,
 ) -> Trainer:
     """Train to `config.steps` in run directory `out`; with `resume`, continue from its last checkpoint.
 
-    Writes out/config.toml, out/checkpoints/step-XXXXXXX.pt at step 0, every `checkpoint_every` steps and at the end,
-    and a picture of the samples beside each (out/samples/step-XXXXXXX.png). `on_checkpoint(path, step)` runs after
-    each checkpoint (the evaluation hook, see ganeval.train.scoring); a record it returns shows in the progress bar.
+    With `config.max_minutes` the run also stops at the first step that ends after that much wall time in train()
+    (checkpoints and scoring included, earlier sessions of a resumed run too), so `trainer.step < config.steps`
+    tells that the time budget ended it. Writes out/config.toml, out/checkpoints/step-XXXXXXX.pt at step 0, every
+    `checkpoint_every` steps and at the end, and a picture of the samples beside each (out/samples/step-XXXXXXX.png).
+    `on_checkpoint(path, step, last)` runs after each checkpoint (the evaluation hook, see ganeval.train.scoring;
+    `last` marks the run's final one); a record it returns shows in the progress bar.
     """
     trainer = create_trainer(config, device, data_root)
     checkpoints = out / "checkpoints"
-    if resume and checkpoints.is_dir() and any(checkpoints.glob("step-*.pt")):
+    resumed = resume and checkpoints.is_dir() and any(checkpoints.glob("step-*.pt"))
+    if resumed:
         restore(trainer, load_checkpoint(sorted(checkpoints.glob("step-*.pt"))[-1], map_location=device))
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(out / "config.toml", config.to_toml())
     show = sys.stderr.isatty() if progress is None else progress
+    clock_zero = monotonic() - trainer.seconds
+
+    def out_of_time() -> bool:
+        trainer.seconds = monotonic() - clock_zero
+        return 0 < config.max_minutes * 60 <= trainer.seconds
+
     with tqdm(total=config.steps, initial=trainer.step, desc=config.name, unit="step", disable=not show) as bar:
         status: dict[str, str] = {}
 
-        def checkpoint() -> None:
+        def checkpoint(last: bool) -> None:
             path = write_checkpoint(trainer, out)
-            record = on_checkpoint(path, trainer.step) if on_checkpoint else None
+            record = on_checkpoint(path, trainer.step, last) if on_checkpoint else None
             status.update(_score_summary(record))
 
         if trainer.step == 0:  # the untrained generator: the baseline of every metric curve
-            checkpoint()
+            checkpoint(last=False)
+        stop = resumed and out_of_time()  # a resumed run may have spent its budget already; a new one takes a step
         try:
-            while trainer.step < config.steps:
+            while trainer.step < config.steps and not stop:
                 losses = training_step(trainer)
-                if trainer.step % config.checkpoint_every == 0 or trainer.step == config.steps:
-                    checkpoint()
+                stop = out_of_time()
+                last = stop or trainer.step == config.steps
+                if last or trainer.step % config.checkpoint_every == 0:
+                    checkpoint(last)
                 bar.update(1)
                 bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}", **status)
         except KeyboardInterrupt:
@@ -240,6 +255,7 @@ def checkpoint_contents(trainer: Trainer) -> dict:
         "optimiser_g": trainer.optimiser_g.state_dict(),
         "optimiser_d": trainer.optimiser_d.state_dict(),
         "random_state": trainer.random.get_state(),
+        "seconds": trainer.seconds,
     }
 
 
@@ -253,6 +269,7 @@ def restore(trainer: Trainer, checkpoint: dict) -> None:
     trainer.optimiser_d.load_state_dict(checkpoint["optimiser_d"])
     trainer.random.set_state(checkpoint["random_state"])
     trainer.step = int(checkpoint["step"])
+    trainer.seconds = float(checkpoint.get("seconds", 0.0))  # checkpoints from before the time budget: 0
 
 
 def generator_from_checkpoint(checkpoint: dict, ema: bool = False, device: torch.device = torch.device("cpu")):

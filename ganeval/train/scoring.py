@@ -23,15 +23,16 @@ class CheckpointScorer:
         self.device = device
         self.data_root = data_root
 
-    def due(self, step: int) -> bool:
+    def due(self, step: int, last: bool = False) -> bool:
         config = self.config
         if config.eval_every == 0:
             return False
-        return step == config.steps or (step // config.checkpoint_every) % config.eval_every == 0
+        return last or step == config.steps or (step // config.checkpoint_every) % config.eval_every == 0
 
-    def __call__(self, checkpoint: Path, step: int) -> dict | None:
-        """The record of `checkpoint` (also appended to the run's metrics.jsonl), or None when not due."""
-        if not self.due(step):
+    def __call__(self, checkpoint: Path, step: int, last: bool = False) -> dict | None:
+        """The record of `checkpoint` (also appended to the run's metrics.jsonl), or None when not due; `last`
+        marks a run's final checkpoint (a time budget may end it before `steps`), which is always scored."""
+        if not self.due(step, last):
             return None
         return score(
             str(checkpoint),
