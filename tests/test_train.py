@@ -83,7 +83,7 @@ def test_a_time_budget_ends_the_run_with_a_scored_checkpoint_and_carries_over_re
     from ganeval.train import loop
     from ganeval.train.scoring import CheckpointScorer
 
-    ticks = iter(range(0, 10_000, 6))  # a clock that moves 6 seconds whenever the loop reads it (once per step)
+    ticks = iter(range(0, 10_000, 6))  # a clock that moves 6 seconds whenever the loop reads it (after every step)
     monkeypatch.setattr(loop, "monotonic", lambda: next(ticks))
     config = load_config("grid25-gan", ["steps=100", "checkpoint_every=3", "batch_size=10", "train_size=1000",
                                         "max_minutes=0.5"])
