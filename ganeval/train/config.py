@@ -66,7 +66,8 @@ class TrainConfig:
             raise InputError(f"config {self.name}: max_minutes must be 0 (no time budget) or more, got {self.max_minutes}")
         if self.max_minutes > 0 and self.lr_decay > 0:
             # The decay is a function of the step and `steps`, which a time budget may stop short of.
-            raise InputError(f"config {self.name}: lr_decay follows `steps` and cannot be combined with max_minutes")
+            raise InputError(f"config {self.name}: lr_decay follows `steps` and cannot be combined with max_minutes "
+                             "(set max_minutes = 0 to use it)")
         if not 0 <= self.ema < 1:
             raise InputError(f"config {self.name}: ema must be in [0, 1), got {self.ema}")
 
