@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # GPU check for a machine with CUDA (`make gpu-check`): GPU summary, CUDA parity of ganeval's metrics against CPU and
-# against torch-fidelity / prdc, then the FID and PRDC benchmarks with ganeval's inputs on the GPU. Budget: under
-# 5 minutes on an H200 (each step has its own timeout; a failed step does not stop the next, the exit status says).
-# Everything is also written to $GANEVAL_GPU_LOG.
+# against torch-fidelity / prdc, the cost of --ci at d = 2,048, the mode statistics, the training core on the GPU,
+# then the FID and PRDC benchmarks with ganeval's inputs on the GPU; the checks that issues wait on come first.
+# Budget: under 10 minutes on an H200 (each step has its own timeout; a failed step does not stop the next, the exit
+# status says). Everything is also written to $GANEVAL_GPU_LOG.
 #
-#   PY          python to use                  (default .venv/bin/python)
+#   PY          python to use                  (default .venv/bin/python, else python3)
 #   GANEVAL_GPU_LOG  log file                  (default benchmarks/gpu_check.log)
 #   GANEVAL_BENCH_DEVICE  device for ganeval   (default cuda)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY=${PY:-.venv/bin/python}
+PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 LOG=${GANEVAL_GPU_LOG:-benchmarks/gpu_check.log}
 export GANEVAL_BENCH_DEVICE=${GANEVAL_BENCH_DEVICE:-cuda}
 exec > >(tee "$LOG") 2>&1
@@ -29,14 +30,21 @@ step "CUDA parity: fid, fid_from_stats, kid, prdc, inception_score, modes, ndb v
 failed=()
 timeout 110 "$PY" benchmarks/gpu_parity.py --device "$GANEVAL_BENCH_DEVICE" || failed+=("parity ($?)")
 
-# The scipy sqrtm anchor (tens of seconds, CPU only) is left out here; CPU runs of `make bench` cover it.
-step "benchmarks: FID (N=5000, d=2048), PRDC (N=10,000, d=1000; N=50,000, d=2048 memory), modes and NDB (26,000) on $GANEVAL_BENCH_DEVICE"
-timeout 170 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_fid.py benchmarks/bench_prdc.py benchmarks/bench_modes.py -k "not sqrtm" \
-    --benchmark-columns=min,mean,max,rounds --benchmark-sort=name || failed+=("benchmarks ($?)")
-
 step "benchmark: FID with 200 bootstrap replicates against plain FID (d=2048, N=10,000) on $GANEVAL_BENCH_DEVICE"
 timeout 90 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_intervals.py -k 2048 \
     --benchmark-columns=min,mean,max,rounds || failed+=("intervals benchmark ($?)")
+
+step "benchmark: mode statistics and NDB at 26,000 samples on $GANEVAL_BENCH_DEVICE"
+timeout 60 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_modes.py \
+    --benchmark-columns=min,mean,max,rounds --benchmark-sort=name || failed+=("modes benchmark ($?)")
+
+step "training core on $GANEVAL_BENCH_DEVICE: every config, throughput, scoring a checkpoint"
+timeout 150 "$PY" benchmarks/gpu_train.py --device "$GANEVAL_BENCH_DEVICE" || failed+=("training ($?)")
+
+# The scipy sqrtm anchor (tens of seconds, CPU only) is left out here; CPU runs of `make bench` cover it.
+step "benchmarks: FID (N=5000, d=2048), PRDC (N=10,000, d=1000; N=50,000, d=2048 memory) on $GANEVAL_BENCH_DEVICE"
+timeout 170 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_fid.py benchmarks/bench_prdc.py -k "not sqrtm" \
+    --benchmark-columns=min,mean,max,rounds --benchmark-sort=name || failed+=("benchmarks ($?)")
 
 step "done: log in $LOG"
 if (( ${#failed[@]} )); then
