@@ -78,7 +78,7 @@ def run_config(name: str, overrides: list[str], runs: Path, num_samples: int, fi
     shutil.copyfile(out / "samples" / f"{saved[-1].stem}.png", figure)
     result = {
         "config": name, "overrides": overrides, "steps": trainer.step, "max_steps": config.steps,
-        "max_minutes": config.max_minutes, "stopped_by": "time budget" if trainer.step < config.steps else "steps",
+        "max_minutes": config.max_minutes, "stopped_by": "time budget" if trainer.ended_by_time_budget else "steps",
         "minutes": minutes, "steps_per_second": trainer.step / (minutes * 60 - hook_seconds[0]),
         "eval_hook_seconds": hook_seconds[0],
         "date": time.strftime("%Y-%m-%d"), "step0": first, "step0_raw": first_raw, "last": last,

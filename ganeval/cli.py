@@ -133,7 +133,7 @@ def run_train(args: argparse.Namespace) -> int:
     trainer = train(config, out, device=device, resume=args.resume, data_root=args.data_root,
                     progress=False if args.quiet else None, on_checkpoint=scorer)
     scored = f"; scores in {out / METRICS_FILE}" if scorer and (out / METRICS_FILE).is_file() else ""
-    budget = f" (of {config.steps}: the {config.max_minutes:g}-minute time budget ran out)" if trainer.step < config.steps else ""
+    budget = f" (of {config.steps}: the {config.max_minutes:g}-minute time budget ran out)" if trainer.ended_by_time_budget else ""
     print(f"{config.name}: step {trainer.step}{budget}; checkpoints in {out / 'checkpoints'}{scored}")
     return EXIT_OK
 

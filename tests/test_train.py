@@ -94,7 +94,7 @@ def test_a_time_budget_ends_the_run_with_a_scored_checkpoint_and_carries_over_re
 
     trainer = train(config, tmp_path / "run", progress=False, on_checkpoint=hook)
     # 6 s per step: the 30-second budget is spent at step 5, whose checkpoint is the last (and said to be)
-    assert trainer.step == 5 and trainer.seconds == 30
+    assert trainer.step == 5 and trainer.seconds == 30 and trainer.ended_by_time_budget
     assert calls == [("step-0000000.pt", 0, False), ("step-0000003.pt", 3, False), ("step-0000005.pt", 5, True)]
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "step-0000005.pt")["seconds"] == 30
     # the budget covers the whole run: resuming a run that spent it trains nothing and writes nothing
@@ -105,6 +105,9 @@ def test_a_time_budget_ends_the_run_with_a_scored_checkpoint_and_carries_over_re
                                         "max_minutes=1"])
     assert train(longer, tmp_path / "run", resume=True, progress=False, on_checkpoint=hook).step == 9
     assert calls == [("step-0000006.pt", 6, False), ("step-0000009.pt", 9, True)]
+    # with the budget out of the way, `steps` ends the run
+    unbounded = load_config("grid25-gan", ["steps=10", "checkpoint_every=3", "batch_size=10", "train_size=1000"])
+    assert not train(unbounded, tmp_path / "run", resume=True, progress=False, on_checkpoint=hook).ended_by_time_budget
     # the evaluation hook scores the last checkpoint even where eval_every would skip it
     scorer = CheckpointScorer(load_config("grid25-gan", ["steps=100", "checkpoint_every=3", "eval_every=2"]), torch.device("cpu"))
     assert not scorer.due(3) and scorer.due(3, last=True) and scorer.due(6)

@@ -50,6 +50,11 @@ class Trainer:
     def latent_dim(self) -> int:
         return latent_dim(self.config)
 
+    @property
+    def ended_by_time_budget(self) -> bool:
+        """Whether `max_minutes` ended the run before `steps` (train() stops only at `steps` or the budget)."""
+        return self.step < self.config.steps
+
 
 def latent_dim(config: TrainConfig) -> int:
     return MLPConfig(**_mlp_options(config)).latent_dim if config.model == "mlp" else DCGANConfig(**_dcgan_options(config)).latent_dim
