@@ -2,8 +2,9 @@
 # GPU check for a machine with CUDA (`make gpu-check`): GPU summary, CUDA parity of ganeval's metrics against CPU and
 # against torch-fidelity / prdc, the cost of --ci at d = 2,048, the mode statistics, the training core on the GPU,
 # then the FID and PRDC benchmarks with ganeval's inputs on the GPU; the checks that issues wait on come first.
-# Budget: under 10 minutes on an H200 (each step has its own timeout; a failed step does not stop the next, the exit
-# status says). Everything is also written to $GANEVAL_GPU_LOG.
+# 2.5 minutes on an H200 (2026-11-30, benchmarks/results/gpu_check-h200.log); each step has its own timeout (under
+# 10 minutes in all), a failed step does not stop the next, the exit status says. Everything is also written to
+# $GANEVAL_GPU_LOG.
 #
 #   PY          python to use                  (default .venv/bin/python, else python3)
 #   GANEVAL_GPU_LOG  log file                  (default benchmarks/gpu_check.log)
