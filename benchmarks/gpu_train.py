@@ -85,7 +85,7 @@ def score_on_both(device: torch.device, checkpoint: Path) -> None:
     print(f"3. {checkpoint.parent.parent.name}/{checkpoint.name} scored on {device} and on the CPU "
           "(fmnist-classifier, 5,000 samples against fashion-mnist:test)")
     records = {}
-    for where in (device, torch.device("cpu")):
+    for where in dict.fromkeys((device, torch.device("cpu"))):  # on the CPU itself: one score
         started = time.perf_counter()
         records[where.type] = ganeval.score(str(checkpoint), "fashion-mnist:test", "fid,is,kid,prdc", num_samples=5000,
                                             ema=True, device=where, progress=False, use_cache=False)
