@@ -326,3 +326,36 @@ def test_the_generator_step_adds_no_discriminator_gradients_and_reuses_the_last_
         assert torch.equal(parameter.grad, after_d_update[name]), name
     with pytest.raises(InputError, match="reuse_fake_batch must be true or false"):
         load_config("grid25-gan", ["reuse_fake_batch=1"])
+
+
+@pytest.mark.parametrize("loss", ["lsgan", "wgan-gp"])
+def test_bfloat16_precision_runs_the_networks_in_bfloat16_and_keeps_float32_weights_and_scores(loss, tmp_path):
+    from ganeval.train import loop
+
+    np.save(tmp_path / "images.npy", np.random.default_rng(0).integers(0, 256, (64, 1, 28, 28), dtype=np.uint8))
+
+    def trained(precision: str) -> tuple[loop.Trainer, set[torch.dtype], set[torch.dtype]]:
+        config = load_config("fmnist-dcgan", [f"data='{tmp_path / 'images.npy'}'", "batch_size=8", f"loss='{loss}'",
+                                              f"precision='{precision}'", "model_options.generator_width=8",
+                                              "model_options.discriminator_width=8"])
+        trainer = loop.create_trainer(config, torch.device("cpu"))
+        feature_types, score_types = set(), set()
+        trainer.discriminator.body.register_forward_hook(lambda module, inputs, output: feature_types.add(output.dtype))
+        trainer.discriminator.register_forward_hook(lambda module, inputs, output: score_types.add(output.dtype))
+        for _ in range(3):
+            losses = loop.training_step(trainer)
+            assert np.isfinite(losses["d_loss"]) and np.isfinite(losses["g_loss"])
+        return trainer, feature_types, score_types
+
+    mixed, feature_types, score_types = trained("bfloat16")
+    assert feature_types == {torch.bfloat16} and score_types == {torch.float32}  # the score layer stays float32
+    assert all(p.dtype == torch.float32 for p in [*mixed.generator.parameters(), *mixed.discriminator.parameters()])
+    assert all(p.grad.dtype == torch.float32 for p in mixed.discriminator.parameters())
+    again = trained("bfloat16")[0]  # deterministic, so resumed runs stay exact
+    full, feature_types, _ = trained("float32")
+    assert feature_types == {torch.float32}
+    for key, value in mixed.generator.state_dict().items():
+        assert torch.equal(value, again.generator.state_dict()[key]), key
+    assert not all(torch.equal(p, q) for p, q in zip(mixed.generator.parameters(), full.generator.parameters()))
+    with pytest.raises(InputError, match="unknown precision 'float16'; choose from float32, bfloat16"):
+        load_config("grid25-gan", ["precision='float16'"])

@@ -88,7 +88,11 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         packed = pack(images, self.packing).view(-1, images.shape[1] * self.packing, *images.shape[2:])
-        return self.score(self.body(packed)).squeeze(1)
+        features = self.body(packed)
+        # The score stays float32 under bfloat16 autocast (mixed-precision training): the losses compare it with
+        # targets such as LSGAN's 0 and 1, which bfloat16's 8-bit mantissa would blur; the layer costs next to nothing.
+        with torch.autocast(features.device.type, enabled=False):
+            return self.score(features.float()).squeeze(1)
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ else:  # pragma: no cover - Python 3.10
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "models" / "configs"
 MODELS = ("mlp", "dcgan")
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class TrainConfig:
     gp_every: int = 1  # WGAN-GP: the penalty on every n-th discriminator step, weighted n x (lazy regularisation)
     packing: int = 1  # PacGAN degree m
     reuse_fake_batch: bool = False  # the generator step scores the last discriminator step's generated batch again
+    precision: str = "float32"  # bfloat16: the training step's network passes under autocast (weights stay float32)
     ema: float = 0.0  # decay of the generator's exponential moving average (0: none)
     lr_decay: float = 0.0  # the last fraction of the steps over which both learning rates fall linearly to 0
     steps: int = 1000
@@ -62,6 +64,8 @@ class TrainConfig:
             raise InputError(f"config {self.name}: lr_decay must be in [0, 1] (a fraction of the steps), got {self.lr_decay}")
         if not isinstance(self.reuse_fake_batch, bool):
             raise InputError(f"config {self.name}: reuse_fake_batch must be true or false, got {self.reuse_fake_batch!r}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"config {self.name}: unknown precision '{self.precision}'; choose from {', '.join(PRECISIONS)}")
         if self.max_minutes < 0:
             raise InputError(f"config {self.name}: max_minutes must be 0 (no time budget) or more, got {self.max_minutes}")
         if self.max_minutes > 0 and self.lr_decay > 0:

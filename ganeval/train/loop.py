@@ -135,23 +135,29 @@ def training_step(trainer: Trainer) -> dict[str, float]:
     first, last = trainer.step * config.d_steps, (trainer.step + 1) * config.d_steps - 1
     for d_step in range(first, last + 1):
         real = _real_batch(trainer)
-        with torch.set_grad_enabled(config.reuse_fake_batch and d_step == last):
+        with torch.set_grad_enabled(config.reuse_fake_batch and d_step == last), _precision(trainer):
             fake = trainer.generator(_latents(trainer, config.batch_size))
-        d_loss = discriminator_loss(config.loss, trainer.discriminator(real), trainer.discriminator(fake.detach()))
+        with _precision(trainer):
+            scores = trainer.discriminator(real), trainer.discriminator(fake.detach())
+        d_loss = discriminator_loss(config.loss, *(score.float() for score in scores))
         if config.loss == "wgan-gp" and d_step % config.gp_every == 0:
             # Lazy regularisation (Karras et al. 2020): every gp_every-th step, weighted gp_every times.
-            penalty = gradient_penalty(trainer.discriminator, real, fake, trainer.random, config.packing)
-            d_loss = d_loss + config.gp_every * config.gp_weight * penalty
+            with _precision(trainer):
+                penalty = gradient_penalty(trainer.discriminator, real, fake, trainer.random, config.packing)
+            d_loss = d_loss + config.gp_every * config.gp_weight * penalty.float()
         trainer.optimiser_d.zero_grad(set_to_none=True)
         d_loss.backward()
         trainer.optimiser_d.step()
     # Generator: fool the updated, now fixed discriminator. Its weights need no gradients here; skipping them saves
     # the weight-gradient half of the discriminator's backward pass.
     if not config.reuse_fake_batch:
-        fake = trainer.generator(_latents(trainer, config.batch_size))
+        with _precision(trainer):
+            fake = trainer.generator(_latents(trainer, config.batch_size))
     trainer.discriminator.requires_grad_(False)
     try:
-        g_loss = generator_loss(config.loss, trainer.discriminator(fake))
+        with _precision(trainer):
+            fake_scores = trainer.discriminator(fake)
+        g_loss = generator_loss(config.loss, fake_scores.float())
         trainer.optimiser_g.zero_grad(set_to_none=True)
         g_loss.backward()
     finally:
@@ -161,6 +167,14 @@ def training_step(trainer: Trainer) -> dict[str, float]:
         update_ema(trainer.ema, trainer.generator, config.ema)
     trainer.step += 1
     return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach())}
+
+
+def _precision(trainer: Trainer) -> torch.autocast:
+    """Autocast for the training step's network passes: bfloat16 convolutions and products where the config asks.
+
+    The weights, their gradients, the optimisers and the EMA stay float32 (mixed precision); the losses are taken in
+    float32. Generation for checkpoints and scores always runs in float32."""
+    return torch.autocast(trainer.device.type, dtype=torch.bfloat16, enabled=trainer.config.precision == "bfloat16")
 
 
 def train(
