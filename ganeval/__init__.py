@@ -4,12 +4,27 @@
 >>> record = ganeval.score("ring8", "ring8", "fid", progress=False, use_cache=False)
 >>> record["fid"] < 0.01
 True
+
+`ganeval.score` loads torch on first use, so the command line starts fast (compare and load_records need pandas
+only; they are imported here because the name `ganeval.compare` is also the module's).
 """
-__version__ = "0.1.0"
+from __future__ import annotations
+
+import importlib
+
+from .errors import GanevalError
+
+__version__ = "0.1.0"  # before the imports below: modules they load read it
 
 from .compare import compare  # noqa: E402
-from .errors import GanevalError  # noqa: E402
-from .evaluate import score  # noqa: E402
 from .records import load_records  # noqa: E402
 
+_LAZY = {"score": "evaluate"}
+
 __all__ = ["GanevalError", "__version__", "compare", "load_records", "score"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

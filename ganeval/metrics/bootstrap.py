@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InputError
+from .registry import DEFAULT_REPLICATES
 
-DEFAULT_REPLICATES = 200
 INTERVAL_KINDS = {
     **dict.fromkeys(("fid", "is_mean", "kid_mean", "fid_inf", "is_inf", "reverse_kl", "kl_reference", "ndb_js"), "basic"),
     **dict.fromkeys(("precision", "density", "high_quality"), "percentile"),

@@ -11,8 +11,8 @@ import torch
 
 from ..errors import InputError
 from ._inputs import ArrayLike, as_matrix, pick_device
+from .registry import DEFAULT_SEED
 
-DEFAULT_SEED = 2020  # torch-fidelity's rng_seed, so default shuffles agree with it
 
 
 def inception_score(

@@ -10,8 +10,8 @@ import torch
 
 from ..errors import InputError
 from ._inputs import ArrayLike, as_matrix, check_same_dim, pick_device
+from .registry import DEFAULT_SEED
 
-DEFAULT_SEED = 2020  # torch-fidelity's rng_seed, so default subsets agree with it
 
 
 def kid(

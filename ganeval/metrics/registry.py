@@ -32,6 +32,8 @@ METRIC_FAMILIES: dict[str, MetricFamily] = {
     )
 }
 DEFAULT_FAMILIES = ("fid", "is", "kid", "prdc")  # what `--metrics` left out computes (where the extractor allows)
+DEFAULT_SEED = 2020  # torch-fidelity's rng_seed: default KID subsets and IS splits match it
+DEFAULT_REPLICATES = 200  # bootstrap replicates of --ci
 
 # Direction of every metric key, so tables can rank and gates can compare (std columns have no direction).
 HIGHER_IS_BETTER: dict[str, bool] = {
