@@ -3,7 +3,7 @@
 Each cell trains the shipped config (`grid25-gan`, `grid25-pacgan2`, ...: the PacGAN architecture, initialisation
 and optimiser, 100,000 training points) with several seeds, draws 2,500 samples from the last generator and reports
 modes captured, the fraction of high-quality samples and the reverse KL of the mode histogram (ganeval.metrics.modes)
-as mean +- standard error over the seeds, beside the paper's numbers (10 runs of 400,000 steps each).
+as mean ± standard error over the seeds, beside the paper's numbers (10 runs of 400,000 steps each).
 
     .venv/bin/python benchmarks/pacgan_table.py                        # GAN, PacGAN2; 3 seeds; 8,000 steps
     .venv/bin/python benchmarks/pacgan_table.py --packing 1,2,3,4 --seeds 10 --steps 400000   # the paper's schedule
@@ -99,7 +99,7 @@ def within_three_errors(ours: tuple[float, float], paper: tuple[float, float]) -
 def markdown(summary: dict, packings: list[int], mixtures: list[str], seeds: int, steps: int, minutes: float) -> str:
     lines = [
         f"{seeds} seeds per cell, {steps:,} steps per run (the paper: 10 runs of 400,000), 2,500 samples each; "
-        f"{minutes:.1f} minutes in all on {os.cpu_count()} CPU cores. Ours: mean +- standard error; paper in brackets; "
+        f"{minutes:.1f} minutes in all on {os.cpu_count()} CPU cores. Ours: mean ± standard error; paper in brackets; "
         "* marks a mean more than 3 combined standard errors from the paper's.",
         "",
         "| model | " + " | ".join(f"{mixture} modes | {mixture} HQ % | {mixture} reverse KL" for mixture in mixtures) + " |",
@@ -113,10 +113,10 @@ def markdown(summary: dict, packings: list[int], mixtures: list[str], seeds: int
             for index, name in enumerate(STATISTICS):
                 scale = 100 if name == "high_quality" else 1
                 mean, error = ours[name][0] * scale, ours[name][1] * scale
-                text = f"{mean:.2f} +- {error:.2f}" if name == "reverse_kl" else f"{mean:.1f} +- {error:.1f}"
+                text = f"{mean:.2f} ± {error:.2f}" if name == "reverse_kl" else f"{mean:.1f} ± {error:.1f}"
                 if paper:
                     mark = "" if within_three_errors((mean, error), paper[index]) else " *"
-                    text += f" ({paper[index][0]} +- {paper[index][1]}){mark}"
+                    text += f" ({paper[index][0]} ± {paper[index][1]}){mark}"
                 cells.append(text)
         lines.append(f"| {'GAN' if packing == 1 else f'PacGAN{packing}'} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -4,10 +4,12 @@ Values measured against different references, with different extractors or with 
 comparable; when the records hold more than one such setting, every column is named with its setting
 ("fid [fashion-mnist:train, fmnist-classifier, N=2000]") instead of mixing them in one column.
 
-Runs whose config.toml files differ only in `seed` are one experiment: compare reports them as one row (the config's
-name) with the mean over seeds, a `<metric> std` column (sample std over seeds) and `seeds`, their number. Where the
-records were scored with --ci, `<metric> ci_low` / `<metric> ci_high` columns hold the bootstrap interval (of a
-single run's value; for a group of seeds, the std column is the spread that matters).
+Runs are named by their folders. Runs whose config.toml files differ only in `seed` are one experiment: compare
+reports them as one row with the mean over seeds, a `<metric> std` column (sample std over seeds), `seeds`, their
+number, and `runs`, the folders it stands for ("grid25-gan-seed0, grid25-gan-seed1"). The row is named by the
+folders' common prefix without its seed part ("grid25-gan"), or by the folders joined ("a + b") where they share
+none. Where the records were scored with --ci, `<metric> ci_low` / `<metric> ci_high` columns hold the bootstrap
+interval (of a single run's value; for a group of seeds, the std column is the spread that matters).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError, UnknownNameError
+from .formatting import format_interval, format_number
 from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
 from .records import load_records
 
@@ -60,7 +63,8 @@ def compare(paths_or_globs: str | os.PathLike | list, metrics: str | list[str] |
     Ranked by the first metric column in its better direction (lower FID first, higher IS first). The frame's
     attrs name the ranking column ('rank_by') and the settings ('settings'). `setting` keeps the records of one
     setting only (a label of load_records' `setting` column). `group_seeds` folds runs that differ only by seed
-    into one row (mean, std and number of seeds; not with select='all').
+    into one row (mean, std, number of seeds and the folders folded; not with select='all'); attrs 'groups' maps
+    each such row's name to its run folders.
 
     >>> ganeval.compare("runs/*", metrics="fid,is", select="best")     # doctest: +SKIP
     """
@@ -81,12 +85,14 @@ def compare(paths_or_globs: str | os.PathLike | list, metrics: str | list[str] |
     rank_by = columns[0]
     bounds = [f"{column} {side}" for column in columns for side in ("ci_low", "ci_high") if f"{column} {side}" in wide]
     wide = _select(wide[INDEX + ["config"] + columns + bounds], rank_by, select)
+    groups: dict[str, list[str]] = {}
     if group_seeds and select != "all":
         wide = _group_seeds(wide, columns)
+        groups = wide.attrs.get("groups", {})
     wide = wide.drop(columns="config")
     wide = wide.sort_values(rank_by, ascending=not _higher_is_better(rank_by), na_position="last", kind="stable")
     wide = wide.reset_index(drop=True)
-    wide.attrs.update(rank_by=rank_by, settings=settings)
+    wide.attrs.update(rank_by=rank_by, settings=settings, groups=groups)
     return wide
 
 
@@ -134,30 +140,46 @@ def _config_without_seed(source: str | None) -> str | None:
 
 
 def _group_seeds(wide: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Fold the runs that share a config but for its seed into one row: mean, std over seeds and their number."""
+    """Fold the runs that share a config but for its seed into one row: mean, std over seeds, their number and the
+    folders folded (`runs`). The frame's attrs map each group's name to its folders ('groups')."""
     if not wide["config"].dropna().duplicated().any():
         return wide  # no two runs of one config
-    rows = []
+    rows, groups = [], {}
     for config, runs in wide.groupby(wide["config"].fillna(wide["run"]), sort=False):
         if len(runs) == 1 or runs["config"].isna().all():
-            rows.append(runs.assign(seeds=1))
+            rows.append(runs.assign(seeds=1, runs=runs["run"]))
             continue
-        row = {"run": _config_name(config, runs), "checkpoint": "-", "config": config, "seeds": len(runs),
+        members = [str(run) for run in runs["run"]]
+        name = group_name(members, taken=set(wide["run"]) - set(members))
+        groups[name] = members
+        row = {"run": name, "checkpoint": "-", "config": config, "seeds": len(runs), "runs": ", ".join(members),
                "step": runs["step"].iloc[0] if runs["step"].nunique() == 1 else pd.NA}
         for column in columns:
             row[column], row[f"{column} std"] = runs[column].mean(), runs[column].std()
         rows.append(pd.DataFrame([row]))
     folded = pd.concat(rows, ignore_index=True)
-    ordered = INDEX + ["config", "seeds"] + [name for column in columns for name in (column, f"{column} std")]
-    return folded[ordered + [name for name in folded.columns if name not in ordered]]
+    ordered = INDEX + ["config", "seeds", "runs"] + [name for column in columns for name in (column, f"{column} std")]
+    folded = folded[ordered + [name for name in folded.columns if name not in ordered]]
+    folded.attrs["groups"] = groups
+    return folded
 
 
-def _config_name(config: str, runs: pd.DataFrame) -> str:
-    """The runs' shared name without its seed part ('grid25-gan-seed0', '...-seed1' -> 'grid25-gan'), else the
-    config's own name."""
-    prefix = os.path.commonprefix([str(run) for run in runs["run"]]).rstrip("0123456789").rstrip("-_ ")
-    prefix = prefix[: -len("seed")].rstrip("-_ ") if prefix.lower().endswith("seed") else prefix
-    return prefix or str(json.loads(config).get("name") or runs["run"].iloc[0])
+SEPARATORS = "-_. "
+
+
+def group_name(members: list[str], taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """The name of a group of seeds: the folders' common prefix without its seed part ('grid25-gan-seed0',
+    'grid25-gan-seed1' -> 'grid25-gan'). Where that prefix stops inside a word ('alpha', 'alpine'), is empty or is
+    another run's name (`taken`), the folder names joined: 'alpha + alpine', never a name that is neither folder.
+
+    >>> group_name(["grid25-gan-seed0", "grid25-gan-seed1"]), group_name(["alpha", "alpine"])
+    ('grid25-gan', 'alpha + alpine')
+    """
+    prefix = os.path.commonprefix(members).rstrip("0123456789").rstrip(SEPARATORS)
+    prefix = prefix[: -len("seed")].rstrip(SEPARATORS) if prefix.lower().endswith("seed") else prefix
+    # the prefix must end where a member's name breaks (a separator, a digit or its end), not mid-word
+    whole = all(len(member) == len(prefix) or member[len(prefix)] in SEPARATORS + "0123456789" for member in members)
+    return prefix if prefix and whole and prefix not in taken else " + ".join(members)
 
 
 def _select(wide: pd.DataFrame, rank_by: str, select: str) -> pd.DataFrame:
@@ -180,39 +202,64 @@ FORMATS = ("table", "markdown", "csv", "json", "html")
 
 
 def render(frame: pd.DataFrame, fmt: str = "table") -> str:
-    """The comparison as text: an aligned table, Markdown, CSV, JSON (records) or an HTML table."""
+    """The comparison as text: an aligned table, Markdown, CSV, JSON (records) or an HTML table.
+
+    Table, Markdown and HTML show numbers by ganeval.formatting (4 significant digits, rounding noise as 0); CSV and
+    JSON keep the raw numbers.
+    """
     if fmt not in FORMATS:
         raise UnknownNameError("format", fmt, FORMATS)
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "json":
-        return frame.to_json(orient="records", indent=1) + "\n"
+        return _json(frame)
     note = _settings_note(frame)
     shown = readable(frame)
     if fmt == "html":
-        return shown.to_html(index=False, na_rep="", float_format=_number, border=0, classes="comparison") + "\n"
+        return shown.to_html(index=False, na_rep="", border=0, classes="comparison") + "\n"
     if fmt == "markdown":
-        return shown.to_markdown(index=False, floatfmt=".4g") + "\n\n" + note + "\n"
-    return shown.to_string(index=False, na_rep="", float_format=_number) + "\n" + note + "\n"
+        # the cells are already text: tabulate must neither re-parse them as numbers nor wrap them
+        aligns = ["left" if column in TEXT_COLUMNS else "right" for column in shown.columns]
+        return shown.to_markdown(index=False, disable_numparse=True, colalign=aligns) + "\n\n" + note + "\n"
+    return shown.to_string(index=False, na_rep="") + "\n" + note + "\n"
+
+
+TEXT_COLUMNS = ("run", "checkpoint", "runs")
+
+
+def _json(frame: pd.DataFrame) -> str:
+    """Records as JSON with every digit (pandas' to_json keeps 10 decimals: FID -1.99e-13 would read -0.0)."""
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return json.dumps(records, indent=1, default=_plain) + "\n"
+
+
+def _plain(value):
+    """numpy scalars as Python numbers for json; anything else as its text."""
+    return value.item() if hasattr(value, "item") else str(value)
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame for reading: a metric with a std over seeds shows as '12.3 +- 0.4', one with a bootstrap interval
-    as '12.3 [11.9, 12.8]'; the helper columns fold into it. CSV and JSON keep every number in its own column."""
+    """The frame for reading, every cell as text: numbers by format_number (4 digits, so FID -1.99e-13 reads 0), a
+    metric with a std over seeds as '12.3 ± 0.4', one with a bootstrap interval as '12.3 [11.9, 12.8]'; the helper
+    columns fold into it. CSV and JSON keep every number in its own column."""
     shown = frame.copy()
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column]):
+            shown[column] = [_number(value) for value in frame[column]]
     for column in [name for name in frame.columns if f"{name} std" in frame or f"{name} ci_low" in frame]:
         texts = []
         for _, row in frame.iterrows():
-            value, text = row[column], _number(row[column]) if pd.notna(row[column]) else ""
+            value, text = row[column], _number(row[column])
             spread, low, high = (row.get(f"{column} {part}") for part in ("std", "ci_low", "ci_high"))
             if pd.notna(value) and spread is not None and pd.notna(spread):
-                text += f" +- {_number(spread)}"
+                text += f" ± {_number(spread)}"
             elif pd.notna(value) and low is not None and pd.notna(low):
-                text += f" [{_number(low)}, {_number(high)}]"
+                text += f" {format_interval(low, high)}"
             texts.append(text)
         shown[column] = texts
     helpers = [name for name in frame.columns if name.endswith((" std", " ci_low", " ci_high"))]
-    return shown.drop(columns=helpers)
+    shown = shown.drop(columns=helpers)
+    return shown.astype(object).where(shown.notna(), "")
 
 
 def _settings_note(frame: pd.DataFrame) -> str:
@@ -224,4 +271,5 @@ def _settings_note(frame: pd.DataFrame) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:.4g}"
+    """A table cell: 4 significant digits, rounding noise as 0, nothing for a missing value."""
+    return format_number(value, 4) if pd.notna(value) else ""

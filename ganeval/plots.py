@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from .atomic import write_atomically
+from .formatting import format_number
 
 
 def image_grid(images: torch.Tensor, columns: int | None = None, padding: int = 2) -> torch.Tensor:
@@ -52,6 +53,23 @@ def save_scatter(points: torch.Tensor, path: Path, means: torch.Tensor | None = 
     scatter_over_modes(axis, points, means, title)
     save_figure(figure, Path(path))
     return Path(path)
+
+
+def plain_ticks(axis, log_y_decades: float | None = None) -> None:
+    """Tick labels as plain numbers by format_number ('6', '0.002', '1500'), never '6×10^0' or an offset.
+
+    `log_y_decades`: the y axis is logarithmic over that many decades; its ticks then sit at 1, 2 and 5 times the
+    powers of ten (powers of ten only beyond three decades, where more labels would overlap), minor ticks unlabelled.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    plain = FuncFormatter(lambda value, _position: format_number(value, 4))
+    if log_y_decades is not None:
+        subs = (1.0, 2.0, 5.0) if log_y_decades <= 3 else (1.0,)
+        axis.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+        axis.yaxis.set_minor_formatter(NullFormatter())
+    axis.yaxis.set_major_formatter(plain)
+    axis.xaxis.set_major_formatter(plain)
 
 
 def pyplot():

@@ -85,7 +85,7 @@ def load_records(paths_or_globs: str | os.PathLike | list) -> pd.DataFrame:
 
 def _tidy_rows(record: dict, path: Path) -> list[dict]:
     common = {
-        "run": record.get("run") or _run_name(record, path),
+        "run": run_name(record, path),
         "checkpoint": record.get("checkpoint"),
         "step": record.get("step"),
         "reference": record.get("reference"),
@@ -111,10 +111,22 @@ def _number(value) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _run_name(record: dict, path: Path) -> str:
-    """Records of plain sample files have no run: name them by their input (a file's name without folders)."""
+def run_name(record: dict, path: Path) -> str:
+    """A record's run: the folder of its run directory, whatever name the record was written with (a run folder
+    copied or renamed keeps the old name in its records, and two names for one run would not match the folder the
+    user sees). Records outside a run directory keep their `run`; those of plain sample files have none and are
+    named by their input (a file's name without folders)."""
+    if is_run_directory(path.parent):
+        return path.parent.name
+    if record.get("run"):
+        return str(record["run"])
     text = str(record.get("input") or path.parent.name)
     return Path(text).name if os.sep in text else text
+
+
+def is_run_directory(folder: Path) -> bool:
+    """A folder written by `ganeval train` (checkpoints/ or config.toml beside the records)."""
+    return (folder / "checkpoints").is_dir() or (folder / "config.toml").is_file()
 
 
 def setting_label(record: dict) -> str:

@@ -1,13 +1,16 @@
 """`ganeval report`: a folder with index.html and README.md comparing runs, with PNG plots beside the pages.
 
-Contents: the comparison table (best checkpoint of each run), one metric-against-step plot per metric with a line
-per run, the last sample picture of each run (an image grid, or for 2D mixtures the samples over the mode centres),
-the mode histogram of each run's last scored checkpoint where it was scored with `modes`, and each run's config. The
-page has no scripts and no external files: it works opened from disk.
+Contents: the comparison table (best checkpoint of each run; seeds of one config folded into one row, as in
+`ganeval compare`), one metric-against-step plot per metric with a line per run, labelled by the run's folder and,
+for a seed, the table row it is folded into ("grid25-gan-seed1 (in grid25-gan)"), the last sample picture of each
+run (an image grid, or for 2D mixtures the samples over the mode centres), the mode histogram of each run's last
+scored checkpoint where it was scored with `modes`, and each run's config. The page has no scripts and no external
+files: it works opened from disk.
 """
 from __future__ import annotations
 
 import html
+import math
 import os
 import shutil
 from pathlib import Path
@@ -17,8 +20,8 @@ import pandas as pd
 from .atomic import write_text_atomically
 from .compare import compare, render
 from .metrics.registry import HIGHER_IS_BETTER
-from .plots import pyplot, save_figure
-from .records import load_records, record_files
+from .plots import plain_ticks, pyplot, save_figure
+from .records import is_run_directory, load_records, record_files
 from .runs import read_records
 
 CURVE_METRICS = ("fid", "is_mean", "kid_mean", "precision", "recall", "density", "coverage", "modes", "high_quality",
@@ -33,7 +36,8 @@ def write_report(paths_or_globs, out: str | os.PathLike, title: str = "ganeval r
     settings = list(dict.fromkeys(tidy["setting"]))
     # scores under different settings (reference, extractor, N) are not comparable: a table and plots for each
     tables = [(setting, compare(paths_or_globs, select="best", setting=setting)) for setting in settings]
-    curves = [_plot_curve(tidy[tidy["setting"] == setting], metric, out, index, setting)
+    groups = [_group_of_run(table) for _, table in tables]
+    curves = [_plot_curve(tidy[tidy["setting"] == setting], metric, out, index, setting, groups[index])
               for index, setting in enumerate(settings) for metric in CURVE_METRICS
               if metric in set(tidy[tidy["setting"] == setting]["metric"])]
     sections = [_run_section(name, folder, out) for name, folder in _run_folders(paths_or_globs).items()]
@@ -46,22 +50,38 @@ def _run_folders(paths_or_globs) -> dict[str, Path]:
     """Run name -> run folder (where the records file sits in a run directory)."""
     folders = {}
     for path in record_files(paths_or_globs):
-        if (path.parent / "checkpoints").is_dir() or (path.parent / "config.toml").is_file():
+        if is_run_directory(path.parent):
             folders[path.parent.name] = path.parent
     return folders
 
 
-def _plot_curve(tidy: pd.DataFrame, metric: str, out: Path, index: int, setting: str) -> dict:
+def _group_of_run(table: pd.DataFrame) -> dict[str, str]:
+    """Run folder -> the name of the comparison row its seeds are folded into (runs not folded are absent)."""
+    return {member: name for name, members in table.attrs.get("groups", {}).items() for member in members}
+
+
+def _plot_curve(tidy: pd.DataFrame, metric: str, out: Path, index: int, setting: str,
+                group_of_run: dict[str, str]) -> dict:
+    """One line per run, labelled by its folder; a seed says which table row holds it, so the plot and the table
+    agree on what a run is (the table's row is the mean of the lines labelled 'in' it)."""
     rows = tidy[(tidy["metric"] == metric) & tidy["step"].notna()]
     figure, axis = pyplot().subplots(figsize=(6, 3.6))
     for run, group in rows.groupby("run", sort=False):
         group = group.sort_values(["step", "created"]).drop_duplicates("step", keep="last")
-        axis.plot(group["step"].astype(float), group["value"], marker="o", markersize=3, label=run)
+        label = f"{run} (in {group_of_run[run]})" if run in group_of_run else run
+        axis.plot(group["step"].astype(float), group["value"], marker="o", markersize=3, label=label)
     direction = "higher" if HIGHER_IS_BETTER.get(metric) else "lower"
     axis.set_title(f"{metric} ({direction} is better)\n{setting}", fontsize=9)
     axis.set_xlabel("step")
-    if metric in ("fid", "kid_mean") and (rows["value"] > 0).all() and len(rows):
-        axis.set_yscale("log")
+    decades = None
+    # FID and KID of different runs can lie orders of magnitude apart; within one decade a linear axis reads better
+    if metric in ("fid", "kid_mean") and len(rows) and (rows["value"] > 0).all():
+        decades = math.log10(rows["value"].max() / rows["value"].min())
+        if decades >= 1:
+            axis.set_yscale("log")
+        else:
+            decades = None
+    plain_ticks(axis, log_y_decades=decades)
     axis.grid(alpha=0.3)
     if len(rows):
         axis.legend(fontsize=7)
@@ -120,9 +140,12 @@ def _markdown(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[d
     return "\n".join(parts) + "\n"
 
 
+# cells never wrap (a checkpoint name split as 'step-' / '0001500.pt' reads as two things): a wide table scrolls in
+# its own box instead
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em;padding:0 1em;color:#222}
-table.comparison{border-collapse:collapse;font-size:.9em}table.comparison td,table.comparison th{padding:.25em .6em;
-border-bottom:1px solid #ddd;text-align:right}pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:.85em}
+.table{overflow-x:auto}table.comparison{border-collapse:collapse;font-size:.9em}
+table.comparison td,table.comparison th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:right;
+white-space:nowrap}pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:.85em}
 img{max-width:100%;margin:.3em}.note{color:#555;font-size:.9em}"""
 
 
@@ -130,7 +153,8 @@ def _html(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[dict]
     escape = html.escape
     body = [f"<h1>{escape(title)}</h1>"]
     for setting, table in tables:
-        body += [f"<h2>Best checkpoint of each run: {escape(setting)}</h2>", render(table, "html"),
+        body += [f"<h2>Best checkpoint of each run: {escape(setting)}</h2>",
+                 f'<div class="table">{render(table, "html")}</div>',
                  f"<p class=note>{escape(render(table, 'table').splitlines()[-1])}</p>"]
     body.append("<h2>Metrics against training steps</h2>")
     body += [f'<img src="{escape(curve["file"])}" alt="{escape(curve["metric"])} against steps, {escape(curve["setting"])}">'

@@ -115,11 +115,11 @@ def test_compare_groups_seeds_and_shows_intervals(tmp_path):
     assert grouped.loc["grid25-gan", "fid std"] == pytest.approx(1.0)
     assert grouped.loc["other", "fid ci_low"] == 0.4 and grouped.loc["other", "seeds"] == 1
     text = render(table)
-    assert "2 +- 1" in text and "0.5 [0.4, 0.7]" in text
+    assert "2 ± 1" in text and "0.5 [0.4, 0.7]" in text
     ungrouped = ganeval.compare(str(tmp_path / "*"), metrics="fid", group_seeds=False)
     assert len(ungrouped) == 4 and "seeds" not in ungrouped.columns
     from ganeval.report import write_report
 
     write_report(str(tmp_path / "*"), tmp_path / "report", "seeds")
     page = (tmp_path / "report" / "README.md").read_text()
-    assert "2 +- 1" in page and "0.5 [0.4, 0.7]" in page and "seeds |" in page
+    assert "2 ± 1" in page and "0.5 [0.4, 0.7]" in page and "seeds |" in page

@@ -22,8 +22,18 @@ def picture_samples(config: TrainConfig) -> int:
 
 
 def save_sample_picture(samples: torch.Tensor, config: TrainConfig, path: Path, step: int) -> Path:
-    """Write generated samples (uint8 images or 2D points) as a grid or a scatter over the mixture's modes."""
+    """Write generated samples (uint8 images or 2D points) as a grid or a scatter over the mixture's modes.
+
+    A scatter is titled by its run's folder (runs/NAME/samples/step-X.png -> NAME): two seeds of one config share
+    the config's name, and the report shows each run's picture under its folder's name.
+    """
     if config.model == "mlp":
         means = MIXTURES[config.data]().means if config.data in MIXTURES else None
-        return save_scatter(samples, path, means, title=f"{config.name}, step {step}")
+        return save_scatter(samples, path, means, title=f"{picture_run_name(path, config)}, step {step}")
     return save_image_grid(samples, path, columns=8)
+
+
+def picture_run_name(path: Path, config: TrainConfig) -> str:
+    """The run folder of a picture in runs/NAME/samples/; the config's name for a picture written elsewhere."""
+    path = Path(path)
+    return path.parent.parent.name if path.parent.name == "samples" and path.parent.parent.name else config.name
