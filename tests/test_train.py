@@ -359,3 +359,85 @@ def test_bfloat16_precision_runs_the_networks_in_bfloat16_and_keeps_float32_weig
     assert not all(torch.equal(p, q) for p, q in zip(mixed.generator.parameters(), full.generator.parameters()))
     with pytest.raises(InputError, match="unknown precision 'float16'; choose from float32, bfloat16"):
         load_config("grid25-gan", ["precision='float16'"])
+
+
+def test_training_onto_an_existing_run_needs_resume_or_overwrite(run_cli, tmp_path):
+    config = load_config("ring8-gan", ["steps=2", "checkpoint_every=1", "batch_size=10", "train_size=500"])
+    run = tmp_path / "run"
+    run.mkdir()  # an empty folder is a new run's
+    train(config, run, progress=False)
+    (run / "metrics.jsonl").write_text('{"step": 2}\n')
+    (run / ".config.toml.abc123.tmp").write_text("half")
+    (run / "notes.txt").write_text("mine")
+    before = sorted(path.name for path in (run / "checkpoints").iterdir())
+    with pytest.raises(InputError, match="already holds a run \\(checkpoints, samples, config.toml, metrics.jsonl\\): "
+                                         "continue it with --resume, or start it afresh with --overwrite"):
+        train(load_config("ring8-gan", ["steps=1", "batch_size=10", "train_size=500"]), run, progress=False)
+    assert sorted(path.name for path in (run / "checkpoints").iterdir()) == before  # nothing touched
+    with pytest.raises(InputError, match="--resume .* --overwrite"):
+        train(config, run, resume=True, overwrite=True, progress=False)
+    # --overwrite starts afresh: the old run's files go, the user's stay
+    short = load_config("ring8-gan", ["steps=1", "checkpoint_every=1", "batch_size=10", "train_size=500"])
+    assert train(short, run, overwrite=True, progress=False).step == 1
+    assert sorted(path.name for path in (run / "checkpoints").iterdir()) == ["step-0000000.pt", "step-0000001.pt"]
+    assert sorted(path.name for path in run.iterdir()) == ["checkpoints", "config.toml", "notes.txt", "samples"]
+    assert "steps = 1\n" in (run / "config.toml").read_text()
+    # the command: one line and exit 2 without a flag; --overwrite and --resume each work
+    settings = ["--set", "batch_size=10", "--set", "train_size=500", "--steps", "2", "--out", run, "--quiet", "--no-eval"]
+    code, out, err = run_cli("train", "ring8-gan", *settings)
+    assert code == 2 and err.count("\n") == 1 and "--resume" in err and "--overwrite" in err
+    code, out, err = run_cli("train", "ring8-gan", *settings, "--resume", "--overwrite")
+    assert code == 2 and "give one of them" in err
+    code, out, err = run_cli("train", "ring8-gan", *settings, "--resume")
+    assert code == 0 and "ring8-gan: step 2;" in out, err
+    code, out, err = run_cli("train", "ring8-gan", *settings, "--overwrite")
+    assert code == 0 and "ring8-gan: step 2;" in out, err
+
+
+def test_the_progress_bar_rate_and_estimate_leave_out_checkpoints_and_scoring(tmp_path, monkeypatch):
+    import tqdm.std
+
+    import ganeval.train.loop as loop
+
+    now = [0.0]  # a fake clock: each training step takes 1 s, each checkpoint with its scoring 100 s
+    monkeypatch.setattr(tqdm.std, "time", lambda: now[0])  # read by bars created from here on
+    monkeypatch.setattr(loop, "perf_counter", lambda: now[0])
+    original, shown = loop.training_step, []
+
+    def one_second_step(trainer):
+        now[0] += 1
+        return original(trainer)
+
+    class RecordedBar(tqdm.std.tqdm):
+        def update(self, n=1):
+            super().update(n)
+            shown.append(self.format_dict)
+
+    def slow_hook(path, step, last):
+        now[0] += 100
+
+    monkeypatch.setattr(loop, "training_step", one_second_step)
+    monkeypatch.setattr(loop, "tqdm", RecordedBar)
+    config = load_config("ring8-gan", ["steps=6", "checkpoint_every=2", "batch_size=10", "train_size=500"])
+    train(config, tmp_path / "run", progress=True, on_checkpoint=slow_hook)
+    assert now[0] == 6 + 4 * 100  # checkpoints at 0, 2, 4, 6
+    assert [(bar["n"], bar["elapsed"]) for bar in shown] == [(step, step) for step in range(1, 7)]
+    assert all(bar["rate"] == pytest.approx(1.0) for bar in shown)  # 1 step/s: the estimate is 1 s per step left
+
+
+def test_an_interrupted_train_command_names_the_step_reached(run_cli, tmp_path, monkeypatch):
+    import ganeval.train.loop as loop
+
+    original = loop.training_step
+
+    def interrupt_at_three(trainer):
+        if trainer.step == 3:
+            raise KeyboardInterrupt
+        return original(trainer)
+
+    monkeypatch.setattr(loop, "training_step", interrupt_at_three)
+    code, out, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--steps", "50",
+                             "--out", tmp_path / "run", "--quiet", "--no-eval")
+    assert code == 130
+    assert "ring8-gan: step 3 (of 50: interrupted); checkpoints in" in err and "--resume continues it" in err
+    assert (tmp_path / "run" / "checkpoints" / "step-0000003.pt").is_file()

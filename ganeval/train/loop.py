@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import copy
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from time import monotonic
+from time import monotonic, perf_counter
 
 import torch
 from torch import nn
@@ -28,6 +29,7 @@ from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from .config import TrainConfig, from_dict
 from .losses import discriminator_loss, generator_loss, gradient_penalty
 from .pictures import PICTURE_SEED, picture_samples, save_sample_picture
+from .run_folder import prepare_run_folder
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Trainer:
     device: torch.device
     step: int = 0
     seconds: float = 0.0  # wall time spent in train() so far, across resumes: the clock of `max_minutes`
+    interrupted: bool = False  # Ctrl-C stopped train() (which then raised TrainingInterrupted)
 
     @property
     def latent_dim(self) -> int:
@@ -52,8 +55,29 @@ class Trainer:
 
     @property
     def ended_by_time_budget(self) -> bool:
-        """Whether `max_minutes` ended the run before `steps` (train() stops only at `steps` or the budget)."""
-        return self.step < self.config.steps
+        """Whether `max_minutes` ended the run before `steps` (train() stops only at `steps`, the budget or Ctrl-C)."""
+        return not self.interrupted and self.step < self.config.steps
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run stopped before `config.steps`, in words; None when it reached them."""
+        if self.step >= self.config.steps:
+            return None
+        return "interrupted" if self.interrupted else f"the {self.config.max_minutes:g}-minute time budget ran out"
+
+    def steps_reached(self) -> str:
+        """The step reached, for messages about the run: 'step 1500', or 'step 521 (of 1500: the 14.5-minute time
+        budget ran out)' when it stopped early."""
+        reason = self.stop_reason
+        return f"step {self.step}" + (f" (of {self.config.steps}: {reason})" if reason else "")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during train(), after the checkpoint of the finished steps; `trainer` says where the run stopped."""
+
+    def __init__(self, trainer: Trainer):
+        super().__init__(trainer.steps_reached())
+        self.trainer = trainer
 
 
 def latent_dim(config: TrainConfig) -> int:
@@ -183,19 +207,26 @@ def train(
     *,
     device: torch.device = torch.device("cpu"),
     resume: bool = False,
+    overwrite: bool = False,
     data_root: str | None = None,
     progress: bool | None = None,
     on_checkpoint: Callable[[Path, int, bool], dict | None] | None = None,
 ) -> Trainer:
     """Train to `config.steps` in run directory `out`; with `resume`, continue from its last checkpoint.
 
+    A folder that already holds a run is an InputError unless `resume` continues it or `overwrite` removes its
+    files first (see ganeval.train.run_folder), so two runs never mix their checkpoints and records. Ctrl-C writes
+    a checkpoint of the finished steps and raises TrainingInterrupted (a KeyboardInterrupt), whose `trainer`
+    tells the step reached.
     With `config.max_minutes` the run also stops at the first step that ends after that much wall time in train()
     (checkpoints and scoring included, earlier sessions of a resumed run too), so `trainer.step < config.steps`
     tells that the time budget ended it. Writes out/config.toml, out/checkpoints/step-XXXXXXX.pt at step 0, every
     `checkpoint_every` steps and at the end, and a picture of the samples beside each (out/samples/step-XXXXXXX.png).
     `on_checkpoint(path, step, last)` runs after each checkpoint (the evaluation hook, see ganeval.train.scoring;
-    `last` marks the run's final one); a record it returns shows in the progress bar.
+    `last` marks the run's final one); a record it returns shows in the progress bar, whose rate and estimate
+    leave out the time spent writing and scoring checkpoints.
     """
+    prepare_run_folder(out, resume=resume, overwrite=overwrite)
     trainer = create_trainer(config, device, data_root)
     checkpoints = out / "checkpoints"
     resumed = resume and checkpoints.is_dir() and any(checkpoints.glob("step-*.pt"))
@@ -214,14 +245,15 @@ def train(
         status: dict[str, str] = {}
 
         def checkpoint(last: bool) -> None:
-            path = write_checkpoint(trainer, out)
-            record = on_checkpoint(path, trainer.step, last) if on_checkpoint else None
+            with _left_out_of_rate(bar):
+                path = write_checkpoint(trainer, out)
+                record = on_checkpoint(path, trainer.step, last) if on_checkpoint else None
             status.update(_score_summary(record))
 
-        if trainer.step == 0:  # the untrained generator: the baseline of every metric curve
-            checkpoint(last=False)
-        stop = resumed and out_of_time()  # a resumed run may have spent its budget already; a new one takes a step
         try:
+            if trainer.step == 0:  # the untrained generator: the baseline of every metric curve
+                checkpoint(last=False)
+            stop = resumed and out_of_time()  # a resumed run may have spent its budget already; a new one takes a step
             while trainer.step < config.steps and not stop:
                 losses = training_step(trainer)
                 stop = out_of_time()
@@ -230,11 +262,28 @@ def train(
                     checkpoint(last)
                 bar.update(1)
                 bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}", **status)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             # Ctrl-C: keep the finished steps (the interrupted step never completed), then stop.
             save_checkpoint(checkpoints / checkpoint_name(trainer.step), checkpoint_contents(trainer))
-            raise
+            trainer.interrupted = True
+            raise TrainingInterrupted(trainer) from interrupt
     return trainer
+
+
+@contextmanager
+def _left_out_of_rate(bar: tqdm) -> Iterator[None]:
+    """Time spent inside does not count in the bar's elapsed time, rate and estimate (scoring is not training).
+
+    tqdm's own unpause() would also drop the steps since its last redraw; shifting both of its clocks by the time
+    measured here leaves those in."""
+    started = perf_counter()
+    try:
+        yield
+    finally:
+        if not bar.disable:
+            spent = perf_counter() - started
+            bar.start_t += spent
+            bar.last_print_t += spent
 
 
 def write_checkpoint(trainer: Trainer, out: Path) -> Path:
