@@ -6,11 +6,15 @@ one-sided z-test instead: it fails only when the target is worse than baseline +
 noise explains (p < alpha), the noise being the bootstrap standard errors that `ganeval score --ci` stored in both
 records: z = (worse_by - allowance) / sqrt(se_target^2 + se_baseline^2). They come from the command line, from
 `[tool.ganeval.gate]` in pyproject.toml, or from a TOML file given with --config (the same table, `[gate]`, or
-top-level keys). Exit status: 0 all pass, 1 some fail, 2 bad input (unknown metric, a metric the target has no record
-of, a malformed limit, records that mix settings).
+top-level keys). A verdict is about ONE checkpoint: a run's last scored one, or with select='best' its best by one
+metric (--select-by; default the first limit's), and every gated metric is read from that checkpoint's records.
+Several targets (runs, folders of runs, glob patterns) give a verdict each. Exit status: 0 all pass, 1 some fail,
+2 bad input (unknown metric, a metric the chosen checkpoint has no record of, a malformed limit, records that mix
+settings, a pattern that matches nothing).
 """
 from __future__ import annotations
 
+import glob
 import math
 import os
 import sys
@@ -22,8 +26,9 @@ import pandas as pd
 
 from .atomic import write_text_atomically
 from .errors import InputError, UnknownNameError
+from .formatting import format_interval, format_number
 from .metrics.registry import HIGHER_IS_BETTER
-from .records import load_records
+from .records import load_records, record_files
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,6 +36,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 LIMIT_KINDS = ("max", "min", "max_regression")
+SELECTIONS = ("last", "best")
 ALIASES = {"is": "is_mean", "kid": "kid_mean"}
 
 
@@ -72,15 +78,22 @@ class Check:
             sign = "-" if HIGHER_IS_BETTER[self.metric] else "+"
             relation = ">=" if HIGHER_IS_BETTER[self.metric] else "<="
             test = "" if self.p_value is None else f", p = {self.p_value:.3g}"
-            return f"{relation} {self.limit:.6g} (baseline {self.baseline:.6g} {sign} allowance{test})"
-        return f"{'<=' if self.kind == 'max' else '>='} {self.limit:.6g}"
+            return f"{relation} {format_number(self.limit)} (baseline {format_number(self.baseline)} {sign} allowance{test})"
+        return f"{'<=' if self.kind == 'max' else '>='} {format_number(self.limit)}"
+
+    @property
+    def name(self) -> str:
+        """What is checked, without the values that change from run to run: 'fid <= 25', 'fid regression <= 2'."""
+        if self.kind == "max_regression":
+            return f"{self.metric} regression <= {format_number(abs(self.limit - self.baseline))}"
+        return f"{self.metric} {self.condition}"
 
     @property
     def shown_value(self) -> str:
         """The value, with its interval where the record has one: '12.3 [11.9, 12.8]'."""
         if self.interval is None or any(math.isnan(bound) for bound in self.interval):
-            return f"{self.value:.6g}"
-        return f"{self.value:.6g} [{self.interval[0]:.4g}, {self.interval[1]:.4g}]"
+            return format_number(self.value)
+        return f"{format_number(self.value)} {format_interval(*self.interval)}"
 
 
 def metric_key(name: str) -> str:
@@ -146,74 +159,197 @@ def check_alpha(alpha) -> float:
     return float(alpha)
 
 
-def target_values(target: str, metrics: list[str], select: str = "last", reference: str | None = None) -> tuple[dict, str]:
-    """({metric: tidy row}, description) of the record the gate judges: a run's last (or best) scored checkpoint,
-    one checkpoint's record, or a records file's last record. Every metric must come from one setting. A row holds
-    the value and, where scored with --ci, ci_low, ci_high and standard_error."""
+def expand_targets(targets: str | os.PathLike | list) -> list[str]:
+    """The gated units behind `targets`, in order and once each: a checkpoint (.pt) as given; run directories,
+    records files, folders of runs and glob patterns as the metrics.jsonl files `compare` reads for them (one per
+    run). A pattern that matches nothing, or a folder holding no runs, is an InputError."""
+    items = [targets] if isinstance(targets, (str, os.PathLike)) else list(targets)
+    if not items:
+        raise InputError("no targets: name a run directory, a checkpoint, a metrics.jsonl or a pattern such as 'runs/*'")
+    units: list[str] = []
+    for item in items:
+        text = str(item)
+        if text.endswith(".pt") and not glob.has_magic(text):
+            units.append(text)
+        else:
+            units += [str(path) for path in record_files(text)]
+    return list(dict.fromkeys(units))
+
+
+def target_records(target: str, reference: str | None = None) -> pd.DataFrame:
+    """The scored rows (tidy, see records.load_records) of one unit: a run's or records file's, or one checkpoint's."""
     path = Path(target)
-    checkpoint = path.name if path.suffix == ".pt" else None
-    source = path.parent.parent if checkpoint else path
-    if checkpoint and not path.is_file():
-        raise InputError(f"{target}: no such checkpoint")
-    tidy = load_records(str(source))
-    if checkpoint:
-        tidy = tidy[tidy["checkpoint"] == checkpoint]
+    if path.suffix == ".pt":
+        if not path.is_file():
+            raise InputError(f"{target}: no such checkpoint")
+        tidy = load_records(str(path.parent.parent))
+        tidy = tidy[tidy["checkpoint"] == path.name]
         if tidy.empty:
-            raise InputError(f"{target}: no score of this checkpoint in {source}; run `ganeval score {target} --reference ...`")
+            raise InputError(f"{target}: no score of this checkpoint in {path.parent.parent}; "
+                             f"run `ganeval score {target} --reference ...`")
+    else:
+        tidy = load_records(target)
     if reference is not None:
+        held = ", ".join(sorted(map(str, set(tidy["reference"]))))
         tidy = tidy[tidy["reference"] == reference]
-    values, settings = {}, set()
-    for metric in metrics:
-        rows = tidy[(tidy["metric"] == metric) & tidy["value"].notna()]
-        if rows.empty:
-            held = ", ".join(sorted(set(tidy["metric"]))) or "no metrics"
-            raise InputError(f"{target} has no record of metric '{metric}' (it holds {held})")
-        row = _pick(rows, metric, select)
-        values[metric] = row
-        settings.add(row["setting"])
-    if len(settings) > 1:
-        raise InputError(f"{target}: the gated metrics come from different settings ({'; '.join(sorted(settings))}); "
-                         "choose one with --reference")
-    step = "" if pd.isna(row["step"]) else f" step {int(row['step'])}"
-    return values, f"{row['run']}{step} [{settings.pop()}]"
+        if tidy.empty:
+            raise InputError(f"{target}: no record scored against reference '{reference}' (it holds {held})")
+    return tidy[tidy["value"].notna()]
 
 
-def _pick(rows: pd.DataFrame, metric: str, select: str) -> pd.Series:
-    settings = rows["setting"].unique()
+def select_checkpoint(tidy: pd.DataFrame, metrics: list[str], select: str = "last", select_by: str | None = None,
+                      target: str = "target") -> tuple[dict[str, pd.Series], str]:
+    """({metric: row}, how it was chosen) of the ONE checkpoint judged: every metric comes from that checkpoint's
+    records (same run, checkpoint and setting; its latest score where it was scored twice). `last`: the last scored
+    checkpoint; `best`: the best by `select_by`. A chosen checkpoint without a gated metric is an InputError, never
+    a value taken from another checkpoint."""
+    wanted = list(dict.fromkeys([*metrics, *([select_by] if select == "best" else [])]))
+    rows = tidy[tidy["metric"].isin(wanted)]
+    if rows.empty:
+        raise InputError(f"{target} has no record of metric '{wanted[0]}' (it holds {_held(tidy)})")
+    settings = sorted(rows["setting"].unique())
     if len(settings) > 1:
-        raise InputError(f"metric '{metric}' was scored under {len(settings)} settings ({'; '.join(settings)}); "
-                         "choose one with --reference")
+        raise InputError(f"{target}: the gated metrics were scored under {len(settings)} settings "
+                         f"({'; '.join(settings)}); choose one with --reference")
+    order = rows["step"].astype("float").fillna(-1)  # records without a step (sample files) come first
+    # NaN parts would make the key NaN, which equals nothing: fill them
+    key = rows["run"].fillna("").astype(str) + "|" + rows["checkpoint"].fillna("").astype(str) + "|" + order.astype(str)
+    ordered = rows.assign(key=key, order=order)
+    ordered = ordered.sort_values(["order", "created"], kind="stable")
+    latest = ordered.drop_duplicates(["key", "metric"], keep="last")  # a checkpoint scored twice: its latest score
     if select == "best":
-        return rows.loc[rows["value"].idxmax() if HIGHER_IS_BETTER[metric] else rows["value"].idxmin()]
-    ordered = rows.assign(order=rows["step"].astype("float").fillna(-1)).sort_values(["order", "created"], kind="stable")
-    return ordered.iloc[-1]
+        ranking = latest[latest["metric"] == select_by]
+        if ranking.empty:
+            raise InputError(f"{target} has no record of metric '{select_by}' to pick the best checkpoint by "
+                             f"(it holds {_held(tidy)}); choose another with --select-by")
+        best = ranking["value"].idxmax() if HIGHER_IS_BETTER[select_by] else ranking["value"].idxmin()
+        chosen_key, count, how = ranking.loc[best, "key"], ranking["key"].nunique(), f"best {select_by}"
+    else:
+        chosen_key, count, how = latest["key"].iloc[-1], latest["key"].nunique(), "last"
+    chosen = latest[latest["key"] == chosen_key].set_index("metric")
+    how = f"{how} of {count} scored checkpoints" if count > 1 else ""
+    for metric in metrics:
+        if metric not in chosen.index:
+            raise InputError(f"{target}: {_checkpoint_label(chosen.iloc[0])}{f' ({how})' if how else ''} has no record "
+                             f"of metric '{metric}' (it holds {', '.join(chosen.index)}); score that checkpoint "
+                             "with it, or gate another checkpoint")
+    return {metric: chosen.loc[metric] for metric in metrics}, how
 
 
-def evaluate_limits(limits: Limits, target: str, select: str = "last", reference: str | None = None) -> tuple[list[Check], str]:
-    """Every check of `limits` on `target` (and its baseline), and a description of what was judged."""
+def _held(tidy: pd.DataFrame) -> str:
+    return ", ".join(sorted(set(tidy["metric"]))) or "no metrics"
+
+
+def _checkpoint_label(row: pd.Series) -> str:
+    """'alpha step-0000200.pt (step 200)', or the run's name alone for records without checkpoint and step."""
+    step = "" if pd.isna(row["step"]) else f"step {int(row['step'])}"
+    checkpoint = row["checkpoint"] if isinstance(row["checkpoint"], str) else ""
+    if checkpoint and step:
+        return f"{row['run']} {checkpoint} ({step})"
+    return " ".join(filter(None, [str(row["run"]), checkpoint, step]))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The checks of one target: one checkpoint of one run, every metric read from that checkpoint's records."""
+
+    target: str  # the run's records file, records file or checkpoint that was gated
+    run: str
+    checkpoint: str | None
+    step: int | None
+    setting: str
+    checks: tuple[Check, ...]
+    chosen: str = ""  # how the checkpoint was chosen where the target held several: 'best fid of 3 scored checkpoints'
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def description(self) -> str:
+        step = "" if self.step is None else f" step {self.step}"
+        chosen = f" ({self.chosen})" if self.chosen else ""
+        return f"{self.run}{step}{chosen} [{self.setting}]"
+
+
+def gate_targets(targets: str | os.PathLike | list, limits: Limits, select: str = "last",
+                 select_by: str | None = None, reference: str | None = None) -> list[Verdict]:
+    """One verdict per run behind `targets` (run directories, folders of runs, glob patterns, checkpoints,
+    records files), each judging one checkpoint: the last scored, or with select='best' the best by `select_by`
+    (default: the first limit's metric). A regression is measured against the baseline's checkpoint chosen the same
+    way, under the target's setting.
+
+    >>> verdicts = gate_targets(["runs/*"], Limits(max={"fid": 25}), select="best")   # doctest: +SKIP
+    >>> [verdict.run for verdict in verdicts if not verdict.passed]                    # doctest: +SKIP
+    """
+    metrics = _gated_metrics(limits)
+    select_by = _selection_metric(metrics, select, select_by)
+    baseline = None
+    if limits.max_regression:
+        units = expand_targets(limits.baseline)
+        if len(units) != 1:
+            raise InputError(f"--baseline {limits.baseline}: names {len(units)} runs; "
+                             "give one run, checkpoint or records file")
+        baseline = target_records(units[0], reference)
+    units = expand_targets(targets)
+    return [_gate_one(limits, unit, metrics, select, select_by, reference, baseline) for unit in units]
+
+
+def _gated_metrics(limits: Limits) -> list[str]:
     if limits.empty():
         raise InputError("no limits: give --max, --min or --max-regression, or a [tool.ganeval.gate] table")
     if limits.max_regression and not limits.baseline:
         raise InputError("--max-regression needs --baseline RUN (or baseline = ... in the gate table)")
     if limits.alpha is not None and not limits.max_regression:
         raise InputError("--alpha tests regressions against a baseline: give --baseline RUN and --max-regression")
-    metrics = list(dict.fromkeys([*limits.max, *limits.min, *limits.max_regression]))
-    rows, description = target_values(target, metrics, select, reference)
-    values = {metric: float(row["value"]) for metric, row in rows.items()}
-    intervals = {metric: (float(row["ci_low"]), float(row["ci_high"])) for metric, row in rows.items()}
-    checks = [Check(metric, "max", values[metric], limit, values[metric] <= limit, interval=intervals[metric])
-              for metric, limit in limits.max.items()]
-    checks += [Check(metric, "min", values[metric], limit, values[metric] >= limit, interval=intervals[metric])
-               for metric, limit in limits.min.items()]
-    if limits.max_regression:
-        base_rows, base_description = target_values(limits.baseline, list(limits.max_regression), "last", reference)
-        if base_description.split(" [", 1)[1] != description.split(" [", 1)[1]:
-            raise InputError(f"baseline {base_description} and target {description} were scored under different "
-                             "settings; their values are not comparable")
-        for metric, allowance in limits.max_regression.items():
-            checks.append(_regression_check(metric, allowance, rows[metric], base_rows[metric], limits.alpha, target,
-                                            limits.baseline))
-    return checks, description
+    return list(dict.fromkeys([*limits.max, *limits.min, *limits.max_regression]))
+
+
+def _selection_metric(metrics: list[str], select: str, select_by: str | None) -> str | None:
+    """The metric that ranks checkpoints under --select best: --select-by's, else the first limit's."""
+    if select not in SELECTIONS:
+        raise UnknownNameError("selection", select, SELECTIONS)
+    if select_by is not None and select != "best":
+        raise InputError(f"--select-by {select_by} picks the best checkpoint: use it with --select best")
+    if select != "best":
+        return None
+    return metric_key(select_by) if select_by is not None else metrics[0]
+
+
+def _gate_one(limits: Limits, target: str, metrics: list[str], select: str, select_by: str | None,
+              reference: str | None, baseline: pd.DataFrame | None) -> Verdict:
+    rows, chosen = select_checkpoint(target_records(target, reference), metrics, select, select_by, target)
+    first = next(iter(rows.values()))
+    checks = [_limit_check(metric, "max", rows[metric], limit) for metric, limit in limits.max.items()]
+    checks += [_limit_check(metric, "min", rows[metric], limit) for metric, limit in limits.min.items()]
+    if baseline is not None:
+        comparable = baseline[baseline["setting"] == first["setting"]]
+        if comparable.empty:
+            raise InputError(f"baseline {limits.baseline} has no record scored under the setting of {target} "
+                             f"({first['setting']}); their values are not comparable")
+        base_rows, _ = select_checkpoint(comparable, list(limits.max_regression), select, select_by,
+                                         f"baseline {limits.baseline}")
+        checks += [_regression_check(metric, allowance, rows[metric], base_rows[metric], limits.alpha, target,
+                                     limits.baseline) for metric, allowance in limits.max_regression.items()]
+    step = None if pd.isna(first["step"]) else int(first["step"])
+    checkpoint = first["checkpoint"] if isinstance(first["checkpoint"], str) else None
+    return Verdict(target, str(first["run"]), checkpoint, step, str(first["setting"]), tuple(checks), chosen)
+
+
+def _limit_check(metric: str, kind: str, row: pd.Series, limit: float) -> Check:
+    value = float(row["value"])
+    return Check(metric, kind, value, limit, value <= limit if kind == "max" else value >= limit,
+                 interval=(float(row["ci_low"]), float(row["ci_high"])))
+
+
+def evaluate_limits(limits: Limits, target: str, select: str = "last", reference: str | None = None,
+                    select_by: str | None = None) -> tuple[list[Check], str]:
+    """Every check of `limits` on one target (a run, checkpoint or records file), and a description of the
+    checkpoint judged. Several runs: gate_targets."""
+    verdicts = gate_targets(target, limits, select, select_by, reference)
+    if len(verdicts) != 1:
+        raise InputError(f"{target}: names {len(verdicts)} runs; gate them with gate_targets")
+    return list(verdicts[0].checks), verdicts[0].description
 
 
 def _regression_check(metric: str, allowance: float, row: pd.Series, base_row: pd.Series, alpha: float | None,
@@ -239,43 +375,68 @@ def _regression_check(metric: str, allowance: float, row: pd.Series, base_row: p
     return Check(metric, "max_regression", value, limit, passed, base, (float(row["ci_low"]), float(row["ci_high"])), p_value)
 
 
-def verdict_table(checks: list[Check], description: str) -> str:
-    width = max(12, *(len(check.shown_value) for check in checks))
-    lines = [f"gate: {description}", "", f"{'metric':<13}{'value':>{width}}  {'limit':<44}verdict"]
-    for check in checks:
-        lines.append(f"{check.metric:<13}{check.shown_value:>{width}}  {check.condition:<44}{'pass' if check.passed else 'FAIL'}")
+def verdict_table(checks: list[Check] | tuple[Check, ...], description: str) -> str:
+    """The verdict of one target as an aligned table; every column is as wide as its longest text, so a long limit
+    never runs into the verdict."""
+    header = ("metric", "value", "limit", "verdict")
+    rows = [(check.metric, check.shown_value, check.condition, "pass" if check.passed else "FAIL") for check in checks]
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(3)]
+    lines = [f"gate: {description}", ""]
+    for metric, value, condition, verdict in [header, *rows]:
+        lines.append(f"{metric:<{widths[0]}}  {value:>{widths[1]}}  {condition:<{widths[2]}}  {verdict}")
     failed = sum(not check.passed for check in checks)
-    lines.append("")
-    lines.append(f"gate {'FAILED' if failed else 'passed'}: {len(checks) - failed} of {len(checks)} checks pass")
+    lines += ["", f"gate {'FAILED' if failed else 'passed'}: {len(checks) - failed} of {len(checks)} checks pass"]
     return "\n".join(lines)
 
 
-def markdown_summary(checks: list[Check], description: str) -> str:
-    failed = sum(not check.passed for check in checks)
-    lines = [f"### ganeval gate: {'FAILED' if failed else 'passed'}", "", f"`{description}`", "",
-             "| metric | value | limit | verdict |", "|---|---|---|---|"]
-    lines += [f"| {c.metric} | {c.shown_value} | {c.condition} | {'pass' if c.passed else '**FAIL**'} |" for c in checks]
+def verdicts_text(verdicts: list[Verdict]) -> str:
+    """A verdict table per run and, for several runs, a last line that names the failing ones."""
+    text = "\n\n".join(verdict_table(verdict.checks, verdict.description) for verdict in verdicts)
+    if len(verdicts) > 1:
+        failed = [verdict.run for verdict in verdicts if not verdict.passed]
+        text += (f"\n\ngate FAILED: {len(failed)} of {len(verdicts)} runs fail ({', '.join(failed)})" if failed
+                 else f"\n\ngate passed: all {len(verdicts)} runs pass")
+    return text
+
+
+def markdown_summary(verdicts: list[Verdict]) -> str:
+    """The GitHub step summary: the overall verdict, then each run's table."""
+    failed = sum(not verdict.passed for verdict in verdicts)
+    counts = f" ({failed} of {len(verdicts)} runs fail)" if failed and len(verdicts) > 1 else ""
+    lines = [f"### ganeval gate: {'FAILED' if failed else 'passed'}{counts}"]
+    for verdict in verdicts:
+        lines += ["", f"`{verdict.description}`: {'passed' if verdict.passed else '**FAILED**'}", "",
+                  "| metric | value | limit | verdict |", "|---|---|---|---|"]
+        lines += [f"| {c.metric} | {c.shown_value} | {c.condition} | {'pass' if c.passed else '**FAIL**'} |"
+                  for c in verdict.checks]
     return "\n".join(lines) + "\n"
 
 
-def junit_xml(checks: list[Check], description: str) -> str:
-    """A JUnit report: one test case per check, a failure element for each failed one."""
-    suite = ElementTree.Element("testsuite", name="ganeval gate", tests=str(len(checks)),
-                                failures=str(sum(not check.passed for check in checks)), errors="0")
-    ElementTree.SubElement(ElementTree.SubElement(suite, "properties"), "property", name="target", value=description)
-    for check in checks:
-        case = ElementTree.SubElement(suite, "testcase", classname="ganeval.gate", name=f"{check.metric} {check.condition}")
-        if not check.passed:
-            failure = ElementTree.SubElement(case, "failure", message=f"{check.metric} = {check.value:.6g}, limit {check.condition}")
-            failure.text = f"{description}: {check.metric} = {check.value!r}"
-    return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+def junit_xml(verdicts: list[Verdict]) -> str:
+    """A JUnit report: a testsuite per run (named after it, so CI test reporters group the checks by run) and a
+    test case per check, named stably ('fid <= 25') so a test keeps its history when another checkpoint is chosen."""
+    root = ElementTree.Element("testsuites", name="ganeval gate", tests=str(sum(len(v.checks) for v in verdicts)),
+                               failures=str(sum(not c.passed for v in verdicts for c in v.checks)), errors="0")
+    for verdict in verdicts:
+        suite = ElementTree.SubElement(root, "testsuite", name=verdict.run, tests=str(len(verdict.checks)),
+                                       failures=str(sum(not check.passed for check in verdict.checks)), errors="0")
+        properties = ElementTree.SubElement(suite, "properties")
+        ElementTree.SubElement(properties, "property", name="target", value=verdict.description)
+        ElementTree.SubElement(properties, "property", name="checkpoint", value=verdict.checkpoint or "")
+        for check in verdict.checks:
+            case = ElementTree.SubElement(suite, "testcase", classname=verdict.run, name=check.name)
+            if not check.passed:
+                failure = ElementTree.SubElement(case, "failure", message=f"{check.metric} = {format_number(check.value)}, "
+                                                 f"limit {check.condition}")
+                failure.text = f"{verdict.description}: {check.metric} = {check.value!r}"
+    return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def publish(checks: list[Check], description: str, junit: str | os.PathLike | None) -> None:
+def publish(verdicts: list[Verdict], junit: str | os.PathLike | None) -> None:
     """Write the JUnit file when asked, and the Markdown summary to $GITHUB_STEP_SUMMARY when set."""
     if junit:
-        write_text_atomically(Path(junit), junit_xml(checks, description))
+        write_text_atomically(Path(junit), junit_xml(verdicts))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a") as handle:  # GitHub's file collects every step's summary: append
-            handle.write(markdown_summary(checks, description))
+            handle.write(markdown_summary(verdicts))
