@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import importlib.metadata
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -161,9 +162,9 @@ def list_references(folder: Path | None = None) -> list[ReferenceCard]:
 
 
 def make_card(key: str, source: str, content: str, extractor: FeatureExtractor, stats: FeatureStats) -> ReferenceCard:
-    try:
-        from torch_fidelity.version import __version__ as fidelity_version
-    except ImportError:
+    try:  # the distribution's metadata: importing torch_fidelity would load its networks for a version string
+        fidelity_version = importlib.metadata.version("torch-fidelity")
+    except importlib.metadata.PackageNotFoundError:
         fidelity_version = None
     return ReferenceCard(
         key=key,

@@ -1,4 +1,4 @@
-"""`fmnist-classifier`: the Fashion-MNIST evaluator network that ships in models/fmnist-classifier/.
+"""`fmnist-classifier`: the Fashion-MNIST evaluator network that ships in models/fmnist-classifier/ (ganeval.models).
 
 Layers: 'pool' (128-d penultimate features: FID, KID, PRDC) and 'logits' (10 classes: IS, class coverage). On
 3-channel stacked images each channel is classified on its own: 'pool' concatenates the three 128-d vectors and
@@ -14,11 +14,12 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError, WeightsNotFoundError
+from ..models import shipped_path
 from ..nets.classifier import ClassifierConfig, FashionClassifier
 from .registry import FeatureExtractor, register
 
-WEIGHTS_ENV = "GANEVAL_FMNIST_CLASSIFIER"
-SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "fmnist-classifier" / "weights.pt"
+WEIGHTS_ENV = "GANEVAL_FMNIST_CLASSIFIER"  # a weights file to use instead of the shipped one
+SHIPPED_WEIGHTS = shipped_path("fmnist-classifier", "weights.pt")
 WEIGHTS_FORMAT, WEIGHTS_VERSION = "ganeval-classifier", 1
 
 
@@ -26,7 +27,7 @@ def load_classifier(path: str | os.PathLike) -> FashionClassifier:
     """Rebuild the network from a weights file (tensors and plain values only: weights_only=True)."""
     path = Path(path)
     if not path.is_file():
-        raise WeightsNotFoundError(f"{path}: fmnist-classifier weights not found (set ${WEIGHTS_ENV} or pass weights=PATH)")
+        raise WeightsNotFoundError(f"fmnist-classifier weights file {path} does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated files, pickled objects and non-torch files raise various types
@@ -43,10 +44,28 @@ def load_classifier(path: str | os.PathLike) -> FashionClassifier:
     return model.eval()
 
 
+def resolve_weights(weights: str | os.PathLike | None = None) -> Path:
+    """The weights file to load: `weights`, else $GANEVAL_FMNIST_CLASSIFIER, else the file shipped with ganeval.
+
+    A missing file is a one-line error that names the file and where its path came from.
+    """
+    if weights:
+        path, origin = Path(weights), "given as weights=PATH"
+    elif os.environ.get(WEIGHTS_ENV):
+        path, origin = Path(os.environ[WEIGHTS_ENV]), (f"named by ${WEIGHTS_ENV}, which replaces the shipped weights; "
+                                                       "unset it to use those")
+    else:
+        path, origin = SHIPPED_WEIGHTS, ("shipped inside the ganeval package: reinstall ganeval, or set "
+                                         f"${WEIGHTS_ENV} to a weights file from `ganeval train-classifier`")
+    if not path.is_file():
+        raise WeightsNotFoundError(f"fmnist-classifier weights not found: looked for {path} ({origin})")
+    return path
+
+
 @register("fmnist-classifier")
 def create_fmnist_classifier(device: torch.device, weights: str | os.PathLike | None = None) -> FeatureExtractor:
     """The shipped evaluator (or `weights` / $GANEVAL_FMNIST_CLASSIFIER) for 28x28 grey or stacked images."""
-    path = Path(weights or os.environ.get(WEIGHTS_ENV) or SHIPPED_WEIGHTS)
+    path = resolve_weights(weights)
     model = load_classifier(path).to(device)
 
     def forward(batch: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -11,6 +11,8 @@ The kernels are imported on first use, so the registry (names, keys, directions)
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 from .registry import METRIC_FAMILIES, METRIC_KEYS, parse_metrics
 
@@ -29,3 +31,17 @@ def __getattr__(name: str):
         globals()[name] = value  # a module attribute from now on; __getattr__ is not asked again
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _MetricsPackage(types.ModuleType):
+    """Keeps `ganeval.metrics.fid` the function. Importing the submodule ganeval.metrics.fid (as evaluate.py does)
+    makes the import system set the package's attribute `fid` to that module; an eager package rebound it to the
+    function right after, a lazy one must do so here."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _KERNELS and isinstance(value, types.ModuleType) and hasattr(value, name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _MetricsPackage

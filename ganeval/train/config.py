@@ -1,4 +1,7 @@
-"""Typed training configs read from TOML (models/configs/*.toml); unknown keys are an error naming the valid ones."""
+"""Typed training configs read from TOML; unknown keys are an error naming the valid ones.
+
+The named configs are models/configs/*.toml, shipped inside the package as ganeval.models.configs.
+"""
 from __future__ import annotations
 
 import sys
@@ -6,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..errors import InputError
+from ..models import shipped_path
 from .losses import LOSS_NAMES
 
 if sys.version_info >= (3, 11):
@@ -13,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "models" / "configs"
+CONFIG_DIR = shipped_path("configs")  # its parent holds the other shipped files (demo-gate.toml)
 MODELS = ("mlp", "dcgan")
 PRECISIONS = ("float32", "bfloat16")
 
@@ -106,13 +110,18 @@ def from_dict(values: dict, source: str = "config") -> TrainConfig:
         raise InputError(f"{source}: {exc}") from exc
 
 
+def config_names() -> list[str]:
+    """The names of the shipped configs (models/configs/NAME.toml), sorted."""
+    return sorted(config.stem for config in CONFIG_DIR.glob("*.toml"))
+
+
 def load_config(name_or_path: str, overrides: list[str] | None = None) -> TrainConfig:
     """Read a config by path or by name from models/configs/, then apply `key=value` overrides (TOML values)."""
     path = Path(name_or_path)
     if not path.suffix:
         path = CONFIG_DIR / f"{name_or_path}.toml"
     if not path.is_file():
-        known = ", ".join(sorted(config.stem for config in CONFIG_DIR.glob("*.toml")))
+        known = ", ".join(config_names()) or f"(none: {CONFIG_DIR} holds no .toml files; reinstall ganeval)"
         raise InputError(f"config '{name_or_path}' not found; give a .toml path or one of: {known}")
     try:
         values = tomllib.loads(path.read_text())
