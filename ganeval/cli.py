@@ -112,7 +112,15 @@ def _add_score_command(commands) -> None:
     score_parser.add_argument("--prdc-k", type=int, default=5, help="neighbourhood size for PRDC (default 5)")
     score_parser.add_argument("--is-splits", type=int, default=10, help="Inception Score splits (default 10)")
     score_parser.add_argument("--ndb-bins", type=int, default=100, help="K-means bins of NDB (default 100)")
+    score_parser.add_argument("--reference-samples", type=int, metavar="N",
+                              help="use a seeded random subset of N reference samples (default: all; --num-samples "
+                                   "cuts the input only)")
     score_parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    score_parser.add_argument("--out", type=Path, metavar="FILE", help="also write the record as JSON to FILE")
+    score_parser.add_argument("--append", type=Path, metavar="RUN",
+                              help="also append the record to RUN/metrics.jsonl, for compare, report and gate")
+    score_parser.add_argument("--save-stats", type=Path, metavar="PATH",
+                              help="write the input's feature mean and covariance to PATH.npz (pytorch-fid's mu/sigma)")
     score_parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference statistics")
     score_parser.add_argument("--ema", action="store_true", help="checkpoints: use the generator's EMA weights")
     score_parser.add_argument("--ci", type=float, metavar="LEVEL", help="add bootstrap confidence intervals at this "
@@ -126,7 +134,7 @@ def _add_score_command(commands) -> None:
 
 
 def _add_ref_commands(commands) -> None:
-    ref_parser = commands.add_parser("ref", help="build, list and show cached reference statistics")
+    ref_parser = commands.add_parser("ref", help="build, list, show and export cached reference statistics")
     ref_commands = ref_parser.add_subparsers(dest="ref_command", required=True, parser_class=_Parser, metavar="ACTION")
     build = ref_commands.add_parser("build", help="extract and cache the statistics of a reference source")
     build.add_argument("spec", help="source spec: fashion-mnist:train, a folder, an array file, ...")
@@ -139,6 +147,15 @@ def _add_ref_commands(commands) -> None:
     show.add_argument("key", help="a key from `ganeval ref list`")
     _add_process_options(show)
     show.set_defaults(handler="run_ref_show")
+    export = ref_commands.add_parser(
+        "export", help="write a reference's mean and covariance as pytorch-fid statistics (.npz) and its card (.json)"
+    )
+    export.add_argument("spec", metavar="KEY|SPEC",
+                        help="ref:KEY or a key from `ganeval ref list`, or a source spec as for `ref build` (built first)")
+    export.add_argument("--out", type=Path, required=True, metavar="STATS.npz",
+                        help="statistics file (mu, sigma); the card goes beside it as STATS.json")
+    _add_extraction_options(export)
+    export.set_defaults(handler="run_ref_export")
 
 
 def _add_train_command(commands) -> None:
@@ -148,6 +165,8 @@ def _add_train_command(commands) -> None:
     train_parser.add_argument("--out", type=Path, help="run directory (default runs/CONFIG_NAME)")
     train_parser.add_argument("--steps", type=int, help="train to this step (overrides the config)")
     train_parser.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    train_parser.add_argument("--overwrite", action="store_true",
+                              help="start afresh in a run directory that holds a run: removes its checkpoints, samples and scores")
     train_parser.add_argument("--no-eval", action="store_true", help="do not score checkpoints while training (same as --set eval_every=0)")
     _add_common_options(train_parser)
     train_parser.set_defaults(handler="run_train")
@@ -200,14 +219,16 @@ def _add_gate_command(commands) -> None:
                              help="run directories, folders of runs, glob patterns, checkpoints .pt or metrics.jsonl files: each is gated")
     gate_parser.add_argument("--max", action="append", metavar="METRIC=LIMIT", help="fail when the value is above, e.g. fid=25 (repeatable)")
     gate_parser.add_argument("--min", action="append", metavar="METRIC=LIMIT", help="fail when the value is below, e.g. is=7")
-    gate_parser.add_argument("--baseline", help="run (or records file) that --max-regression compares with")
+    gate_parser.add_argument("--baseline", help="run (or checkpoint, or records file) that --max-regression compares with; "
+                             "its checkpoint is chosen by --select like the targets'")
     gate_parser.add_argument("--max-regression", action="append", metavar="METRIC=ALLOWANCE",
                              help="fail when worse than the baseline by more than ALLOWANCE, e.g. fid=2.0")
     gate_parser.add_argument("--alpha", type=float, help="noise-aware regressions: fail only when worse beyond the "
                              "bootstrap noise at this significance level, e.g. 0.05 (records scored with --ci)")
     gate_parser.add_argument("--config", help="TOML file with a [tool.ganeval.gate] table (default: ./pyproject.toml)")
     gate_parser.add_argument("--select", default="last", choices=("last", "best"),
-                             help="which scored checkpoint of a run: last, or best by --select-by (default last)")
+                             help="the one checkpoint of a run judged, every metric read from it: the last scored, "
+                             "or the best by --select-by (default last)")
     gate_parser.add_argument("--select-by", metavar="METRIC",
                              help="with --select best: the metric that picks the checkpoint (default: the first limit's)")
     gate_parser.add_argument("--reference", help="only records scored against this reference (when a run has several)")

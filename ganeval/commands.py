@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import demo
 from .atomic import write_text_atomically
+from .formatting import format_interval, format_number
 from .compare import compare, render
 from .data import load_source
 from .data.files import save_samples
@@ -18,18 +19,19 @@ from .device import resolve_device
 from .errors import GanevalError
 from .evaluate import MetricOptions, create_for, resolve_extractor_name, score
 from .features.cache import cache_dir, list_references, read_card
-from .gate import Limits, check_alpha, evaluate_limits, parse_limits, publish, read_limits, verdict_table
+from .gate import Limits, check_alpha, gate_targets, parse_limits, publish, read_limits, verdicts_text
 from .metrics.bootstrap import BootstrapOptions
 from .metrics.registry import METRIC_FAMILIES
-from .reference import reference_from_samples
+from .reference import Reference, cached_reference_spec, check_stats_path, export_moments, load_cached, reference_from_samples
 from .report import write_report
-from .runs import METRICS_FILE, checkpoints, is_run_dir, read_records
+from .runs import METRICS_FILE, append_record, checkpoints, is_run_dir, read_records
 from .train.classifier import ClassifierTraining, save_classifier, train_classifier
 from .train.config import load_config
-from .train.loop import checkpoint_samples, train
+from .train.loop import TrainingInterrupted, checkpoint_samples, train
 from .train.scoring import CheckpointScorer
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # as the shell reports a command stopped by SIGINT (and cli.main for Ctrl-C)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -38,11 +40,15 @@ def run_train(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / config.name
     device = resolve_device(args.device)
     scorer = None if args.no_eval else CheckpointScorer(config, device, args.data_root)
-    trainer = train(config, out, device=device, resume=args.resume, data_root=args.data_root,
-                    progress=False if args.quiet else None, on_checkpoint=scorer)
+    try:
+        trainer = train(config, out, device=device, resume=args.resume, overwrite=args.overwrite,
+                        data_root=args.data_root, progress=False if args.quiet else None, on_checkpoint=scorer)
+    except TrainingInterrupted as interrupt:
+        print(f"{config.name}: {interrupt.trainer.steps_reached()}; checkpoints in {out / 'checkpoints'}; "
+              f"--resume continues it", file=sys.stderr)
+        return EXIT_INTERRUPTED
     scored = f"; scores in {out / METRICS_FILE}" if scorer and (out / METRICS_FILE).is_file() else ""
-    budget = f" (of {config.steps}: the {config.max_minutes:g}-minute time budget ran out)" if trainer.ended_by_time_budget else ""
-    print(f"{config.name}: step {trainer.step}{budget}; checkpoints in {out / 'checkpoints'}{scored}")
+    print(f"{config.name}: {trainer.steps_reached()}; checkpoints in {out / 'checkpoints'}{scored}")
     return EXIT_OK
 
 
@@ -74,10 +80,10 @@ def run_gate(args: argparse.Namespace) -> int:
     limits.update(Limits(parse_limits("max", args.max), parse_limits("min", args.min),
                          parse_limits("max_regression", args.max_regression), args.baseline,
                          None if args.alpha is None else check_alpha(args.alpha)))
-    checks, description = evaluate_limits(limits, args.targets[0], args.select, args.reference)
-    print(verdict_table(checks, description))
-    publish(checks, description, args.junit)
-    return EXIT_OK if all(check.passed for check in checks) else EXIT_CHECK_FAILED
+    verdicts = gate_targets(args.targets, limits, args.select, args.select_by, args.reference)
+    print(verdicts_text(verdicts))
+    publish(verdicts, args.junit)
+    return EXIT_OK if all(verdict.passed for verdict in verdicts) else EXIT_CHECK_FAILED
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -104,9 +110,14 @@ def run_train_classifier(args: argparse.Namespace) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    """Score INPUT; a run directory scores each checkpoint not yet scored with these settings (one reference pass)."""
+    """Score INPUT; a run directory scores each checkpoint not yet scored with these settings (one reference pass).
+    `--out FILE` also writes the record as JSON, `--append RUN` appends it to RUN/metrics.jsonl."""
     args.reference = _reference_argument(args)
+    _check_outputs(args)
     if is_run_dir(args.input):
+        for flag, value in (("--out", args.out), ("--save-stats", args.save_stats)):
+            if value is not None:
+                raise GanevalError(f"{flag} writes one score; {args.input} is a run directory with a score per checkpoint")
         done = {_settings_key(record) for record in read_records(args.input)}
         todo = [path for path in checkpoints(args.input) if _settings_key(_settings(args, path)) not in done]
         if not todo:
@@ -128,6 +139,27 @@ def _reference_argument(args: argparse.Namespace) -> str:
     return reference
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unusable output paths before scoring, not after a minute of it."""
+    if args.append is not None and args.append.exists() and not args.append.is_dir():
+        raise GanevalError(f"--append {args.append}: not a folder; give the run folder that holds (or will hold) {METRICS_FILE}")
+    if args.out is not None and args.out.is_dir():
+        raise GanevalError(f"--out {args.out} is a folder; give a file name, e.g. {args.out / 'score.json'}")
+
+
+def _write_outputs(args: argparse.Namespace, samples: str, record: dict) -> None:
+    """--out FILE: the record as JSON (atomically); --append RUN: one line of RUN/metrics.jsonl."""
+    if args.out is not None:
+        write_text_atomically(args.out, json.dumps(record, indent=2) + "\n")
+        print(f"record written to {args.out}", file=sys.stderr)
+    if args.append is not None:
+        checkpoint_run = Path(samples).resolve().parent.parent if samples.endswith(".pt") else None
+        if checkpoint_run == args.append.resolve():
+            return  # score() already appended a checkpoint's record to its own run
+        args.append.mkdir(parents=True, exist_ok=True)
+        print(f"record appended to {append_record(args.append, record)}", file=sys.stderr)
+
+
 def _score_and_print(args: argparse.Namespace, samples: str) -> None:
     options = MetricOptions(
         kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, prdc_k=args.prdc_k, is_splits=args.is_splits,
@@ -140,6 +172,7 @@ def _score_and_print(args: argparse.Namespace, samples: str) -> None:
         extractor=args.extractor,
         extractor_options=_extractor_options(args),
         num_samples=args.num_samples,
+        reference_samples=args.reference_samples,
         seed=args.seed,
         batch_size=args.batch_size,
         device=args.device,
@@ -151,31 +184,55 @@ def _score_and_print(args: argparse.Namespace, samples: str) -> None:
         ema=args.ema,
         ci=None if args.ci is None else BootstrapOptions(args.ci, args.ci_replicates),
         latents=args.latents,
+        save_stats=args.save_stats,
     )
     print(json.dumps(record) if args.json else format_record(record), flush=True)
+    _write_outputs(args, samples, record)
 
 
 def _settings(args: argparse.Namespace, checkpoint: Path) -> dict:
     return {"checkpoint": checkpoint.name, "reference_argument": args.reference, "seed": args.seed, "ema": args.ema,
-            "requested_num_samples": args.num_samples, "metrics": args.metrics, "ci_level": args.ci,
-            "latents": args.latents}
+            "requested_num_samples": args.num_samples, "requested_reference_samples": args.reference_samples,
+            "metrics": args.metrics, "ci_level": args.ci, "latents": args.latents}
 
 
 def _settings_key(record: dict) -> tuple:
-    """What makes two scores of a checkpoint the same: checkpoint, reference, seed, EMA, N, metrics asked, the
-    interval level and the latents."""
-    keys = ("checkpoint", "reference_argument", "seed", "ema", "requested_num_samples", "metrics", "ci_level")
+    """What makes two scores of a checkpoint the same: checkpoint, reference, seed, EMA, N of each side, metrics
+    asked, the interval level and the latents (records written before a key existed lack it: its default)."""
+    keys = ("checkpoint", "reference_argument", "seed", "ema", "requested_num_samples", "requested_reference_samples",
+            "metrics", "ci_level")
     return tuple(record.get(key) for key in keys) + (record.get("latents", "normal"),)
 
 
 def run_ref_build(args: argparse.Namespace) -> int:
-    samples = load_source(args.spec, num_samples=args.num_samples, seed=args.seed, data_root=args.data_root, download=args.download)
-    extractor = create_for(resolve_extractor_name(args.extractor, samples), _extractor_options(args), args.device)
-    reference = reference_from_samples(
-        samples, extractor, list(METRIC_FAMILIES), batch_size=args.batch_size, progress=False if args.quiet else None
-    )
+    reference = _built_reference(args)
     state = "already cached" if reference.from_cache else "built"
     print(f"{state}: ref:{reference.card.key}  ({reference.card.source}, {reference.card.extractor}, N={reference.card.num_samples})")
+    return EXIT_OK
+
+
+def _built_reference(args: argparse.Namespace) -> Reference:
+    """The cache entry of `args.spec` with the chosen extractor: read when it exists, else extracted and written."""
+    samples = load_source(args.spec, num_samples=args.num_samples, seed=args.seed, data_root=args.data_root, download=args.download)
+    extractor = create_for(resolve_extractor_name(args.extractor, samples, samples), _extractor_options(args), args.device)
+    return reference_from_samples(
+        samples, extractor, list(METRIC_FAMILIES), batch_size=args.batch_size, progress=False if args.quiet else None
+    )
+
+
+def run_ref_export(args: argparse.Namespace) -> int:
+    """`ref export KEY|SPEC --out stats.npz`: a cached reference (built first from a SPEC) as pytorch-fid statistics,
+    with its provenance card beside them."""
+    check_stats_path(args.out)
+    cached = cached_reference_spec(args.spec)
+    if cached is not None and (args.extractor != "auto" or args.num_samples is not None):
+        raise GanevalError(f"{args.spec} is a cached reference: its extractor and N are fixed; "
+                           f"give its source spec to build another (see `ganeval ref show`)")
+    reference = load_cached(cached) if cached is not None else _built_reference(args)
+    stats_path, card_path = export_moments(reference, args.out)
+    card = reference.card
+    print(f"ref:{card.key} ({card.source}, {card.extractor}, N={card.num_samples}, d={card.dim}) -> {stats_path} "
+          f"(mu, sigma) and {card_path}")
     return EXIT_OK
 
 
@@ -208,11 +265,13 @@ def format_record(record: dict) -> str:
     for family in METRIC_FAMILIES.values():
         for key in family.keys:
             if key in record:
-                value = record[key]
-                line = f"{key:<13}{'n/a' if value is None else format(value, '.6g'):>14}"
+                line = f"{key:<13}{format_number(record[key]):>14}"
                 if record.get(f"{key}_ci_low") is not None:
-                    line += f"  [{record[f'{key}_ci_low']:.6g}, {record[f'{key}_ci_high']:.6g}]"
+                    line += f"  {format_interval(record[f'{key}_ci_low'], record[f'{key}_ci_high'], digits=6)}"
                 lines.append(line)
+    note = _sample_count_note(record)
+    if note:
+        lines.append(note)
     fid = record.get("diagnostics", {}).get("fid")
     if fid:
         lines.append(
@@ -220,3 +279,13 @@ def format_record(record: dict) -> str:
             f"negative eigenvalue mass={fid['negative_eigenvalue_mass']:.2g} factor={fid['factor_method']}"
         )
     return "\n".join(lines)
+
+
+def _sample_count_note(record: dict) -> str | None:
+    """Recall and coverage depend on how many samples each side has; with unequal N they compare only with scores
+    at the same two N."""
+    generated, reference = record.get("num_samples"), record.get("num_reference")
+    if not ({"recall", "coverage"} & set(record)) or reference is None or generated == reference:
+        return None
+    return (f"note: coverage and recall compare {generated} generated with {reference} reference samples; they depend "
+            f"on both N (equal N, e.g. --reference-samples {generated}, makes them comparable across tools)")

@@ -36,6 +36,11 @@ class FewSamplesWarning(UserWarning):
     """Fewer samples than feature dimensions: covariance estimates are rank deficient."""
 
 
+class ExtractorWarning(UserWarning):
+    """The extractor chosen by --extractor auto may not suit the data (fmnist-classifier on digits that are not
+    Fashion-MNIST): the numbers are computed, but in a feature space that may not mean what the user thinks."""
+
+
 class RecordsWarning(UserWarning):
     """A line of a metrics.jsonl could not be read (a writer killed mid-line leaves one)."""
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.metadata
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +16,22 @@ from .errors import InputError
 from .features import FeatureExtractor, FeatureStats, create
 from .features.cache import read_card
 from .metrics import METRIC_FAMILIES, parse_metrics
-from .metrics.registry import DEFAULT_FAMILIES
+from .metrics.registry import DEFAULT_FAMILIES, DEFAULT_SEED  # noqa: F401 (evaluate.DEFAULT_SEED stays importable)
 from .reference import (
     Reference,
+    check_comparable,
+    check_dimensions,
+    check_image_shapes,
+    check_stats_path,
     describe_reference,
     extract_features,
     is_cached_reference,
     is_moments_file,
     needs_raw_features,
+    probe_dimension,
     resolve_reference,
+    save_moments,
+    warn_if_foreign_to_classifier,
 )
 from .metrics.bootstrap import BootstrapOptions, interval, resampling_weights, standard_error
 from .metrics.fid import CovarianceFactor, frechet_distance, frechet_replicates, samples_factor, warn_if_few_samples
@@ -33,10 +41,10 @@ from .metrics.kid import kid_with_replicates
 from .metrics.modes import label_modes, mixture_modes, ndb
 from .metrics.prdc import prdc, prdc_replicates
 from .runs import append_record
+from .timing import PhaseTimer
 from .train.loop import checkpoint_samples
 
 SCHEMA_VERSION = 1
-DEFAULT_SEED = 2020  # torch-fidelity's rng_seed: default KID subsets and IS splits match it
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ def score(
     extractor: str | FeatureExtractor = "auto",
     extractor_options: dict[str, dict] | None = None,
     num_samples: int | None = None,
+    reference_samples: int | None = None,
     seed: int = DEFAULT_SEED,
     batch_size: int = 64,
     device: str | torch.device | None = "auto",
@@ -70,6 +79,7 @@ def score(
     ema: bool = False,
     ci: float | BootstrapOptions | None = None,
     latents: str = "normal",
+    save_stats: str | Path | None = None,
 ) -> dict:
     """Score `samples` (a generator's output) against `reference` and return a record (a JSON-ready dict).
 
@@ -77,11 +87,16 @@ def score(
     (`ref:KEY`) or a mean/covariance .npz (see ganeval.reference). `metrics` takes family names ('fid,is,kid,prdc');
     None means every family the extractor supports. Reference statistics are cached by content (`use_cache`).
     `extractor_options` maps extractor names to their options, e.g. {"inception-v3-compat": {"weights": PATH}}.
+    `num_samples` takes a seeded subset of the generated side only (as pytorch-fid and torch-fidelity do);
+    `reference_samples` a seeded subset of the reference (default: all of it).
     A checkpoint (.pt) as `samples` is sampled with a seeded latent stream (`ema` picks its EMA weights); the record
     then names the run, checkpoint and step, and is appended to the run's metrics.jsonl; `latents='sobol'` draws
     its latents from a scrambled Sobol sequence.
     `ci` (a level such as 0.95, or BootstrapOptions) adds bootstrap intervals `<key>_ci_low` / `<key>_ci_high`
     computed from the features already extracted (see ganeval.metrics.bootstrap).
+    `save_stats` writes the input's feature mean and covariance as a pytorch-fid statistics .npz (`mu`, `sigma`).
+    `progress` shows the feature bars and a status line per later phase on stderr (None: when it is a terminal);
+    the record's `diagnostics.timing` holds the seconds per phase either way.
 
     >>> record = score("ring8", "ring8", "fid,prdc", seed=1, progress=False, use_cache=False)
     >>> record["fid"] < 0.01 and record["coverage"] > 0.9
@@ -91,46 +106,82 @@ def score(
         raise InputError(f"--seed {seed} must be between 0 and 2^32 - 2")
     if ci is not None and not isinstance(ci, BootstrapOptions):
         ci = BootstrapOptions(level=float(ci))
-    fake, checkpoint_info = _input_samples(samples, num_samples, seed, ema, device, data_root, download, latents)
+    if save_stats is not None:
+        check_stats_path(save_stats)
+    timer = PhaseTimer(progress)
+    with timer.phase("input"):
+        fake, checkpoint_info = _input_samples(samples, num_samples, seed, ema, device, data_root, download, latents)
     if checkpoint_info:  # what a sweep compares to skip checkpoints already scored with the same settings
         checkpoint_info.update(
             reference_argument=str(reference) if isinstance(reference, (str, Path)) else None,
             requested_num_samples=num_samples,
+            requested_reference_samples=reference_samples,
             metrics=metrics if metrics is None or isinstance(metrics, str) else ",".join(metrics),
         )
-        num_samples = None  # N applied to the generated side; the reference keeps all its samples
     if ci is not None:
         checkpoint_info["ci_level"] = ci.level  # the record says its intervals' level (and a sweep compares it)
     moments_only = is_moments_file(reference)
-    if not (isinstance(reference, Samples) or is_cached_reference(reference) or moments_only):
-        reference = load_source(reference, num_samples=num_samples, seed=seed, data_root=data_root, download=download)
-    if isinstance(reference, Samples) and reference.kind != fake.kind:
-        raise InputError(f"{fake.name} holds {fake.kind} but {reference.name} holds {reference.kind}; compare like with like")
-    if isinstance(extractor, str):
-        extractor = create_for(resolve_extractor_name(extractor, fake, reference), extractor_options, device)
+    with timer.phase("reference"):
+        reference = _reference_source(reference, reference_samples, seed, data_root, download)
+    check_comparable(fake, reference)
+    with timer.phase("extractor"):
+        if isinstance(extractor, str):
+            extractor = create_for(resolve_extractor_name(extractor, fake, reference), extractor_options, device)
+    check_image_shapes(fake, reference, extractor)
     families = select_families(metrics, extractor, moments_only=moments_only)
-    real = resolve_reference(
-        reference, extractor, families, batch_size=batch_size, progress=progress, use_cache=use_cache,
-        num_samples=num_samples, seed=seed, data_root=data_root, download=download,
-    )
+    with timer.phase("reference"):
+        real = resolve_reference(
+            reference, extractor, families, batch_size=batch_size, progress=progress, use_cache=use_cache,
+            num_samples=None, seed=seed, data_root=data_root, download=download,
+        )
     describe_reference(real, reference)
-    # IS chosen by default is dropped when the extractor turns out to give no logits; asked for, it is required.
-    logits = ("required" if metrics is not None else "optional") if "is" in families else None
-    if "is_inf" in families:
-        logits = "required"
-    if "modes" in families and real.mixture is None:
-        logits = "required"  # image modes are the classes the extractor's logits give
-    keep_raw = needs_raw_features(families) or ci is not None or "fid_inf" in families  # rows, not just moments
-    fake_features = extract_features(fake, extractor, keep_raw=keep_raw, logits=logits, batch_size=batch_size,
-                                     progress=progress)
-    values, diagnostics = compute_metrics(families, real, fake_features, seed, options, ci)
+    if moments_only:  # fail before a long extraction, not after it
+        check_dimensions(real, probe_dimension(fake, extractor), extractor, fake)
+    with timer.phase("extract_input"):
+        fake_features = extract_features(fake, extractor, keep_raw=_keep_raw(families, ci),
+                                         logits=_logits_need(metrics, families, real), batch_size=batch_size,
+                                         progress=progress)
+    check_dimensions(real, fake_features["features"].dim, extractor, fake)
+    if save_stats is not None:
+        save_moments(save_stats, fake_features["features"])
+    values, diagnostics = compute_metrics(families, real, fake_features, seed, options, ci, timer)
     if use_cache:
         real.save_derived()
+    diagnostics["timing"] = timer.summary()
     run_dir = checkpoint_info.pop("run_dir", None)
     record = make_record(fake, real, extractor, seed, values, diagnostics, checkpoint_info)
     if run_dir is not None:
         append_record(run_dir, record)
     return record
+
+
+def _reference_source(reference: str | Samples, reference_samples: int | None, seed: int, data_root,
+                      download: bool) -> str | Samples:
+    """The reference as Samples (a seeded subset with `reference_samples`), or as given when it holds statistics."""
+    if isinstance(reference, Samples):
+        return reference.subset(reference_samples, seed)
+    if is_cached_reference(reference) or is_moments_file(reference):
+        if reference_samples is not None:
+            raise InputError(f"--reference-samples {reference_samples}: reference {reference} holds statistics, not "
+                             f"samples; give the source it came from (see `ganeval ref show`) to take a subset")
+        return reference
+    if reference_samples is not None and reference_samples < 2:
+        raise InputError(f"--reference-samples {reference_samples}: needs at least 2 samples")
+    return load_source(reference, num_samples=reference_samples, seed=seed, data_root=data_root, download=download)
+
+
+def _logits_need(metrics, families: list[str], real: Reference) -> str | None:
+    """What extraction does about logits: IS chosen by default is dropped when the extractor turns out to give
+    none; asked for (or needed by is_inf, image modes: the classes the logits give), they are required."""
+    logits = ("required" if metrics is not None else "optional") if "is" in families else None
+    if "is_inf" in families or ("modes" in families and real.mixture is None):
+        logits = "required"
+    return logits
+
+
+def _keep_raw(families: list[str], ci: BootstrapOptions | None) -> bool:
+    """Whether the input's feature rows are kept, not just their moments."""
+    return needs_raw_features(families) or ci is not None or "fid_inf" in families
 
 
 def _input_samples(samples, num_samples, seed, ema, device, data_root, download, latents) -> tuple[Samples, dict]:
@@ -142,7 +193,7 @@ def _input_samples(samples, num_samples, seed, ema, device, data_root, download,
     if latents != "normal":
         raise InputError(f"--latents {latents} applies to checkpoints; {samples} is not one")
     if isinstance(samples, Samples):
-        return samples, {}
+        return samples.subset(num_samples, seed + 1), {}
     return load_source(samples, num_samples=num_samples, seed=seed + 1, data_root=data_root, download=download), {}
 
 
@@ -194,7 +245,11 @@ def resolve_extractor_name(name: str, samples: Samples, reference: str | Samples
         return read_card(reference).extractor
     if samples.kind == "vectors":
         return "identity"
-    return "fmnist-classifier" if tuple(samples.data.shape[2:]) == (28, 28) else "inception-v3-compat"
+    if tuple(samples.data.shape[2:]) != (28, 28):
+        return "inception-v3-compat"
+    if reference is not None:
+        warn_if_foreign_to_classifier(reference)
+    return "fmnist-classifier"
 
 
 def select_families(metrics: str | list[str] | None, extractor: FeatureExtractor, moments_only: bool = False) -> list[str]:
@@ -219,28 +274,37 @@ def compute_metrics(
     seed: int,
     options: MetricOptions,
     ci: BootstrapOptions | None = None,
+    timer: PhaseTimer | None = None,
 ) -> tuple[dict[str, float], dict]:
     """Every requested metric from the extracted features; returns (values by key, diagnostics).
 
     With `ci`, every metric that supports it also gets its bootstrap interval (`<key>_ci_low`, `<key>_ci_high`),
-    from one set of resampling weights shared by all metrics, seeded by `seed`."""
+    from one set of resampling weights shared by all metrics, seeded by `seed`. `timer` times each phase (a family
+    includes its bootstrap replicates; 'bootstrap' is drawing the weights and the intervals) and shows its status."""
     features = fake["features"]
     if real.dim != features.dim:
         raise InputError(f"feature dimensions differ: reference has {real.dim}, input has {features.dim}")
+    timer = timer or PhaseTimer(progress=False)
     device = features.device  # a cached reference arrives on the CPU: compute where the features are
-    weights = None if ci is None else resampling_weights(features.num_samples, ci.replicates, seed, device)
+    weights = None
+    if ci is not None:
+        with timer.phase("bootstrap", f"bootstrap: {ci.replicates} resamples of {features.num_samples}"):
+            weights = resampling_weights(features.num_samples, ci.replicates, seed, device)
     inputs = MetricInputs(real, fake, seed, options, weights, ci.fid_method if ci else "auto")
+    prepare_reference(families, inputs, timer)
     values: dict[str, float] = {}
     diagnostics: dict = {}
     replicates: dict[str, torch.Tensor] = {}
     for family in families:
-        family_values, family_diagnostics, family_replicates = FAMILY_COMPUTATIONS[family](inputs)
+        with timer.phase(family, family_status(family, inputs)):
+            family_values, family_diagnostics, family_replicates = FAMILY_COMPUTATIONS[family](inputs)
         values.update(family_values)
         replicates.update(family_replicates)
         if family_diagnostics is not None:
             diagnostics[family] = family_diagnostics
     if ci is not None:
-        values.update(intervals(values, replicates, ci.level))
+        with timer.phase("bootstrap"):
+            values.update(intervals(values, replicates, ci.level))
         diagnostics["ci"] = {"level": ci.level, "replicates": ci.replicates, "resampled": "generated samples",
                              "standard_errors": {key: standard_error(value) for key, value in replicates.items()}}
     return values, diagnostics
@@ -307,11 +371,16 @@ def _inception_score_infinity(inputs: MetricInputs) -> Computed:
     return {"is_inf": extrapolation.value}, extrapolation.diagnostics(), {}
 
 
+def _kid_subset_size(inputs: MetricInputs) -> int:
+    """The explicit size, else torch-fidelity's 1000 or the smaller side when there are fewer."""
+    if inputs.options.kid_subset_size is not None:
+        return inputs.options.kid_subset_size
+    return min(1000, len(inputs.real.raw), inputs.features.num_samples)
+
+
 def _kid(inputs: MetricInputs) -> Computed:
     real, features, options = inputs.real.raw.to(inputs.device), inputs.features, inputs.options
-    subset_size = options.kid_subset_size
-    if subset_size is None:
-        subset_size = min(1000, len(real), features.num_samples)
+    subset_size = _kid_subset_size(inputs)
     mean, std, replicates = kid_with_replicates(real, features.raw(), inputs.weights, options.kid_subsets,
                                                 subset_size, inputs.seed, device=inputs.device)
     replicates = {} if replicates is None else {"kid_mean": replicates}
@@ -320,9 +389,6 @@ def _kid(inputs: MetricInputs) -> Computed:
 
 def _prdc(inputs: MetricInputs) -> Computed:
     real, features, k = inputs.real, inputs.features, inputs.options.prdc_k
-    if not 1 <= k < min(len(real.raw), features.num_samples):
-        raise InputError(f"prdc: k={k} must be at least 1 and below the number of samples "
-                         f"(reference {len(real.raw)}, input {features.num_samples})")
     arguments = dict(k=k, real_radii=real.knn_radii(k, inputs.device), device=inputs.device)
     if inputs.weights is None:
         return prdc(real.raw, features.raw(), **arguments), {"k": k}, {}
@@ -339,13 +405,51 @@ def _modes(inputs: MetricInputs) -> Computed:
 def _ndb(inputs: MetricInputs) -> Computed:
     real, options = inputs.real, inputs.options
     bins = options.ndb_bins
-    if not 2 <= bins <= len(real.raw):
-        raise InputError(f"ndb: {bins} bins need at least as many reference samples (have {len(real.raw)})")
     result = ndb(real.raw.to(inputs.device), inputs.features.raw(), k=bins, alpha=options.ndb_alpha,
                  centres=real.ndb_centres(bins, inputs.device), weights=inputs.weights)
     diagnostics = {"bins": bins, "alpha": options.ndb_alpha, "bin_proportions": result["bin_proportions"],
                    "reference_proportions": result["reference_proportions"]}
     return {key: result[key] for key in ("ndb", "ndb_fraction", "ndb_js")}, diagnostics, result.get("replicates", {})
+
+
+def prepare_reference(families: list[str], inputs: MetricInputs, timer: PhaseTimer) -> None:
+    """Check the k-NN and binning options, then compute what the reference side needs once and its cache keeps
+    (PRDC's k-NN radii, NDB's K-means centres), each a phase of its own: over 60,000 rows they take longer than
+    the metrics."""
+    real, features, options = inputs.real, inputs.features, inputs.options
+    if "prdc" in families:
+        k = options.prdc_k
+        if not 1 <= k < min(len(real.raw), features.num_samples):
+            raise InputError(f"prdc: k={k} must be at least 1 and below the number of samples "
+                             f"(reference {len(real.raw)}, input {features.num_samples})")
+        if k not in real.derived.knn_radii:
+            with timer.phase("reference_knn_radii", f"reference k-NN radii: k={k} over {len(real.raw)} rows"):
+                real.knn_radii(k, inputs.device)
+    if "ndb" in families:
+        bins = options.ndb_bins
+        if not 2 <= bins <= len(real.raw):
+            raise InputError(f"ndb: {bins} bins need at least as many reference samples (have {len(real.raw)})")
+        if bins not in real.derived.ndb_centres:
+            with timer.phase("ndb_kmeans", f"ndb K-means: {bins} bins over {len(real.raw)} reference rows"):
+                real.ndb_centres(bins, inputs.device)
+
+
+def family_status(family: str, inputs: MetricInputs) -> str:
+    """The status line of a metric family's phase: what it computes, at what size."""
+    options, count = inputs.options, inputs.features.num_samples
+    if family == "kid":
+        text = f"kid: {options.kid_subsets} subsets of {_kid_subset_size(inputs)}"
+    elif family == "prdc":
+        text = f"prdc: k={options.prdc_k}, {count} x {len(inputs.real.raw)} samples"
+    elif family == "ndb":
+        text = f"ndb: {count} samples into {options.ndb_bins} bins"
+    elif family in ("fid", "fid_inf"):
+        text = f"{family}: d={inputs.real.dim}, N={count}"
+    else:
+        text = f"{family}: N={count}"
+    if inputs.weights is not None and family not in ("fid_inf", "is_inf"):
+        text += f", {len(inputs.weights)} bootstrap replicates"
+    return text
 
 
 FAMILY_COMPUTATIONS = {"fid": _fid, "fid_inf": _fid_infinity, "is": _inception_score, "is_inf": _inception_score_infinity,
@@ -413,8 +517,8 @@ def fid_of_stats(real: Reference, fake: FeatureStats, eigenbasis: dict | None = 
 
 
 def _fidelity_version() -> str | None:
+    """The installed torch-fidelity's version, from its metadata: importing the package takes seconds."""
     try:
-        from torch_fidelity.version import __version__ as version
-    except ImportError:
+        return importlib.metadata.version("torch-fidelity")
+    except importlib.metadata.PackageNotFoundError:
         return None
-    return version

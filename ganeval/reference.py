@@ -18,8 +18,9 @@ from tqdm import tqdm
 
 from .data import Samples, load_source
 from .data.mixtures import MIXTURES, Mixture
+from .atomic import write_atomically, write_text_atomically
 from .data.stacked import triple_index
-from .errors import InputError
+from .errors import ExtractorWarning, InputError, warn_at_caller
 from .features import FeatureExtractor, FeatureStats
 from .features.cache import (
     DerivedStatistics,
@@ -35,6 +36,16 @@ from .features.cache import (
 from .metrics import METRIC_FAMILIES
 from .metrics.modes import kmeans
 from .metrics.prdc import knn_radii
+
+FASHION_MNIST_PREFIXES = ("fashion-mnist:", "stacked-fashion-mnist:")
+# Extractors that resize every image (and replicate grey to RGB), so the two sides may differ in shape.
+RESIZING_EXTRACTORS = ("inception-v3-compat",)
+# Feature dimensions whose origin is known: what a mismatched statistics file most likely holds.
+KNOWN_DIMENSIONS = {
+    2048: ("Inception's pool layer (pytorch-fid, torch-fidelity, clean-fid)", "inception-v3-compat"),
+    128: ("fmnist-classifier's pool layer", "fmnist-classifier"),
+    384: ("fmnist-classifier's pool layer on stacked (3-channel) images", "fmnist-classifier"),
+}
 
 
 @dataclass
@@ -231,3 +242,113 @@ def resolve_reference(
         reference, num_samples=num_samples, seed=seed, data_root=data_root, download=download
     )
     return reference_from_samples(samples, extractor, families, batch_size=batch_size, progress=progress, use_cache=use_cache)
+
+
+def cached_reference_spec(spec: str) -> str | None:
+    """`ref:KEY` or a cached .pt as given, a bare KEY of `ganeval ref list` as `ref:KEY`; None for a source spec."""
+    if is_cached_reference(spec):
+        return spec
+    if spec and "/" not in spec and ":" not in spec and not Path(spec).suffix and not Path(spec).exists():
+        if reference_path(spec).with_suffix(".json").is_file():
+            return f"ref:{spec}"
+    return None
+
+
+def load_cached(spec: str) -> Reference:
+    """A cached reference (`ref:KEY` or its .pt) as a Reference, whatever extractor it was built with."""
+    stats, card, derived = load_reference(spec)
+    return Reference.from_stats(card.source, stats, card, from_cache=True, derived=derived,
+                                folder=reference_path(spec).parent)
+
+
+def check_stats_path(path: str | Path) -> Path:
+    """Statistics files are .npz (pytorch-fid's format); say so before anything is extracted."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        raise InputError(f"{path}: statistics are written as .npz (pytorch-fid's mu/sigma format); name it STATS.npz")
+    return path
+
+
+def save_moments(path: str | Path, stats: FeatureStats) -> Path:
+    """Write `stats` as pytorch-fid writes them with --save-stats: an .npz of float64 `mu` (d,) and `sigma` (d, d),
+    nothing else, which pytorch-fid, torch-fidelity, clean-fid and ganeval (`--reference STATS.npz`) read back."""
+    path = check_stats_path(path)
+    mean = stats.mean().cpu().numpy().astype(np.float64)
+    covariance = stats.covariance().cpu().numpy().astype(np.float64)
+    write_atomically(path, lambda handle: np.savez_compressed(handle, mu=mean, sigma=covariance))
+    return path
+
+
+def export_moments(reference: Reference, path: str | Path) -> tuple[Path, Path]:
+    """A cached reference's mean and covariance as pytorch-fid statistics, and its provenance card as JSON beside
+    them (stats.npz -> stats.json); returns both paths."""
+    path = save_moments(path, reference.stats)
+    card_path = path.with_suffix(".json")
+    write_text_atomically(card_path, reference.card.to_json())
+    return path, card_path
+
+
+def warn_if_foreign_to_classifier(reference: str | Samples) -> None:
+    """--extractor auto gives 28x28 images fmnist-classifier: say so when the reference is not a Fashion-MNIST
+    source, since digits (or anything else) measured in a clothing classifier's features give numbers that mean
+    little. A statistics file is left to the dimension check."""
+    name = reference.name if isinstance(reference, Samples) else str(reference)
+    if name.startswith(FASHION_MNIST_PREFIXES) or is_moments_file(reference):
+        return
+    warn_at_caller(
+        f"--extractor auto chose fmnist-classifier for 28x28 images, a Fashion-MNIST feature space; if {name} is not "
+        f"Fashion-MNIST, add --extractor inception-v3-compat (--extractor fmnist-classifier keeps it, silently)",
+        ExtractorWarning,
+    )
+
+
+def check_comparable(fake: Samples, reference: str | Samples) -> None:
+    """Images against images, vectors against vectors."""
+    if isinstance(reference, Samples) and reference.kind != fake.kind:
+        raise InputError(f"{fake.name} holds {fake.kind} but {reference.name} holds {reference.kind}; compare like with like")
+
+
+def check_image_shapes(fake: Samples, reference: str | Samples, extractor: FeatureExtractor) -> None:
+    """Images of two shapes compare only through an extractor that resizes them (or one of the user's own)."""
+    if not isinstance(reference, Samples) or fake.kind != "images" or extractor.name in RESIZING_EXTRACTORS:
+        return
+    if extractor.name.startswith("torchscript:"):
+        return  # a module of the user's own may well resize: its own error, if any, says what it takes
+    ours, theirs = _shape_text(fake), _shape_text(reference)
+    if ours != theirs:
+        raise InputError(
+            f"input {fake.name} holds {ours} images but reference {reference.name} holds {theirs}; extractor "
+            f"{extractor.name} needs one shape on both sides: resize one, or add --extractor inception-v3-compat "
+            f"(it resizes both to 299x299)"
+        )
+
+
+def probe_dimension(fake: Samples, extractor: FeatureExtractor) -> int:
+    """The feature dimension `extractor` gives the input, from two samples (before extracting all of them)."""
+    outputs = extractor(fake.data[:2])
+    if extractor.feature_layer not in outputs:
+        raise InputError(f"extractor '{extractor.name}' returned no '{extractor.feature_layer}' output")
+    return int(outputs[extractor.feature_layer][0].numel())
+
+
+def check_dimensions(real: Reference, dim: int, extractor: FeatureExtractor, fake: Samples) -> None:
+    """The reference's features and the input's must live in one space: name both, and the likely fix."""
+    if real.dim == dim:
+        return
+    what = f"{_shape_text(fake)} images" if fake.kind == "images" else f"{fake.data.shape[1]}-dim vectors"
+    message = (f"feature dimensions differ: reference {real.name} holds {real.dim}-dim features, but extractor "
+               f"{extractor.name} gives {dim} for the input's {what}")
+    known = KNOWN_DIMENSIONS.get(real.dim)
+    if known is not None and known[1] != extractor.name and fake.kind == "images":
+        message += f"; {real.dim}-dim features are {known[0]}: add --extractor {known[1]}"
+    elif extractor.name == "identity":
+        message += "; identity compares the vectors themselves, so both sides need one dimension"
+    else:
+        message += ("; compute both sides with one extractor (`ganeval ref export SPEC --extractor NAME --out "
+                    "stats.npz` writes a reference's statistics)")
+    raise InputError(message)
+
+
+def _shape_text(samples: Samples) -> str:
+    """'1x28x28' for images."""
+    return "x".join(str(size) for size in samples.data.shape[1:])

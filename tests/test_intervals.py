@@ -226,7 +226,7 @@ def test_score_with_ci_extracts_nothing_twice():
         return {"features": batch.reshape(len(batch), -1).to(torch.float64)}
 
     extractor = FeatureExtractor("counting", forward, torch.device("cpu"), feature_layer="features")
-    options = dict(num_samples=600, seed=3, progress=False, use_cache=False, extractor=extractor)
+    options = dict(num_samples=600, reference_samples=600, seed=3, progress=False, use_cache=False, extractor=extractor)
     plain = score("ring8", "ring8", "fid,prdc,modes", **options)
     plain_calls = list(rows_seen)
     rows_seen.clear()
