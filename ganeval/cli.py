@@ -1,6 +1,6 @@
 """The `ganeval` command: parse the arguments, hand them to ganeval.commands, map errors to exit codes.
 
-Bad input and usage errors are one line on stderr (a usage errors adds the subcommand's short usage) and exit code 2.
+Bad input and usage errors are one line on stderr (a usage error adds the subcommand's short usage) and exit code 2.
 This module imports neither torch nor pandas: `ganeval --help` and usage errors answer at once; the command's own
 module (ganeval.commands) is imported once the arguments are known to be good.
 """
@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import GanevalError
+from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, GanevalError
 from .metrics.registry import DEFAULT_REPLICATES, DEFAULT_SEED, METRIC_FAMILIES
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # Listed here rather than read from the registry, which imports torch; tests/test_cli_usage.py keeps them in step.
 EXTRACTOR_NAMES = ("fmnist-classifier", "identity", "inception-v3-compat", "torchscript:PATH")
 COMPARE_SELECTIONS = ("best", "last", "all")
@@ -296,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return error.exit_code
         except KeyboardInterrupt:
             print("ganeval: interrupted", file=sys.stderr)
-            return 130
+            return EXIT_INTERRUPTED
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -16,7 +16,7 @@ from .compare import compare, render
 from .data import load_source
 from .data.files import save_samples
 from .device import resolve_device
-from .errors import GanevalError
+from .errors import EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_OK, GanevalError
 from .evaluate import MetricOptions, create_for, resolve_extractor_name, score
 from .features.cache import cache_dir, list_references, read_card
 from .gate import Limits, check_alpha, gate_targets, parse_limits, publish, read_limits, verdicts_text
@@ -30,8 +30,6 @@ from .train.config import load_config
 from .train.loop import TrainingInterrupted, checkpoint_samples, train
 from .train.scoring import CheckpointScorer
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-EXIT_INTERRUPTED = 130  # as the shell reports a command stopped by SIGINT (and cli.main for Ctrl-C)
 
 
 def run_train(args: argparse.Namespace) -> int:

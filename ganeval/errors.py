@@ -7,10 +7,15 @@ import warnings
 from collections.abc import Iterable
 
 
+# Exit codes of every command: success, a gate or check failed, bad input or usage, interrupted (as the shell
+# reports a command stopped by SIGINT).
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
 class GanevalError(Exception):
     """Bad input or usage. The message is one line, shown to the user as is (no traceback)."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class InputError(GanevalError, ValueError):

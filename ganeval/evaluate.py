@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.metadata
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from .data import Samples, load_source
 from .device import resolve_device
 from .errors import InputError
 from .features import FeatureExtractor, FeatureStats, create
-from .features.cache import read_card
+from .features.cache import fidelity_version, read_card
 from .metrics import METRIC_FAMILIES, parse_metrics
 from .metrics.registry import DEFAULT_FAMILIES, DEFAULT_SEED  # noqa: F401 (evaluate.DEFAULT_SEED stays importable)
 from .reference import (
@@ -216,7 +215,7 @@ def make_record(fake: Samples, real: Reference, extractor: FeatureExtractor, see
         "provenance": {
             "ganeval": __version__,
             "torch": torch.__version__,
-            "torch_fidelity": _fidelity_version(),
+            "torch_fidelity": fidelity_version(),
             "extractor_weights_sha256": extractor.weights_sha256,
             "preprocessing": extractor.preprocessing,
             "reference_key": real.card.key if real.card else None,
@@ -514,11 +513,3 @@ def fid_of_stats(real: Reference, fake: FeatureStats, eigenbasis: dict | None = 
         device=fake.device,
         eigenbasis=eigenbasis,
     )
-
-
-def _fidelity_version() -> str | None:
-    """The installed torch-fidelity's version, from its metadata: importing the package takes seconds."""
-    try:
-        return importlib.metadata.version("torch-fidelity")
-    except importlib.metadata.PackageNotFoundError:
-        return None

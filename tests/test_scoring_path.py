@@ -2,7 +2,9 @@
 statistics export, errors that name the fix, records written where compare and gate read them."""
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -169,9 +171,20 @@ def test_identical_inputs_print_fid_zero(run_cli, vectors):
     assert table[0] == ["fid", "0"]  # raw value: about -1.8e-15
 
 
-def test_fidelity_version_does_not_import_torch_fidelity():
+def test_torch_fidelity_is_imported_only_for_its_extractor(tmp_path):
+    """A score with another extractor records torch-fidelity's version (record and cache card) from the package
+    metadata, without importing it (3 s)."""
     assert evaluate.DEFAULT_SEED == DEFAULT_SEED
-    code = ("import sys, ganeval.evaluate as e; v = e._fidelity_version(); "
-            "print(v is None or isinstance(v, str), 'torch_fidelity' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["True", "False"]
+    code = ("import importlib.metadata, json, sys\n"
+            "from ganeval.cli import main\n"
+            "assert main(['score', 'ring8', 'ring8', '--metrics', 'fid', '--quiet', '--out', sys.argv[1]]) == 0\n"
+            "record = json.load(open(sys.argv[1]))\n"
+            "assert record['provenance']['torch_fidelity'] == importlib.metadata.version('torch-fidelity')\n"
+            "print(sorted(name for name in sys.modules if name.startswith('torch_fidelity')))")
+    env = {**os.environ, "GANEVAL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "record.json")], capture_output=True,
+                            text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
+    card = json.loads(next((tmp_path / "cache" / "references").glob("*.json")).read_text())
+    assert card["torch_fidelity"] == importlib.metadata.version("torch-fidelity")

@@ -122,19 +122,6 @@ def test_wheel_score_from_any_folder(installed):
     assert '"fid"' in result.stdout and '"fmnist-classifier"' in result.stdout, result.stdout
 
 
-def test_reference_card_records_torch_fidelity_without_importing_it():
-    """The version comes from the distribution's metadata: the small classifier never loads torch-fidelity."""
-    script = ("import importlib.metadata, sys, torch\n"
-              "from ganeval.features import create, FeatureStats\n"
-              "from ganeval.features.cache import make_card\n"
-              "stats = FeatureStats()\n"
-              "stats.update(torch.ones(3, 2, dtype=torch.float64))\n"
-              "card = make_card('key', 'ring8', 'sha', create('identity', device='cpu'), stats)\n"
-              "assert card.torch_fidelity == importlib.metadata.version('torch-fidelity'), card.torch_fidelity\n"
-              "assert not [name for name in sys.modules if name.startswith('torch_fidelity')]\n")
-    _run([sys.executable, "-c", script], REPO, {**os.environ, "OMP_NUM_THREADS": "1"})
-
-
 def test_missing_shipped_weights_name_the_file_and_the_remedy(tmp_path, monkeypatch):
     monkeypatch.delenv(classifier.WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(classifier, "SHIPPED_WEIGHTS", tmp_path / "weights.pt")

@@ -161,11 +161,15 @@ def list_references(folder: Path | None = None) -> list[ReferenceCard]:
     return sorted(cards, key=lambda card: card.created, reverse=True)
 
 
-def make_card(key: str, source: str, content: str, extractor: FeatureExtractor, stats: FeatureStats) -> ReferenceCard:
-    try:  # the distribution's metadata: importing torch_fidelity would load its networks for a version string
-        fidelity_version = importlib.metadata.version("torch-fidelity")
+def fidelity_version() -> str | None:
+    """The installed torch-fidelity's version, from its metadata (importing the package would take seconds)."""
+    try:
+        return importlib.metadata.version("torch-fidelity")
     except importlib.metadata.PackageNotFoundError:
-        fidelity_version = None
+        return None
+
+
+def make_card(key: str, source: str, content: str, extractor: FeatureExtractor, stats: FeatureStats) -> ReferenceCard:
     return ReferenceCard(
         key=key,
         source=source,
@@ -179,6 +183,6 @@ def make_card(key: str, source: str, content: str, extractor: FeatureExtractor, 
         has_raw_features=stats.keep_raw,
         ganeval=__version__,
         torch=torch.__version__,
-        torch_fidelity=fidelity_version,
+        torch_fidelity=fidelity_version(),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
