@@ -176,8 +176,9 @@ def expand_targets(targets: str | os.PathLike | list) -> list[str]:
     return list(dict.fromkeys(units))
 
 
-def target_records(target: str, reference: str | None = None) -> pd.DataFrame:
-    """The scored rows (tidy, see records.load_records) of one unit: a run's or records file's, or one checkpoint's."""
+def target_records(target: str, reference: str | None = None, setting: str | None = None) -> pd.DataFrame:
+    """The scored rows (tidy, see records.load_records) of one unit: a run's or records file's, or one checkpoint's;
+    only those against `reference`, or under `setting` (a label such as 'grid25, identity, N=2500'), when given."""
     path = Path(target)
     if path.suffix == ".pt":
         if not path.is_file():
@@ -194,6 +195,11 @@ def target_records(target: str, reference: str | None = None) -> pd.DataFrame:
         tidy = tidy[tidy["reference"] == reference]
         if tidy.empty:
             raise InputError(f"{target}: no record scored against reference '{reference}' (it holds {held})")
+    if setting is not None:
+        held = "; ".join(sorted(map(str, set(tidy["setting"]))))
+        tidy = tidy[tidy["setting"] == setting]
+        if tidy.empty:
+            raise InputError(f"{target}: no record scored under setting '{setting}' (it holds {held})")
     return tidy[tidy["value"].notna()]
 
 
@@ -210,7 +216,7 @@ def select_checkpoint(tidy: pd.DataFrame, metrics: list[str], select: str = "las
     settings = sorted(rows["setting"].unique())
     if len(settings) > 1:
         raise InputError(f"{target}: the gated metrics were scored under {len(settings)} settings "
-                         f"({'; '.join(settings)}); choose one with --reference")
+                         f"({'; '.join(settings)}); choose one with --setting '{settings[0]}' (or --reference)")
     order = rows["step"].astype("float").fillna(-1)  # records without a step (sample files) come first
     # NaN parts would make the key NaN, which equals nothing: fill them
     key = rows["run"].fillna("").astype(str) + "|" + rows["checkpoint"].fillna("").astype(str) + "|" + order.astype(str)
@@ -273,7 +279,8 @@ class Verdict:
 
 
 def gate_targets(targets: str | os.PathLike | list, limits: Limits, select: str = "last",
-                 select_by: str | None = None, reference: str | None = None) -> list[Verdict]:
+                 select_by: str | None = None, reference: str | None = None,
+                 setting: str | None = None) -> list[Verdict]:
     """One verdict per run behind `targets` (run directories, folders of runs, glob patterns, checkpoints,
     records files), each judging one checkpoint: the last scored, or with select='best' the best by `select_by`
     (default: the first limit's metric). A regression is measured against the baseline's checkpoint chosen the same
@@ -290,9 +297,9 @@ def gate_targets(targets: str | os.PathLike | list, limits: Limits, select: str 
         if len(units) != 1:
             raise InputError(f"--baseline {limits.baseline}: names {len(units)} runs; "
                              "give one run, checkpoint or records file")
-        baseline = target_records(units[0], reference)
+        baseline = target_records(units[0], reference, setting)
     units = expand_targets(targets)
-    return [_gate_one(limits, unit, metrics, select, select_by, reference, baseline) for unit in units]
+    return [_gate_one(limits, unit, metrics, select, select_by, reference, setting, baseline) for unit in units]
 
 
 def _gated_metrics(limits: Limits) -> list[str]:
@@ -317,8 +324,8 @@ def _selection_metric(metrics: list[str], select: str, select_by: str | None) ->
 
 
 def _gate_one(limits: Limits, target: str, metrics: list[str], select: str, select_by: str | None,
-              reference: str | None, baseline: pd.DataFrame | None) -> Verdict:
-    rows, chosen = select_checkpoint(target_records(target, reference), metrics, select, select_by, target)
+              reference: str | None, setting: str | None, baseline: pd.DataFrame | None) -> Verdict:
+    rows, chosen = select_checkpoint(target_records(target, reference, setting), metrics, select, select_by, target)
     first = next(iter(rows.values()))
     checks = [_limit_check(metric, "max", rows[metric], limit) for metric, limit in limits.max.items()]
     checks += [_limit_check(metric, "min", rows[metric], limit) for metric, limit in limits.min.items()]

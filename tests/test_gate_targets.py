@@ -147,3 +147,20 @@ def test_a_records_file_without_checkpoints_is_judged_by_its_last_record(tmp_pat
     path.write_text("".join(json.dumps(record) + "\n" for record in records))
     code, out, err = run_cli("gate", path, "--max", "fid=3")
     assert code == 0 and "gate: samples.npz [grid25" in out, out + err
+
+
+def test_setting_separates_two_sample_sizes_of_one_reference(tmp_path, run_cli):
+    """A run scored at N=2500 and N=500 against one reference: --reference cannot choose, --setting can."""
+    run = write_scores(tmp_path, "sizes", {100: {"fid": 1.0}})
+    small = json.loads((run / "metrics.jsonl").read_text())
+    small.update(num_samples=500, fid=9.0, created="2026-11-30T00:01:00+00:00")
+    with open(run / "metrics.jsonl", "a") as handle:
+        handle.write(json.dumps(small) + "\n")
+    code, _, err = run_cli("gate", run, "--max", "fid=3", "--reference", "grid25")
+    assert code == 2 and "--setting 'grid25, identity, N=2500'" in err
+    code, out, err = run_cli("gate", run, "--max", "fid=3", "--setting", "grid25, identity, N=2500")
+    assert code == 0 and "N=2500" in out, err
+    code, out, _ = run_cli("gate", run, "--max", "fid=3", "--setting", "grid25, identity, N=500")
+    assert code == 1 and "N=500" in out
+    code, _, err = run_cli("gate", run, "--max", "fid=3", "--setting", "grid25, identity, N=7")
+    assert code == 2 and "no record scored under setting" in err and "N=500" in err
