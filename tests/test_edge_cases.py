@@ -53,7 +53,8 @@ def test_torchscript_without_logits_scores_by_default(run_cli, tmp_path, rng):
     torch.jit.script(Mean()).save(str(tmp_path / "mean.pt"))
     np.save(tmp_path / "a.npy", rng.integers(0, 256, (30, 3, 8, 8), dtype=np.uint8))
     np.save(tmp_path / "b.npy", rng.integers(0, 200, (30, 3, 8, 8), dtype=np.uint8))
-    args = ("score", tmp_path / "a.npy", "--reference", tmp_path / "b.npy", "--extractor", f"torchscript:{tmp_path / 'mean.pt'}")
+    args = ("score", tmp_path / "a.npy", "--reference", tmp_path / "b.npy", "--extractor", f"torchscript:{tmp_path / 'mean.pt'}",
+            "--trust-extractor")
     code, out, err = run_cli(*args, "--json", "--quiet", "--kid-subsets", "2")
     assert code == 0, err
     record = json.loads(out)

@@ -166,7 +166,7 @@ def test_torchscript_extractor(tmp_path, run_cli):
             return {"pool": torch.cat([pooled, pooled ** 2 / 255], dim=1), "logits": pooled}
 
     torch.jit.script(TinyNet()).save(str(tmp_path / "net.pt"))
-    extractor = features.create(f"torchscript:{tmp_path / 'net.pt'}", device="cpu")
+    extractor = features.create(f"torchscript:{tmp_path / 'net.pt'}", device="cpu", trust=True)
     out = extractor(torch.zeros(2, 3, 4, 4, dtype=torch.uint8))
     assert out["features"].shape == (2, 6) and out["logits"].shape == (2, 3)
     real, fake = image_sets()
@@ -174,7 +174,7 @@ def test_torchscript_extractor(tmp_path, run_cli):
     np.save(tmp_path / "fake.npy", fake)
     code, out, err = run_cli(
         "score", tmp_path / "fake.npy", "--reference", tmp_path / "real.npy", "--extractor", f"torchscript:{tmp_path / 'net.pt'}",
-        "--metrics", "fid,is", "--json", "--quiet", "--kid-subsets", "2",
+        "--trust-extractor", "--metrics", "fid,is", "--json", "--quiet", "--kid-subsets", "2",
     )
     assert code == 0, err
     assert json.loads(out)["fid"] > 0 and json.loads(out)["is_mean"] >= 1
