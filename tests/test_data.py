@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import warnings
 
 import numpy as np
 import pytest
@@ -102,3 +103,36 @@ def test_cifar10_offline_without_a_copy_says_how_to_get_it(tmp_path):
     with pytest.raises(InputError) as error:
         load_source("cifar10:test", data_root=tmp_path)
     assert "cifar10:test: not found under" in str(error.value) and "--download" in str(error.value)
+
+
+@pytest.mark.parametrize(("shape", "message"), [
+    ((5, 28, 28, 2), r"array of shape \(5, 28, 28, 2\): 2 channels as \(N,H,W,C\); images need 1 \(grey\) or 3 \(RGB\)"),
+    ((5, 4, 28, 28), r"array of shape \(5, 4, 28, 28\): 4 channels as \(N,C,H,W\)"),
+])
+def test_image_arrays_name_their_real_channel_count(tmp_path, shape, message):
+    np.save(tmp_path / "images.npy", np.zeros(shape, np.uint8))
+    with pytest.raises(InputError, match=message):
+        load_source(tmp_path / "images.npy")
+
+
+def test_float_image_arrays_in_0_1_are_told_how_to_become_uint8(tmp_path):
+    np.save(tmp_path / "images.npy", np.full((5, 3, 8, 8), 0.5, np.float32))
+    with pytest.raises(InputError, match=r"store images as uint8 in \[0, 255\]; these values lie in \[0, 1\]"):
+        load_source(tmp_path / "images.npy")
+
+
+def test_a_0_1_side_against_a_0_255_side_is_warned_naming_both_ranges():
+    from ganeval.data.samples import Samples, ValueRangeWarning, warn_if_scales_differ
+
+    unit = Samples(torch.linspace(0, 1, 40).reshape(10, 4), "fake.npy")
+    byte = Samples(torch.linspace(0, 255, 40).reshape(10, 4), "real.npy")
+    with pytest.warns(ValueRangeWarning, match=r"fake.npy holds values in \[0, 1\] \(the \[0, 1\] scale\) but real.npy "
+                                               r"holds values in \[0, 255\] \(the \[0, 255\] scale\)"):
+        warn_if_scales_differ(unit, byte)
+    with pytest.warns(ValueRangeWarning, match=r"\[-1, 1\] scale"):
+        warn_if_scales_differ(byte, Samples(torch.linspace(-1, 1, 40).reshape(10, 4), "tanh.npy"))
+    features = Samples(torch.randn(10, 4, generator=torch.Generator().manual_seed(0)) * 3, "features.npy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for pair in ((unit, unit), (byte, byte), (unit, features), (features, byte)):
+            warn_if_scales_differ(*pair)

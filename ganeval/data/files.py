@@ -1,9 +1,18 @@
-"""Samples from files: .npy / .npz arrays (uint8 images NCHW or NHWC, or float feature matrices) and image folders."""
+"""Samples from files: .npy / .npz arrays (uint8 images NCHW or NHWC, or float feature matrices) and image folders.
+
+Folders and zips may come from anyone: an image's size is read from its header and checked against a pixel limit
+before it is decoded, a zip member's uncompressed size before it is read, and with `num_samples` only the chosen
+images are opened at all.
+"""
 from __future__ import annotations
 
-import io
+import contextlib
+import warnings
 import zipfile
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,25 +20,42 @@ from PIL import Image, UnidentifiedImageError
 
 from ..atomic import write_atomically
 from ..errors import InputError
-from .samples import Samples
+from .samples import Samples, subset_rows
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 NPZ_KEYS = ("samples", "images", "features", "x", "arr_0")  # tried in order when an .npz holds several arrays
+MAX_IMAGE_PIXELS = 8192 * 8192  # the largest image (width x height) decoded; --max-image-pixels N raises it
+# A zip member may hold at most what an uncompressed 16-bit RGBA image of the pixel limit needs (8 bytes a pixel),
+# plus room for metadata: a PNG or JPEG of that many pixels is never larger, so a bigger member is refused unread.
+MEMBER_BYTES_PER_PIXEL, MEMBER_SLACK_BYTES = 8, 1 << 20
+
+ImageOpener = Callable[[str], Any]  # an image's name -> a context manager yielding its path or a binary file
 
 
-def load_path(path: str | Path) -> Samples:
-    """Load a file or folder of samples, or raise InputError naming it and what is wrong."""
+def load_path(path: str | Path, *, num_samples: int | None = None, seed: int = 0,
+              max_image_pixels: int | None = None) -> Samples:
+    """Load a file or folder of samples (a seeded subset of `num_samples`, as Samples.subset takes), or raise
+    InputError naming it and what is wrong. Images above `max_image_pixels` (default MAX_IMAGE_PIXELS) are refused."""
     path = Path(path)
+    limit = pixel_limit(max_image_pixels)
     if path.is_dir():
-        return load_image_folder(path)
+        return load_image_folder(path, num_samples=num_samples, seed=seed, max_image_pixels=limit)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
-        return Samples(array_to_samples(read_array(path), str(path)), str(path))
+        return Samples(array_to_samples(read_array(path), str(path)), str(path)).subset(num_samples, seed)
     if suffix == ".zip":
-        return load_image_zip(path)
+        return load_image_zip(path, num_samples=num_samples, seed=seed, max_image_pixels=limit)
     raise InputError(f"{path}: unsupported input; give a .npy/.npz array, a .zip or a folder of PNG/JPEG images")
+
+
+def pixel_limit(max_image_pixels: int | None) -> int:
+    """The pixel limit in force: `max_image_pixels`, or the module's MAX_IMAGE_PIXELS (read now, so it can be set)."""
+    limit = MAX_IMAGE_PIXELS if max_image_pixels is None else max_image_pixels
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InputError(f"--max-image-pixels {limit}: must be a whole number of at least 1")
+    return limit
 
 
 def read_array(path: Path) -> np.ndarray:
@@ -65,38 +91,56 @@ def array_to_samples(array: np.ndarray, name: str) -> torch.Tensor:
             array = array[:, None]
         if array.ndim != 4:
             raise InputError(f"{name}: uint8 arrays must be images (N,H,W), (N,C,H,W) or (N,H,W,C); got {array.shape}")
-        if array.shape[1] not in (1, 3) and array.shape[3] in (1, 3):
+        if array.shape[1] not in (1, 3):
+            if array.shape[3] not in (1, 3):
+                raise InputError(_channels_message(name, array.shape))
             array = array.transpose(0, 3, 1, 2)
         return torch.from_numpy(np.ascontiguousarray(array))
     if np.issubdtype(array.dtype, np.floating):
         if array.ndim != 2:
             raise InputError(
                 f"{name}: float arrays must be feature matrices (N,d); got shape {array.shape} "
-                f"(store images as uint8 in [0, 255])"
+                f"(store images as uint8 in [0, 255]{_unit_range_hint(array)})"
             )
         return torch.from_numpy(np.ascontiguousarray(array))
     raise InputError(f"{name}: unsupported dtype {array.dtype}; use uint8 images or float features")
 
 
-def load_image_folder(folder: Path) -> Samples:
-    """All PNG/JPEG images under `folder` (recursively, sorted by path), which must share one size."""
+def _channels_message(name: str, shape: tuple[int, ...]) -> str:
+    """Neither axis 1 nor axis 3 holds 1 or 3 channels: name the smaller one, which is the likelier channel axis."""
+    channels_last = shape[3] <= shape[1]
+    channels = shape[3] if channels_last else shape[1]
+    layout = "(N,H,W,C)" if channels_last else "(N,C,H,W)"
+    return (f"{name}: array of shape {shape}: {channels} channels as {layout}; images need 1 (grey) or 3 (RGB) "
+            f"channels, as (N,C,H,W) or (N,H,W,C)")
+
+
+def _unit_range_hint(array: np.ndarray) -> str:
+    if array.size and array.ndim in (3, 4) and 0 <= np.nanmin(array) and np.nanmax(array) <= 1:
+        return "; these values lie in [0, 1]: (x * 255).round().astype(np.uint8)"
+    return ""
+
+
+def load_image_folder(folder: Path, *, num_samples: int | None = None, seed: int = 0,
+                      max_image_pixels: int | None = None) -> Samples:
+    """The PNG/JPEG images under `folder` (recursively, sorted by path), all of them or a seeded subset of
+    `num_samples`; the images used must share one size. Only the chosen files are opened."""
     files = sorted(path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
     if not files:
         raise InputError(f"{folder}: folder holds no PNG or JPEG images")
-    images = [read_image(path) for path in files]
-    _check_one_size(folder, [path.name for path in files], images)
-    return Samples(torch.from_numpy(np.stack(images)), str(folder))
+    prefix = len(str(folder / "x")) - 1  # rglob's paths all start with folder/: their names inside it
+    paths = {str(path)[prefix:]: path for path in files}
+    chosen = _chosen(list(paths), num_samples, seed, str(folder))
+    return _load_images(folder, chosen, lambda name: contextlib.nullcontext(paths[name]),
+                        lambda name: str(paths[name]), pixel_limit(max_image_pixels))
 
 
-def _check_one_size(source: Path, names: list[str], images: list[np.ndarray]) -> None:
-    first = images[0].shape
-    for name, image in zip(names, images):
-        if image.shape != first:
-            raise InputError(f"{source}: images of mixed sizes ({names[0]} is {_chw(first)}, {name} is {_chw(image.shape)})")
-
-
-def load_image_zip(path: Path) -> Samples:
-    """All PNG/JPEG members of a zip file (sorted by name); members that would escape the archive's root are refused."""
+def load_image_zip(path: Path, *, num_samples: int | None = None, seed: int = 0,
+                   max_image_pixels: int | None = None) -> Samples:
+    """The PNG/JPEG members of a zip file (sorted by name), all of them or a seeded subset of `num_samples`; members
+    that would escape the archive's root are refused, and a chosen member's uncompressed size is checked before it is
+    read."""
+    limit = pixel_limit(max_image_pixels)
     try:
         with zipfile.ZipFile(path) as archive:
             names = sorted(name for name in archive.namelist() if Path(name).suffix.lower() in IMAGE_SUFFIXES)
@@ -107,26 +151,131 @@ def load_image_zip(path: Path) -> Samples:
                     raise InputError(f"{path}: member '{name}' points outside the archive's root")
             if not names:
                 raise InputError(f"{path}: zip holds no PNG or JPEG images")
-            images = [read_image(io.BytesIO(archive.read(name)), f"{path}:{name}") for name in names]
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise InputError(f"{path}: unreadable zip file ({type(exc).__name__})") from exc
-    _check_one_size(path, names, images)
-    return Samples(torch.from_numpy(np.stack(images)), str(path))
+            chosen = _chosen(names, num_samples, seed, str(path))
+            return _load_images(path, chosen, lambda name: _open_member(archive, path, name, limit),
+                                lambda name: f"{path}:{name}", limit)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as exc:  # RuntimeError: encrypted
+        reason = "corrupt deflate data" if isinstance(exc, zlib.error) else type(exc).__name__
+        raise InputError(f"{path}: unreadable zip file ({reason})") from exc
 
 
-def read_image(path, name: str | None = None) -> np.ndarray:
-    """One image as uint8 C x H x W: greyscale stays 1 channel, everything else becomes RGB."""
-    try:
-        with Image.open(path) as image:
-            if image.mode.startswith("I;16"):  # 16-bit grey: keep the top 8 bits (convert("L") would clip at 255)
-                array = (np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8)
-            elif image.mode in ("I", "F"):
-                raise InputError(f"{name or path}: {image.mode}-mode images (32-bit) are not supported; save 8-bit PNG/JPEG")
-            else:
-                array = np.asarray(image.convert("L") if image.mode in ("L", "1") else image.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"{name or path}: unreadable image ({type(exc).__name__})") from exc
+def _chosen(names: list[str], num_samples: int | None, seed: int, source: str) -> list[str]:
+    """The names whose images are used: the rows Samples.subset would keep of all of them, in their order."""
+    rows = subset_rows(len(names), num_samples, seed, source)
+    return names if rows is None else [names[row] for row in rows.tolist()]
+
+
+def _open_member(archive: zipfile.ZipFile, path: Path, name: str, limit: int):
+    """A zip member opened for reading, once its uncompressed size fits an image of `limit` pixels."""
+    info = archive.getinfo(name)
+    most = limit * MEMBER_BYTES_PER_PIXEL + MEMBER_SLACK_BYTES
+    if info.file_size > most:
+        ratio = info.file_size / max(info.compress_size, 1)  # a stored member of 0 bytes would divide by zero
+        raise InputError(
+            f"{path}:{name}: member of {info.file_size:,} bytes uncompressed ({ratio:,.0f}x its compressed size) is "
+            f"more than an image of {limit:,} pixels needs; refused unread (raise the limit with --max-image-pixels N)"
+        )
+    return archive.open(info)
+
+
+def _load_images(source: Path, names: list[str], open_image: ImageOpener, label: Callable[[str], str],
+                 limit: int) -> Samples:
+    """Decode the named images into one array sized from the first one's header; each image's header is checked
+    (pixel limit, the first one's size) before it is decoded, so a bad file costs no decoding and little memory."""
+    images = None
+    with _pil_pixel_limit(limit):  # once for all images: warnings.catch_warnings per image costs a third more time
+        for row, name in enumerate(names):
+            with open_image(name) as member, _opened_image(member, label(name), limit) as image:
+                shape = (_channels(image, label(name)), image.height, image.width)
+                if images is None:
+                    images = np.empty((len(names), *shape), np.uint8)
+                elif shape != images.shape[1:]:
+                    raise InputError(f"{source}: images of mixed sizes ({names[0]} is {_chw(images.shape[1:])}, "
+                                     f"{name} is {_chw(shape)})")
+                images[row] = decode_image(image)
+    return Samples(torch.from_numpy(images), str(source))
+
+
+def image_shape(source, name: str | None = None, max_image_pixels: int | None = None) -> tuple[int, int, int]:
+    """C x H x W that read_image would give, from the header alone (nothing is decoded)."""
+    limit = pixel_limit(max_image_pixels)
+    with _pil_pixel_limit(limit), _opened_image(source, name or str(source), limit) as image:
+        return _channels(image, name or str(source)), image.height, image.width
+
+
+def read_image(source, name: str | None = None, max_image_pixels: int | None = None) -> np.ndarray:
+    """One image as uint8 C x H x W: greyscale stays 1 channel, everything else becomes RGB. `source` is a path or a
+    binary file; images above `max_image_pixels` (default MAX_IMAGE_PIXELS) are refused before decoding."""
+    name, limit = name or str(source), pixel_limit(max_image_pixels)
+    with _pil_pixel_limit(limit), _opened_image(source, name, limit) as image:
+        _channels(image, name)  # refuses 32-bit modes
+        return decode_image(image)
+
+
+def decode_image(image: Image.Image) -> np.ndarray:
+    """The pixels of an opened image (the only step that decodes) as uint8 C x H x W."""
+    if image.mode.startswith("I;16"):  # 16-bit grey: keep the top 8 bits (convert("L") would clip at 255)
+        array = (np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8)
+    else:
+        array = np.asarray(image.convert("L") if image.mode in ("L", "1") else image.convert("RGB"), dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def _channels(image: Image.Image, name: str) -> int:
+    if image.mode in ("I", "F"):
+        raise InputError(f"{name}: {image.mode}-mode images (32-bit) are not supported; save 8-bit PNG/JPEG")
+    return 1 if image.mode in ("L", "1") or image.mode.startswith("I;16") else 3
+
+
+@contextlib.contextmanager
+def _opened_image(source, name: str, limit: int) -> Iterator[Image.Image]:
+    """The image with its header read and its size within `limit`; PIL errors, decoding ones included, become one
+    line naming `name`. Callers hold _pil_pixel_limit(limit) around it."""
+    try:
+        with Image.open(source) as image:
+            if image.width * image.height > limit:
+                raise InputError(_too_large(name, image.size, limit))
+            yield image
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(_too_large(name, _claimed_size(source), limit)) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise InputError(f"{name}: unreadable image ({type(exc).__name__})") from exc
+
+
+@contextlib.contextmanager
+def _pil_pixel_limit(limit: int) -> Iterator[None]:
+    """PIL's own decompression-bomb guard set to our limit while we open images: it raises above twice the limit,
+    before we see the size (then _claimed_size reads it); its warning in between is ours to report."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = limit
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _claimed_size(source) -> tuple[int, int] | None:
+    """Width and height from the header with PIL's guard off: only to name the size of an image PIL has refused."""
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        with Image.open(source) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _too_large(name: str, size: tuple[int, int] | None, limit: int) -> str:
+    size_text = "of unknown size" if size is None else f"{size[0]}x{size[1]} ({size[0] * size[1]:,} pixels)"
+    return (f"{name}: image {size_text} is over the limit of {limit:,} pixels; refused before decoding "
+            f"(raise the limit with --max-image-pixels N)")
 
 
 def _chw(shape: tuple[int, ...]) -> str:

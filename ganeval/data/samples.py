@@ -6,8 +6,12 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, ValueRangeWarning, warn_at_caller  # noqa: F401 (ValueRangeWarning: what it warns with)
 from ..metrics._inputs import check_finite
+
+# Value ranges that say how samples were scaled: within [-1, 1] (images scaled to [0, 1] or [-1, 1]), or within
+# [0, 255] and well above 1 (the uint8 scale; a float image is seldom that dark, features seldom that bounded).
+UNIT_RANGE, BYTE_RANGE, BYTE_SCALE_ABOVE = (-1.0, 1.0), (0.0, 255.0), 32.0
 
 
 @dataclass(frozen=True)
@@ -44,15 +48,48 @@ class Samples:
 
     def subset(self, num_samples: int | None, seed: int) -> Samples:
         """A seeded random subset of `num_samples` rows in their original order (all rows when None or equal)."""
-        if num_samples is None or num_samples == len(self):
+        rows = subset_rows(len(self), num_samples, seed, self.name)
+        if rows is None:
             return self
-        if not 2 <= num_samples <= len(self):
-            raise InputError(f"{self.name}: --num-samples {num_samples} must be between 2 and the {len(self)} available")
-        generator = torch.Generator().manual_seed(seed)
-        rows = torch.randperm(len(self), generator=generator)[:num_samples].sort().values
         return Samples(self.data[rows], self.name, None if self.labels is None else self.labels[rows])
 
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         if batch_size < 1:
             raise InputError(f"--batch-size must be at least 1, got {batch_size}")
         yield from self.data.split(batch_size)
+
+
+def subset_rows(count: int, num_samples: int | None, seed: int, name: str) -> torch.Tensor | None:
+    """The rows a seeded subset of `num_samples` of `count` keeps, sorted; None for all of them. Sources that decode
+    lazily choose their rows here first, so they keep exactly the rows Samples.subset would."""
+    if num_samples is None or num_samples == count:
+        return None
+    if not 2 <= num_samples <= count:
+        raise InputError(f"{name}: --num-samples {num_samples} must be between 2 and the {count} available")
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(count, generator=generator)[:num_samples].sort().values
+
+
+def warn_if_scales_differ(fake: Samples, reference: Samples) -> None:
+    """Warn (ValueRangeWarning, one line naming both ranges) when one side's values lie in [0, 1] (or [-1, 1]) and
+    the other's on the [0, 255] scale: a float image array saved scaled against one saved unscaled."""
+    sides = [(side.name, *_value_range(side)) for side in (fake, reference)]
+    scales = [_scale(low, high) for _, low, high in sides]
+    if None in scales or (scales[0] == "[0, 255]") == (scales[1] == "[0, 255]"):
+        return
+    described = " but ".join(f"{name} holds values in [{low:.3g}, {high:.3g}] (the {scale} scale)"
+                             for (name, low, high), scale in zip(sides, scales))
+    warn_at_caller(f"{described}; scale one side to match, or the scores measure the scaling", ValueRangeWarning)
+
+
+def _value_range(samples: Samples) -> tuple[float, float]:
+    return float(samples.data.min()), float(samples.data.max())
+
+
+def _scale(low: float, high: float) -> str | None:
+    """'[0, 1]', '[-1, 1]' or '[0, 255]' where the values fit one of these scales (and not another), else None."""
+    if UNIT_RANGE[0] <= low and high <= UNIT_RANGE[1]:
+        return "[0, 1]" if low >= 0 else "[-1, 1]"
+    if BYTE_RANGE[0] <= low and BYTE_SCALE_ABOVE < high <= BYTE_RANGE[1]:
+        return "[0, 255]"
+    return None
