@@ -4,13 +4,15 @@ Read top to bottom: build (networks, optimisers, data) -> for each step: d_steps
 a generated batch, then one generator update against the fixed discriminator (on a fresh generated batch, or the
 last one with `reuse_fake_batch`), the EMA update, and a checkpoint every `checkpoint_every` steps. All randomness
 comes from one CPU torch.Generator whose state is saved in each checkpoint, so a resumed run continues exactly where
-the interrupted one stopped.
+the interrupted one stopped. SIGINT and SIGTERM stop the run after the step under way, with a checkpoint of the
+finished steps (see ganeval.train.stop_signals).
 """
 from __future__ import annotations
 
 import copy
+import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,8 @@ from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from .config import TrainConfig, from_dict
 from .losses import discriminator_loss, generator_loss, gradient_penalty
 from .pictures import PICTURE_SEED, picture_samples, save_sample_picture
-from .run_folder import prepare_run_folder
+from .run_folder import check_resumed_config, prepare_run_folder
+from .stop_signals import stop_requests
 
 
 @dataclass
@@ -47,7 +50,8 @@ class Trainer:
     device: torch.device
     step: int = 0
     seconds: float = 0.0  # wall time spent in train() so far, across resumes: the clock of `max_minutes`
-    interrupted: bool = False  # Ctrl-C stopped train() (which then raised TrainingInterrupted)
+    interrupted: bool = False  # Ctrl-C or SIGTERM stopped train() (which then raised TrainingInterrupted)
+    in_step: bool = False  # a training step has begun changing the state and not finished: it is no step's
 
     @property
     def latent_dim(self) -> int:
@@ -73,11 +77,13 @@ class Trainer:
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during train(), after the checkpoint of the finished steps; `trainer` says where the run stopped."""
+    """Ctrl-C or SIGTERM during train(), after the checkpoint of the finished steps; `trainer` says where the run
+    stopped, `exit_code` is the shell's for the signal (128 + its number: 130 for SIGINT, 143 for SIGTERM)."""
 
-    def __init__(self, trainer: Trainer):
+    def __init__(self, trainer: Trainer, signum: int | None = None):
         super().__init__(trainer.steps_reached())
         self.trainer = trainer
+        self.exit_code = 128 + (signum or signal.SIGINT)
 
 
 def latent_dim(config: TrainConfig) -> int:
@@ -135,7 +141,7 @@ def create_trainer(config: TrainConfig, device: torch.device, data_root: str | N
 def learning_rate_scale(config: TrainConfig, step: int) -> float:
     """1 until the last `lr_decay` fraction of the steps, then falling linearly towards 0 at `steps`.
 
-    >>> learning_rate_scale(from_dict({"name": "x", "data": "ring8", "steps": 100, "lr_decay": 0.5}), 75)
+    >>> learning_rate_scale(from_dict({"name": "x", "data": "ring8", "model": "mlp", "steps": 100, "lr_decay": 0.5}), 75)
     0.5
     """
     decay_steps = config.lr_decay * config.steps
@@ -147,6 +153,7 @@ def learning_rate_scale(config: TrainConfig, step: int) -> float:
 def training_step(trainer: Trainer) -> dict[str, float]:
     """One generator step preceded by `d_steps` discriminator steps; returns the last losses."""
     config = trainer.config
+    trainer.in_step = True
     scale = learning_rate_scale(config, trainer.step)
     for optimiser, rate in ((trainer.optimiser_g, config.lr_g), (trainer.optimiser_d, config.lr_d)):
         for group in optimiser.param_groups:
@@ -190,6 +197,7 @@ def training_step(trainer: Trainer) -> dict[str, float]:
     if trainer.ema is not None:
         update_ema(trainer.ema, trainer.generator, config.ema)
     trainer.step += 1
+    trainer.in_step = False
     return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach())}
 
 
@@ -208,6 +216,7 @@ def train(
     device: torch.device = torch.device("cpu"),
     resume: bool = False,
     overwrite: bool = False,
+    changing: Collection[str] | None = None,
     data_root: str | None = None,
     progress: bool | None = None,
     on_checkpoint: Callable[[Path, int, bool], dict | None] | None = None,
@@ -215,23 +224,31 @@ def train(
     """Train to `config.steps` in run directory `out`; with `resume`, continue from its last checkpoint.
 
     A folder that already holds a run is an InputError unless `resume` continues it or `overwrite` removes its
-    files first (see ganeval.train.run_folder), so two runs never mix their checkpoints and records. Ctrl-C writes
-    a checkpoint of the finished steps and raises TrainingInterrupted (a KeyboardInterrupt), whose `trainer`
-    tells the step reached.
+    files first (see ganeval.train.run_folder), so two runs never mix their checkpoints and records; temporary
+    files of writes a kill cut short are removed. A resumed run keeps its saved config: a config that differs in
+    other keys than run_folder.RESUMABLE_KEYS, or in resumable keys not in `changing` (None: any), is an InputError.
+    SIGINT (Ctrl-C) or SIGTERM lets the step under way finish, writes the checkpoint of the finished steps (as a
+    scheduled one, unscored) and raises TrainingInterrupted (a KeyboardInterrupt), whose `trainer` tells the step
+    reached; a second signal raises at once, dropping a step cut short (the run then stands at its last checkpoint).
     With `config.max_minutes` the run also stops at the first step that ends after that much wall time in train()
     (checkpoints and scoring included, earlier sessions of a resumed run too), so `trainer.step < config.steps`
     tells that the time budget ended it. Writes out/config.toml, out/checkpoints/step-XXXXXXX.pt at step 0, every
     `checkpoint_every` steps and at the end, and a picture of the samples beside each (out/samples/step-XXXXXXX.png).
     `on_checkpoint(path, step, last)` runs after each checkpoint (the evaluation hook, see ganeval.train.scoring;
     `last` marks the run's final one); a record it returns shows in the progress bar, whose rate and estimate
-    leave out the time spent writing and scoring checkpoints.
+    leave out the time spent writing and scoring checkpoints. A hook with a `missing(path, step, last)` method (as
+    CheckpointScorer has) also runs on the checkpoint a resumed run starts from when that says its record is
+    missing, as a kill between the checkpoint and its score leaves it; a missing picture is drawn again.
     """
     prepare_run_folder(out, resume=resume, overwrite=overwrite)
-    trainer = create_trainer(config, device, data_root)
     checkpoints = out / "checkpoints"
-    resumed = resume and checkpoints.is_dir() and any(checkpoints.glob("step-*.pt"))
-    if resumed:
-        restore(trainer, load_checkpoint(sorted(checkpoints.glob("step-*.pt"))[-1], map_location=device))
+    saved = sorted(checkpoints.glob("step-*.pt")) if resume else []
+    start = load_checkpoint(saved[-1], map_location=device) if saved else None
+    if start is not None:
+        check_resumed_config(out, config, start["config"], changing)  # before loading data, which may take long
+    trainer = create_trainer(config, device, data_root)
+    if start is not None:
+        restore(trainer, start)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(out / "config.toml", config.to_toml())
     show = sys.stderr.isatty() if progress is None else progress
@@ -241,7 +258,8 @@ def train(
         trainer.seconds = monotonic() - clock_zero
         return 0 < config.max_minutes * 60 <= trainer.seconds
 
-    with tqdm(total=config.steps, initial=trainer.step, desc=config.name, unit="step", disable=not show) as bar:
+    with stop_requests() as requested, tqdm(total=config.steps, initial=trainer.step, desc=config.name, unit="step",
+                                            disable=not show) as bar:
         status: dict[str, str] = {}
 
         def checkpoint(last: bool) -> None:
@@ -251,10 +269,14 @@ def train(
             status.update(_score_summary(record))
 
         try:
-            if trainer.step == 0:  # the untrained generator: the baseline of every metric curve
+            stop = start is not None and out_of_time()  # a resumed run may have spent its budget; a new one takes a step
+            if start is None:  # the untrained generator: the baseline of every metric curve
                 checkpoint(last=False)
-            stop = resumed and out_of_time()  # a resumed run may have spent its budget already; a new one takes a step
-            while trainer.step < config.steps and not stop:
+            else:
+                with _left_out_of_rate(bar):
+                    status.update(_score_summary(complete_checkpoint(trainer, out, saved[-1], on_checkpoint,
+                                                                     last=stop or trainer.step >= config.steps)))
+            while trainer.step < config.steps and not stop and requested.signum is None:
                 losses = training_step(trainer)
                 stop = out_of_time()
                 last = stop or trainer.step == config.steps
@@ -262,12 +284,45 @@ def train(
                     checkpoint(last)
                 bar.update(1)
                 bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}", **status)
-        except KeyboardInterrupt as interrupt:
-            # Ctrl-C: keep the finished steps (the interrupted step never completed), then stop.
-            save_checkpoint(checkpoints / checkpoint_name(trainer.step), checkpoint_contents(trainer))
+            if requested.signum is not None and trainer.step < config.steps and not stop:
+                if not (checkpoints / checkpoint_name(trainer.step)).is_file():
+                    write_checkpoint(trainer, out)  # unscored: the signal asked to stop, and soon
+                trainer.interrupted = True
+                raise TrainingInterrupted(trainer, requested.signum)
+        except TrainingInterrupted:
+            raise
+        except KeyboardInterrupt as interrupt:  # a second signal, or Ctrl-C where no handler could be installed
+            keep_finished_steps(trainer, out)
             trainer.interrupted = True
-            raise TrainingInterrupted(trainer) from interrupt
+            raise TrainingInterrupted(trainer, requested.signum) from interrupt
     return trainer
+
+
+def keep_finished_steps(trainer: Trainer, out: Path) -> None:
+    """After a KeyboardInterrupt: write the checkpoint of the finished steps if the trainer holds them and it is not
+    written yet; roll the trainer back to the last checkpoint if a step was cut short (its state is no step's)."""
+    checkpoints = out / "checkpoints"
+    if trainer.in_step:
+        written = sorted(checkpoints.glob("step-*.pt"))
+        if written:
+            restore(trainer, load_checkpoint(written[-1], map_location=trainer.device))
+        trainer.in_step = False
+    elif not (checkpoints / checkpoint_name(trainer.step)).is_file():
+        write_checkpoint(trainer, out)
+
+
+def complete_checkpoint(trainer: Trainer, out: Path, path: Path,
+                        on_checkpoint: Callable[[Path, int, bool], dict | None] | None, last: bool) -> dict | None:
+    """Draw the picture of the checkpoint a run resumes from, and score it, when a kill right after its rename left
+    it without them; returns the new record, if any. The trainer holds that checkpoint's state, which drawing leaves
+    as it is."""
+    picture = out / "samples" / f"{path.stem}.png"
+    if not picture.is_file():
+        draw_picture(trainer, picture)
+    missing = getattr(on_checkpoint, "missing", None)
+    if missing is not None and missing(path, trainer.step, last):
+        return on_checkpoint(path, trainer.step, last)
+    return None
 
 
 @contextmanager
@@ -295,11 +350,16 @@ def write_checkpoint(trainer: Trainer, out: Path) -> Path:
         # so training, and resuming, are unaffected.
         standing_statistics(trainer.ema, trainer.latent_dim, trainer.device)
     save_checkpoint(path, checkpoint_contents(trainer))
+    draw_picture(trainer, out / "samples" / f"{path.stem}.png")
+    return path
+
+
+def draw_picture(trainer: Trainer, path: Path) -> None:
+    """The picture of the scored generator's samples (the EMA's, where the run keeps one) at the trainer's step."""
     shown = trainer.ema if trainer.ema is not None else trainer.generator
     # eval mode reads BatchNorm's running statistics and changes nothing: resumed runs stay exact
     samples = generate(shown.eval(), trainer.config, picture_samples(trainer.config), PICTURE_SEED, device=trainer.device)
-    save_sample_picture(samples, trainer.config, out / "samples" / f"{path.stem}.png", trainer.step)
-    return path
+    save_sample_picture(samples, trainer.config, path, trainer.step)
 
 
 def _score_summary(record: dict | None) -> dict[str, str]:
@@ -329,10 +389,15 @@ def checkpoint_contents(trainer: Trainer) -> dict:
 
 def restore(trainer: Trainer, checkpoint: dict) -> None:
     """Load a checkpoint's networks, optimisers, step and random stream into `trainer`."""
-    trainer.generator.load_state_dict(checkpoint["generator"])
-    trainer.discriminator.load_state_dict(checkpoint["discriminator"])
-    if trainer.ema is not None and checkpoint.get("ema") is not None:
-        trainer.ema.load_state_dict(checkpoint["ema"])
+    try:
+        trainer.generator.load_state_dict(checkpoint["generator"])
+        trainer.discriminator.load_state_dict(checkpoint["discriminator"])
+        if trainer.ema is not None and checkpoint.get("ema") is not None:
+            trainer.ema.load_state_dict(checkpoint["ema"])
+    except RuntimeError as exc:  # size mismatches: the config builds other networks than the checkpoint holds
+        details = [line.strip() for line in str(exc).splitlines()[1:2]]
+        raise InputError(f"step {checkpoint['step']}'s checkpoint holds networks of another shape than config "
+                         f"{trainer.config.name} builds{': ' + details[0] if details else ''}") from exc
     trainer.optimiser_g.load_state_dict(checkpoint["optimiser_g"])
     trainer.optimiser_d.load_state_dict(checkpoint["optimiser_d"])
     trainer.random.set_state(checkpoint["random_state"])
@@ -340,13 +405,20 @@ def restore(trainer: Trainer, checkpoint: dict) -> None:
     trainer.seconds = float(checkpoint.get("seconds", 0.0))  # checkpoints from before the time budget: 0
 
 
-def generator_from_checkpoint(checkpoint: dict, ema: bool = False, device: torch.device = torch.device("cpu")):
-    """(generator in eval mode, its TrainConfig) rebuilt from a checkpoint's own config."""
-    config = from_dict({**checkpoint["config"], "betas": tuple(checkpoint["config"]["betas"])}, "checkpoint config")
+def generator_from_checkpoint(checkpoint: dict, ema: bool = False, device: torch.device = torch.device("cpu"),
+                              source: str = "checkpoint"):
+    """(generator in eval mode, its TrainConfig) rebuilt from a checkpoint's own config; `source` names the file
+    in messages."""
+    if not isinstance(checkpoint.get("config"), dict):
+        raise InputError(f"{source}: holds no training config (not a ganeval checkpoint?)")
+    config = from_dict(checkpoint["config"], f"{source}: checkpoint config")
     generator = build_generator(config)
     if ema and checkpoint.get("ema") is None:
-        raise InputError("--ema: this checkpoint has no EMA weights (its config has ema = 0)")
-    generator.load_state_dict(checkpoint["ema"] if ema else checkpoint["generator"])
+        raise InputError(f"--ema: {source} has no EMA weights (its config has ema = 0)")
+    try:
+        generator.load_state_dict(checkpoint["ema"] if ema else checkpoint["generator"])
+    except (KeyError, RuntimeError, TypeError, AttributeError) as exc:  # missing, or shaped for another network
+        raise InputError(f"{source}: its generator weights do not fit its config ({type(exc).__name__})") from exc
     return generator.to(device).eval(), config
 
 
@@ -424,7 +496,7 @@ def checkpoint_samples(path: str | Path, num_samples: int | None, seed: int, *, 
     """Generate samples from a checkpoint file: (samples, {'run', 'checkpoint', 'step', 'run_dir'})."""
     path = Path(path)
     checkpoint = load_checkpoint(path, map_location=device)
-    generator, config = generator_from_checkpoint(checkpoint, ema=ema, device=device)
+    generator, config = generator_from_checkpoint(checkpoint, ema=ema, device=device, source=str(path))
     count = config.eval_samples if num_samples is None else num_samples
     if count < 2:
         raise InputError(f"--num-samples {count}: needs at least 2 samples")

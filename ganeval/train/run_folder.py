@@ -1,20 +1,38 @@
-"""A run folder's own files, and the rule that keeps two runs from mixing in one folder.
+"""A run folder's own files, and the rules that keep two runs, or two configs, from mixing in one folder.
 
 A new run goes to an empty or new folder. A folder that already holds a run is continued with `resume` or
 replaced with `overwrite`, which removes only what a run writes there (checkpoints/, samples/, config.toml,
-metrics.jsonl and atomic writes left half-done): files the user keeps beside them stay.
+metrics.jsonl and atomic writes left half-done): files the user keeps beside them stay. A resumed run keeps its
+config but for RESUMABLE_KEYS, which change when and how long it trains, never what it computes.
 """
 from __future__ import annotations
 
+import json
 import shutil
+import sys
+from collections.abc import Collection
+from dataclasses import asdict
 from pathlib import Path
 
+from ..atomic import check_output_folder
 from ..errors import InputError
+from ..nets.dcgan import DCGANConfig
+from ..nets.mlp import MLPConfig
 from ..runs import METRICS_FILE
+from .config import TrainConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 RUN_ENTRIES = ("checkpoints", "samples", "config.toml", METRICS_FILE)
-# write_atomically's temporary files (".NAME.XXXX.tmp"); those inside checkpoints/ and samples/ go with the folders
-LEFTOVER_PATTERNS = tuple(f".{name}.*.tmp" for name in RUN_ENTRIES[2:])
+# write_atomically's temporary files (".NAME.XXXX.tmp") of the files a run writes, by folder
+LEFTOVER_PATTERNS = {".": tuple(f".{name}.*.tmp" for name in RUN_ENTRIES[2:]), "checkpoints": (".step-*.pt.*.tmp",),
+                     "samples": (".step-*.png.*.tmp",)}
+# What may differ on --resume: the training itself stays the one the run started (bit for bit: see train.loop).
+# eval_samples and eval_metrics are left out so that one run's metric curve has one protocol throughout.
+RESUMABLE_KEYS = ("steps", "max_minutes", "checkpoint_every", "eval_every")
 
 
 def existing_run_entries(out: Path) -> list[str]:
@@ -29,20 +47,79 @@ def prepare_run_folder(out: Path, *, resume: bool = False, overwrite: bool = Fal
     """
     if resume and overwrite:
         raise InputError(f"--resume continues the run in {out} and --overwrite replaces it: give one of them")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder")
+    check_output_folder(out, "--out")  # a file in its place, a read-only or foreign folder: before any work
     found = existing_run_entries(out)
-    if resume or not found:
+    if found and not resume:
+        if not overwrite:
+            raise InputError(f"{out} already holds a run ({', '.join(found)}): continue it with --resume, "
+                             "or start it afresh with --overwrite (removes its checkpoints, samples and scores)")
+        for name in found:
+            path = out / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    remove_leftovers(out)
+
+
+def remove_leftovers(out: Path) -> None:
+    """Remove the temporary files that writes killed before their rename left in the run's folders (only this
+    process writes the run, so none of them is in use)."""
+    for folder, patterns in LEFTOVER_PATTERNS.items():
+        for pattern in patterns:
+            for leftover in (out / folder).glob(pattern):
+                leftover.unlink(missing_ok=True)
+
+
+def check_resumed_config(out: Path, config: TrainConfig, checkpoint_config: dict,
+                         changing: Collection[str] | None = None) -> None:
+    """Refuse to resume the run in `out` with a config that differs from its saved one (out/config.toml, else the
+    checkpoint's) in other keys than RESUMABLE_KEYS, or in resumable keys not in `changing` (None: any of them).
+
+    >>> saved = TrainConfig("x", "ring8", model="mlp").to_dict()
+    >>> check_resumed_config(Path("/nonexistent"), TrainConfig("x", "ring8", model="mlp", steps=9), saved)
+    """
+    saved_file = out / "config.toml"
+    saved, source = _saved_values(saved_file), str(saved_file)
+    if saved is None:
+        saved, source = checkpoint_config, f"the checkpoint in {out / 'checkpoints'}"
+    now = _flat(config.to_dict())
+    saved = _flat(saved)
+    changed = [key for key in now if key in saved and saved[key] != now[key]]
+    allowed = set(RESUMABLE_KEYS if changing is None else set(changing) & set(RESUMABLE_KEYS))
+    if config.lr_decay > 0:
+        allowed.discard("steps")  # the decay follows `steps`: another value bends the schedule mid-run
+    refused = [key for key in changed if key not in allowed]
+    if not refused:
         return
-    if not overwrite:
-        raise InputError(f"{out} already holds a run ({', '.join(found)}): continue it with --resume, "
-                         "or start it afresh with --overwrite (removes its checkpoints, samples and scores)")
-    for name in found:
-        path = out / name
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    for pattern in LEFTOVER_PATTERNS:
-        for leftover in out.glob(pattern):
-            leftover.unlink()
+    first, others = refused[0], refused[1:]
+    raise InputError(
+        f"--resume: {source} has {first} = {_shown(saved[first])}, the config now {_shown(now[first])}"
+        + (f" (and {', '.join(others)})" if others else "")
+        + f"; continue with the saved config (ganeval train {saved_file} --out {out} --resume), or --set the keys "
+        f"that may change: {', '.join(RESUMABLE_KEYS)} (steps only without lr_decay)"
+    )
+
+
+def _saved_values(path: Path) -> dict | None:
+    """The resolved config a run wrote to its config.toml; None when there is none to read."""
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+
+
+def _flat(values: dict) -> dict:
+    """Config values with the model options as `model_options.KEY`, their defaults filled in (an option set to its
+    default describes the same network as one left out)."""
+    flat = {key: value for key, value in values.items() if key != "model_options"}
+    defaults = asdict(MLPConfig() if values.get("model") == "mlp" else DCGANConfig())
+    defaults.pop("packing", None)  # a config key of its own
+    options = {**defaults, **values.get("model_options", {})}
+    flat.update({f"model_options.{key}": value for key, value in options.items()})
+    flat["betas"] = list(flat.get("betas", []))
+    return flat
+
+
+def _shown(value) -> str:
+    return json.dumps(value) if isinstance(value, (str, bool, list)) else repr(value)

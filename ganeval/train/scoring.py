@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from ..evaluate import score
+from ..runs import read_records
 from .config import TrainConfig
 
 
@@ -24,10 +25,23 @@ class CheckpointScorer:
         self.data_root = data_root
 
     def due(self, step: int, last: bool = False) -> bool:
+        """Whether the checkpoint of `step` is scored: every `eval_every`-th scheduled one and the last; not one
+        that a signal wrote between the scheduled ones (an uninterrupted run has none there)."""
         config = self.config
         if config.eval_every == 0:
             return False
-        return last or step == config.steps or (step // config.checkpoint_every) % config.eval_every == 0
+        scheduled = step % config.checkpoint_every == 0
+        return last or step >= config.steps or (scheduled and (step // config.checkpoint_every) % config.eval_every == 0)
+
+    def missing(self, checkpoint: Path, step: int, last: bool = False) -> bool:
+        """Whether `checkpoint` is due but its run's metrics.jsonl has no record of it with this scorer's settings:
+        a kill between the checkpoint and its score leaves it so, and the resumed run scores it then."""
+        if not self.due(step, last):
+            return False
+        run_dir = checkpoint.parent.parent
+        return not any(record.get("checkpoint") == checkpoint.name and record.get("reference_argument") == self.config.data
+                       and record.get("requested_num_samples") == self.config.eval_samples
+                       for record in read_records(run_dir))
 
     def __call__(self, checkpoint: Path, step: int, last: bool = False) -> dict | None:
         """The record of `checkpoint` (also appended to the run's metrics.jsonl), or None when not due; `last`
