@@ -1,15 +1,25 @@
-"""Typed training configs read from TOML; unknown keys are an error naming the valid ones.
+"""Typed training configs read from TOML; unknown keys are an error naming the valid ones, and every value is
+checked against its rule (FIELD_RULES, MODEL_OPTION_RULES) when the config is built, before a run folder exists.
 
 The named configs are models/configs/*.toml, shipped inside the package as ganeval.models.configs.
 """
 from __future__ import annotations
 
+import json
+import math
+import os
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any, NamedTuple
 
-from ..errors import InputError
+from ..data import DATASET_SPECS, KNOWN_SPECS, MIXTURES
+from ..errors import GanevalError, InputError
+from ..metrics.registry import METRIC_FAMILIES, parse_metrics
 from ..models import shipped_path
+from ..nets.dcgan import DCGANConfig
+from ..nets.mlp import MLPConfig
 from .losses import LOSS_NAMES
 
 if sys.version_info >= (3, 11):
@@ -20,11 +30,19 @@ else:  # pragma: no cover - Python 3.10
 CONFIG_DIR = shipped_path("configs")  # its parent holds the other shipped files (demo-gate.toml)
 MODELS = ("mlp", "dcgan")
 PRECISIONS = ("float32", "bfloat16")
+MAX_STEPS = 9_999_999  # checkpoint names carry 7 digits (step-0002000.pt) so that they sort in step order
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a run needs; saved resolved in runs/NAME/config.toml and inside every checkpoint."""
+    """Everything a run needs; saved resolved in runs/NAME/config.toml and inside every checkpoint.
+
+    Every value is checked against FIELD_RULES (and the model's MODEL_OPTION_RULES) when the config is built.
+
+    >>> from_dict({"name": "x", "data": "ring8", "model": "mlp", "lr_g": -1})
+    Traceback (most recent call last):
+    ganeval.errors.InputError: config: lr_g = -1: must be a number > 0
+    """
 
     name: str
     data: str  # a source spec: ring8, grid25, fashion-mnist:train, stacked-fashion-mnist:train, cifar10:train
@@ -53,31 +71,8 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise InputError(f"config {self.name}: unknown model '{self.model}'; choose from {', '.join(MODELS)}")
-        if self.loss not in LOSS_NAMES:
-            raise InputError(f"config {self.name}: unknown loss '{self.loss}'; choose from {', '.join(LOSS_NAMES)}")
-        for key in ("batch_size", "d_steps", "gp_every", "packing", "steps", "checkpoint_every"):
-            if getattr(self, key) < 1:
-                raise InputError(f"config {self.name}: {key} must be at least 1, got {getattr(self, key)}")
-        if self.eval_every < 0:
-            raise InputError(f"config {self.name}: eval_every must be 0 (never) or more, got {self.eval_every}")
-        if self.batch_size % self.packing:
-            raise InputError(f"config {self.name}: batch_size {self.batch_size} is not divisible by packing {self.packing}")
-        if not 0 <= self.lr_decay <= 1:
-            raise InputError(f"config {self.name}: lr_decay must be in [0, 1] (a fraction of the steps), got {self.lr_decay}")
-        if not isinstance(self.reuse_fake_batch, bool):
-            raise InputError(f"config {self.name}: reuse_fake_batch must be true or false, got {self.reuse_fake_batch!r}")
-        if self.precision not in PRECISIONS:
-            raise InputError(f"config {self.name}: unknown precision '{self.precision}'; choose from {', '.join(PRECISIONS)}")
-        if self.max_minutes < 0:
-            raise InputError(f"config {self.name}: max_minutes must be 0 (no time budget) or more, got {self.max_minutes}")
-        if self.max_minutes > 0 and self.lr_decay > 0:
-            # The decay is a function of the step and `steps`, which a time budget may stop short of.
-            raise InputError(f"config {self.name}: lr_decay follows `steps` and cannot be combined with max_minutes "
-                             "(set max_minutes = 0 to use it)")
-        if not 0 <= self.ema < 1:
-            raise InputError(f"config {self.name}: ema must be in [0, 1), got {self.ema}")
+        # Built by from_dict, the values are checked already; this covers TrainConfig(...) called directly.
+        checked_values(asdict(self), f"config {self.name}")
 
     def to_dict(self) -> dict:
         values = asdict(self)
@@ -95,19 +90,215 @@ class TrainConfig:
         return "\n".join(lines) + "\n"
 
 
-def from_dict(values: dict, source: str = "config") -> TrainConfig:
-    """Build a TrainConfig, refusing unknown keys with the list of valid ones."""
+class Rule(NamedTuple):
+    """What one config value must be: `accepts(value)` decides, `expected` says it after "must be"."""
+
+    expected: str
+    accepts: Callable[[Any], bool]
+    convert: Callable[[Any], Any] = lambda value: value  # to the field's type once accepted (ints to float, ...)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # TOML true would pass as 1 otherwise
+
+
+def _is_number(value: Any) -> bool:
+    # TOML reads 1e400 as inf and accepts nan: neither is a usable rate, weight or duration.
+    return (_is_integer(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _integer(low: int, high: int | None = None) -> Rule:
+    expected = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
+    return Rule(expected, lambda value: _is_integer(value) and low <= value and (high is None or value <= high))
+
+
+def _number(low: float, *, above: bool = False, high: float | None = None, below: bool = False) -> Rule:
+    """A finite number >= low (> low with `above`), and <= high (< high with `below`) when high is given."""
+    if high is None:
+        expected = f"a number {'>' if above else '>='} {low:g}"
+    else:
+        expected = f"a number in {'(' if above else '['}{low:g}, {high:g}{')' if below else ']'}"
+
+    def accepts(value: Any) -> bool:
+        if not _is_number(value):
+            return False
+        return (value > low if above else value >= low) and (high is None or (value < high if below else value <= high))
+
+    return Rule(expected, accepts, float)
+
+
+def _choice(options: tuple) -> Rule:
+    kind = _is_integer if all(_is_integer(option) for option in options) else (lambda value: isinstance(value, str))
+    return Rule(f"one of {', '.join(map(str, options))}", lambda value: kind(value) and value in options)
+
+
+def _is_text(value: Any) -> bool:
+    # Control characters would break the one-line messages and the TOML written beside every run.
+    return isinstance(value, str) and value != "" and all(ord(char) >= 32 and char != "\x7f" for char in value)
+
+
+def _is_run_name(value: Any) -> bool:
+    # The name is the default run folder, runs/NAME: it must stay one folder inside runs/.
+    return _is_text(value) and value not in (".", "..") and "/" not in value and "\\" not in value
+
+
+def _is_data_spec(value: Any) -> bool:
+    """A known source spec, or text that ganeval.data.load_source takes for a path (checked when training starts)."""
+    if not _is_text(value):
+        return False
+    if value in KNOWN_SPECS or Path(value).suffix or "/" in value or os.sep in value:
+        return True
+    try:
+        return Path(value).exists()
+    except OSError:  # a name too long for the file system
+        return False
+
+
+def _is_metric_list(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and bool(parse_metrics(value))
+    except GanevalError:
+        return False
+
+
+_BETA = _number(0, high=1, below=True)
+
+# One rule per TrainConfig field (a test keeps the two in step). Step 0 is the untrained generator's checkpoint,
+# so a run needs steps >= 1; checkpoint_every is a modulus; batches of 1 break the generators' BatchNorm.
+FIELD_RULES: dict[str, Rule] = {
+    "name": Rule("a non-empty name without /, \\ or control characters (the run folder runs/NAME)", _is_run_name),
+    "data": Rule(f"a source spec ({', '.join(KNOWN_SPECS)}) or a file or folder path", _is_data_spec),
+    "model": _choice(MODELS),
+    "model_options": Rule("a table of model options", lambda value: isinstance(value, dict), dict),
+    "loss": _choice(LOSS_NAMES),
+    "lr_g": _number(0, above=True),
+    "lr_d": _number(0, above=True),
+    "betas": Rule("a list of two numbers in [0, 1)",
+                  lambda value: isinstance(value, (list, tuple)) and len(value) == 2 and all(map(_BETA.accepts, value)),
+                  lambda value: tuple(float(beta) for beta in value)),
+    "batch_size": _integer(2),
+    "d_steps": _integer(1),
+    "gp_weight": _number(0),
+    "gp_every": _integer(1),
+    "packing": _integer(1),
+    "reuse_fake_batch": Rule("true or false", lambda value: isinstance(value, bool)),
+    "precision": _choice(PRECISIONS),
+    "ema": _number(0, high=1, below=True),
+    "lr_decay": _number(0, high=1),
+    "steps": _integer(1, MAX_STEPS),
+    "max_minutes": _number(0),
+    "checkpoint_every": _integer(1),
+    "eval_every": _integer(0),
+    "eval_samples": _integer(2),
+    "eval_metrics": Rule(f"a comma-separated list of metrics from {', '.join(sorted(METRIC_FAMILIES))}",
+                         _is_metric_list),
+    "train_size": _integer(2),
+    "seed": _integer(0),  # numpy's generators (the mixtures' samples) refuse negative seeds
+}
+
+_WIDTH = _integer(1)
+# The options of each model's networks (the nets' config fields but `packing`, which the top-level key sets).
+MODEL_OPTION_RULES: dict[str, dict[str, Rule]] = {
+    "mlp": {"latent_dim": _WIDTH, "data_dim": _WIDTH, "generator_width": _WIDTH, "generator_layers": _WIDTH,
+            "discriminator_width": _WIDTH, "discriminator_layers": _WIDTH, "maxout_pieces": _WIDTH},
+    "dcgan": {"image_size": _choice((28, 32)), "channels": _choice((1, 3)), "latent_dim": _WIDTH,
+              "generator_width": _WIDTH, "discriminator_width": _WIDTH,
+              "discriminator_norm": _choice(("batch", "spectral", "none"))},
+}
+MODEL_DEFAULTS = {"mlp": MLPConfig(), "dcgan": DCGANConfig()}
+# The image shape (channels, size) of each known image source, which the DCGAN's options must match.
+IMAGE_SOURCE_SHAPES = {"fashion-mnist": (1, 28), "stacked-fashion-mnist": (3, 28), "cifar10": (3, 32)}
+
+
+def checked_values(values: dict, source: str = "config", overridden: frozenset[str] = frozenset()) -> dict:
+    """`values` with the defaults of the missing fields, checked against FIELD_RULES and MODEL_OPTION_RULES and
+    converted to the fields' types.
+
+    Each failure is one InputError naming the key, the value and what it must be, after `source` (or `--set`
+    for the keys in `overridden`): "grid25-gan.toml: lr_g = -1: must be a number > 0", "--set lr_g = -1: ..."."""
+    values = {**_field_defaults(), **values}
+    checked = {key: _checked(key, value, FIELD_RULES[key], source, overridden) for key, value in values.items()}
+    checked["model_options"] = _checked_options(checked["model"], checked["model_options"], source, overridden)
+    _check_combinations(checked, source)
+    _check_data_fits_model(checked, source)
+    return checked
+
+
+def _field_defaults() -> dict:
+    return {item.name: item.default if item.default is not MISSING else item.default_factory()
+            for item in fields(TrainConfig) if item.default is not MISSING or item.default_factory is not MISSING}
+
+
+def _checked(key: str, value: Any, rule: Rule, source: str, overridden: frozenset[str]) -> Any:
+    if not rule.accepts(value):
+        where = "--set " if key in overridden else f"{source}: "
+        raise InputError(f"{where}{key} = {_shown(value)}: must be {rule.expected}")
+    return rule.convert(value)
+
+
+def _checked_options(model: str, options: dict, source: str, overridden: frozenset[str]) -> dict:
+    rules = MODEL_OPTION_RULES[model]
+    unknown = sorted(set(options) - set(rules))
+    if unknown:
+        raise InputError(f"{source}: unknown model_options {', '.join(unknown)} for model {model}; "
+                         f"valid: {', '.join(sorted(rules))}")
+    return {key: _checked(f"model_options.{key}", value, rules[key], source, overridden)
+            for key, value in options.items()}
+
+
+def _check_combinations(values: dict, source: str) -> None:
+    if values["batch_size"] % values["packing"]:
+        raise InputError(f"{source}: batch_size {values['batch_size']} is not divisible by packing {values['packing']}")
+    if values["max_minutes"] > 0 and values["lr_decay"] > 0:
+        # The decay is a function of the step and `steps`, which a time budget may stop short of.
+        raise InputError(f"{source}: lr_decay follows `steps` and cannot be combined with max_minutes "
+                         "(set max_minutes = 0 to use it)")
+
+
+def _check_data_fits_model(values: dict, source: str) -> None:
+    """A known source's kind and shape against the model's (a path's are known once training loads it)."""
+    model, data = values["model"], values["data"]
+    if data in MIXTURES and model != "mlp" or data in DATASET_SPECS and model != "dcgan":
+        kind, fit = ("2D points", "mlp") if data in MIXTURES else ("images", "dcgan")
+        raise InputError(f"{source}: model {_shown(model)} cannot train on data {_shown(data)} ({kind}); "
+                         f"use model = {_shown(fit)}")
+    options = {**asdict(MODEL_DEFAULTS[model]), **values["model_options"]}
+    if data in MIXTURES and options["data_dim"] != 2:
+        raise InputError(f"{source}: model_options.data_dim = {options['data_dim']}: data {_shown(data)} is 2D points; "
+                         "use 2")
+    shape = IMAGE_SOURCE_SHAPES[data.split(":", 1)[0]] if data in DATASET_SPECS else None
+    if shape and shape != (options["channels"], options["image_size"]):
+        raise InputError(f"{source}: data {_shown(data)} holds {shape[0]}x{shape[1]}x{shape[1]} images; use "
+                         f"model_options.channels = {shape[0]} and model_options.image_size = {shape[1]} "
+                         f"(not {options['channels']} and {options['image_size']})")
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value as TOML would write it, on one line and cut short: the user finds what they typed."""
+    if isinstance(value, str):
+        text = json.dumps(value)  # escapes newlines and control characters
+    elif isinstance(value, (bool, int, float, list, tuple)):
+        text = _toml_value(value)
+    else:
+        text = repr(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def from_dict(values: dict, source: str = "config", overridden: frozenset[str] = frozenset()) -> TrainConfig:
+    """Build a TrainConfig, refusing unknown keys with the list of valid ones and values that break a rule.
+
+    `source` starts every message (a config path, "checkpoint config"); keys in `overridden` came from --set."""
+    if not isinstance(values, dict):
+        raise InputError(f"{source}: not a table of config keys")
     valid = [item.name for item in fields(TrainConfig)]
     unknown = sorted(set(values) - set(valid))
     if unknown:
         raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(valid)}")
-    values = dict(values)
-    if "betas" in values:
-        values["betas"] = tuple(values["betas"])
-    try:
-        return TrainConfig(**values)
-    except TypeError as exc:  # a required key is missing
-        raise InputError(f"{source}: {exc}") from exc
+    missing = [key for key in ("name", "data") if key not in values]
+    if missing:
+        raise InputError(f"{source}: missing required key(s) {', '.join(missing)}")
+    return TrainConfig(**checked_values(values, source, overridden))
 
 
 def config_names() -> list[str]:
@@ -127,9 +318,13 @@ def load_config(name_or_path: str, overrides: list[str] | None = None) -> TrainC
         values = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
     values.setdefault("name", path.stem)
+    overridden = []
     for override in overrides or []:
         key, _, text = override.partition("=")
+        key = key.strip()
         if not _ or not key:
             raise InputError(f"--set '{override}': expected key=value")
         try:
@@ -137,10 +332,14 @@ def load_config(name_or_path: str, overrides: list[str] | None = None) -> TrainC
         except tomllib.TOMLDecodeError:
             parsed = text  # a bare string such as --set data=grid25
         if key.startswith("model_options."):
-            values.setdefault("model_options", {})[key.split(".", 1)[1]] = parsed
+            options = values.setdefault("model_options", {})
+            if not isinstance(options, dict):
+                raise InputError(f"{path}: model_options = {_shown(options)}: must be a table of model options")
+            options[key.split(".", 1)[1]] = parsed
         else:
             values[key] = parsed
-    return from_dict(values, str(path))
+        overridden.append(key)
+    return from_dict(values, str(path), frozenset(overridden))
 
 
 def _toml_value(value) -> str:
