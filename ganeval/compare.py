@@ -13,8 +13,10 @@ interval (of a single run's value; for a group of seeds, the std column is the s
 """
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -218,13 +220,29 @@ def render(frame: pd.DataFrame, fmt: str = "table") -> str:
     if fmt == "html":
         return shown.to_html(index=False, na_rep="", border=0, classes="comparison") + "\n"
     if fmt == "markdown":
-        # the cells are already text: tabulate must neither re-parse them as numbers nor wrap them
+        # the cells are already text: tabulate must neither re-parse them as numbers nor wrap them; names come from
+        # folders and records, so a pipe or a backtick in one must not break the table
         aligns = ["left" if column in TEXT_COLUMNS else "right" for column in shown.columns]
+        shown = shown.rename(columns=lambda column: markdown_escape(column, brackets=False))
+        for column in [column for column in TEXT_COLUMNS if column in shown]:
+            shown[column] = [markdown_escape(str(cell)) for cell in shown[column]]
         return shown.to_markdown(index=False, disable_numparse=True, colalign=aligns) + "\n\n" + note + "\n"
     return shown.to_string(index=False, na_rep="") + "\n" + note + "\n"
 
 
 TEXT_COLUMNS = ("run", "checkpoint", "runs")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_|~\[\]])")
+
+
+def markdown_escape(text: str, brackets: bool = True) -> str:
+    r"""`text` shown as itself in Markdown: HTML (<, >, &) as entities, and backslashes, backticks, emphasis, pipes
+    and (unless `brackets` is False: a column such as 'fid [grid25, identity, N=2500]') brackets escaped.
+
+    >>> print(markdown_escape("a|b `c` [d](e) <i>"))
+    a\|b \`c\` \[d\](e) &lt;i&gt;
+    """
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+    return escaped if brackets else escaped.replace("\\[", "[").replace("\\]", "]")
 
 
 def _json(frame: pd.DataFrame) -> str:

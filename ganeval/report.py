@@ -6,6 +6,9 @@ for a seed, the table row it is folded into ("grid25-gan-seed1 (in grid25-gan)")
 run (an image grid, or for 2D mixtures the samples over the mode centres), the mode histogram of each run's last
 scored checkpoint where it was scored with `modes`, and each run's config. The page has no scripts and no external
 files: it works opened from disk.
+
+The report is written into a temporary folder beside `out` (inside it when `out` already exists) and moved into
+place at the end, index.html last: a full disk or a crash never leaves a half-written report where `out` is.
 """
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ import html
 import math
 import os
 import shutil
+import tempfile
+import urllib.parse
 from pathlib import Path
 
 import pandas as pd
 
-from .atomic import write_text_atomically
-from .compare import compare, render
+from .atomic import WriteError, check_output_folder, write_error, write_text_atomically
+from .compare import compare, markdown_escape, render
 from .metrics.registry import HIGHER_IS_BETTER
 from .plots import plain_ticks, pyplot, save_figure
 from .records import is_run_directory, load_records, record_files
@@ -29,10 +34,53 @@ CURVE_METRICS = ("fid", "is_mean", "kid_mean", "precision", "recall", "density",
 
 
 def write_report(paths_or_globs, out: str | os.PathLike, title: str = "ganeval report") -> Path:
-    """Write out/index.html, out/README.md and their PNG files; returns the index.html path."""
+    """Write out/index.html, out/README.md and their PNG files; returns the index.html path.
+
+    An unwritable `out` is refused before any work; a failed write (a full disk) removes what was written and is a
+    one-line WriteError naming the file in `out`.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out, "report folder")
     tidy = load_records(paths_or_globs)
+    staging = _staging_folder(out)
+    try:
+        _write_pages(paths_or_globs, tidy, staging, title)
+        _move_into_place(staging, out)
+    except WriteError as error:  # name the file where the user will look for it, not the temporary folder
+        raise WriteError(out / error.path.relative_to(staging) if error.path.is_relative_to(staging) else error.path,
+                         error.reason) from error
+    except OSError as error:  # moving the pages into place
+        raise write_error(out, error) from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / "index.html"
+
+
+def _staging_folder(out: Path) -> Path:
+    """A new, empty folder on out's file system (so moving files from it is a rename), readable like any folder."""
+    parent = out if out.is_dir() else out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name or 'report'}.", suffix=".tmp"))
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would follow the folder when it is renamed to `out`
+    except OSError as exc:
+        raise write_error(out, exc) from exc
+    return staging
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    """A new `out` is the staging folder renamed; into an existing one (an older report, other files beside it)
+    the files are renamed one by one, index.html last, and nothing else there is touched."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    for path in sorted(staging.iterdir(), key=lambda path: path.name == "index.html"):
+        os.replace(path, out / path.name)
+
+
+def _write_pages(paths_or_globs, tidy: pd.DataFrame, out: Path, title: str) -> None:
     settings = list(dict.fromkeys(tidy["setting"]))
     # scores under different settings (reference, extractor, N) are not comparable: a table and plots for each
     tables = [(setting, compare(paths_or_globs, select="best", setting=setting)) for setting in settings]
@@ -43,7 +91,6 @@ def write_report(paths_or_globs, out: str | os.PathLike, title: str = "ganeval r
     sections = [_run_section(name, folder, out) for name, folder in _run_folders(paths_or_globs).items()]
     write_text_atomically(out / "README.md", _markdown(title, tables, curves, sections))
     write_text_atomically(out / "index.html", _html(title, tables, curves, sections))
-    return out / "index.html"
 
 
 def _run_folders(paths_or_globs) -> dict[str, Path]:
@@ -98,11 +145,14 @@ def _run_section(name: str, folder: Path, out: Path) -> dict:
     if pictures:
         section["picture"] = f"samples-{name}.png"
         section["step"] = int(pictures[-1].stem.split("-")[1])
-        shutil.copyfile(pictures[-1], out / section["picture"])
-    with_modes = [record for record in read_records(folder)
-                  if record.get("diagnostics", {}).get("modes")]
+        try:
+            shutil.copyfile(pictures[-1], out / section["picture"])
+        except OSError as exc:
+            raise write_error(out / section["picture"], exc) from exc
+    with_modes = [record for record in read_records(folder)  # fields checked by load_records already
+                  if (record.get("diagnostics") or {}).get("modes")]
     if with_modes:
-        last = max(with_modes, key=lambda record: (record.get("step") or -1, record.get("created", "")))
+        last = max(with_modes, key=lambda record: (record.get("step") or -1, record.get("created") or ""))
         section["histogram"] = _plot_histogram(name, last, out)
     return section
 
@@ -114,7 +164,7 @@ def _plot_histogram(name: str, record: dict, out: Path) -> str:
     axis.bar(range(len(counts)), counts, width=1.0 if len(counts) > 50 else 0.8)
     axis.axhline(sum(counts) / len(counts), color="red", linewidth=0.8, label="uniform")
     axis.set_title(f"{name}, step {record.get('step')}: {record.get('modes')} of {len(counts)} modes "
-                   f"({modes['source']})", fontsize=9)
+                   f"({modes.get('source')})", fontsize=9)
     axis.set_xlabel("mode")
     axis.set_ylabel("samples")
     axis.legend(fontsize=7)
@@ -124,20 +174,29 @@ def _plot_histogram(name: str, record: dict, out: Path) -> str:
 
 
 def _markdown(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[dict], sections: list[dict]) -> str:
+    """README.md. Run names and settings come from folder names and records: escaped, so a name with a pipe, a
+    backtick, brackets or HTML reads as itself (the title is the user's own Markdown)."""
+    text, link = markdown_escape, _link
     parts = [f"# {title}", ""]
     for setting, table in tables:
-        parts += [f"## Best checkpoint of each run: {setting}", "", render(table, "markdown")]
+        parts += [f"## Best checkpoint of each run: {text(setting)}", "", render(table, "markdown")]
     parts += ["## Metrics against training steps", ""]
-    parts += [f"![{curve['metric']}, {curve['setting']}]({curve['file']})" for curve in curves]
+    parts += [f"![{text(curve['metric'])}, {text(curve['setting'])}]({link(curve['file'])})" for curve in curves]
     for section in sections:
-        parts += ["", f"## {section['name']}", ""]
+        name = text(section["name"])
+        parts += ["", f"## {name}", ""]
         if section["picture"]:
-            parts += [f"Samples at step {section['step']}:", "", f"![samples of {section['name']}]({section['picture']})", ""]
+            parts += [f"Samples at step {section['step']}:", "", f"![samples of {name}]({link(section['picture'])})", ""]
         if section["histogram"]:
-            parts += [f"![modes of {section['name']}]({section['histogram']})", ""]
+            parts += [f"![modes of {name}]({link(section['histogram'])})", ""]
         if section["config"]:
             parts += ["```toml", section["config"].rstrip(), "```"]
     return "\n".join(parts) + "\n"
+
+
+def _link(file: str) -> str:
+    """A file name as a relative URL: a run named 'a b (2)' or 'x#y' still links to its picture."""
+    return urllib.parse.quote(file)
 
 
 # cells never wrap (a checkpoint name split as 'step-' / '0001500.pt' reads as two things): a wide table scrolls in
@@ -157,15 +216,15 @@ def _html(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[dict]
                  f'<div class="table">{render(table, "html")}</div>',
                  f"<p class=note>{escape(render(table, 'table').splitlines()[-1])}</p>"]
     body.append("<h2>Metrics against training steps</h2>")
-    body += [f'<img src="{escape(curve["file"])}" alt="{escape(curve["metric"])} against steps, {escape(curve["setting"])}">'
+    body += [f'<img src="{escape(_link(curve["file"]))}" alt="{escape(curve["metric"])} against steps, {escape(curve["setting"])}">'
              for curve in curves]
     for section in sections:
         body.append(f"<h2>{escape(section['name'])}</h2>")
         if section["picture"]:
             body.append(f"<p>Samples at step {section['step']}:</p>")
-            body.append(f'<img src="{escape(section["picture"])}" alt="samples of {escape(section["name"])}">')
+            body.append(f'<img src="{escape(_link(section["picture"]))}" alt="samples of {escape(section["name"])}">')
         if section["histogram"]:
-            body.append(f'<img src="{escape(section["histogram"])}" alt="modes of {escape(section["name"])}">')
+            body.append(f'<img src="{escape(_link(section["histogram"]))}" alt="modes of {escape(section["name"])}">')
         if section["config"]:
             body.append(f"<pre>{escape(section['config'])}</pre>")
     return (f"<!doctype html>\n<html><head><meta charset=utf-8><title>{escape(title)}</title>"

@@ -2,14 +2,21 @@
 
 Records are appended one JSON line at a time with O_APPEND under an exclusive lock, so concurrent writers never
 interleave or truncate lines, and `pandas.read_json(path, lines=True)` reads the file whatever happened.
+
+Sweeps (`score_checkpoints`) claim each checkpoint with an exclusive flock on checkpoints/.NAME.lock while scoring
+it, so two sweeps of one run split the checkpoints instead of scoring each twice; a claim dies with its process.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .atomic import write_error
 from .errors import InputError, RecordsWarning, warn_at_caller
 
 METRICS_FILE = "metrics.jsonl"
@@ -31,18 +38,21 @@ def append_record(run_dir: str | os.PathLike, record: dict) -> Path:
     """Append one record as one line to run_dir/metrics.jsonl, atomically with respect to other writers."""
     path = Path(run_dir) / METRICS_FILE
     line = (json.dumps(record, sort_keys=False) + "\n").encode()
-    descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        size = os.fstat(descriptor).st_size
-        if size and os.pread(descriptor, 1, size - 1) != b"\n":
-            line = b"\n" + line  # a writer killed mid-line left a partial line: never glue a record onto it
-        written = os.write(descriptor, line)
-        if written != len(line):  # a full disk: say so rather than leave half a line unexplained
-            raise OSError(f"short write to {path}")
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)  # closing releases the lock
+        descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            size = os.fstat(descriptor).st_size
+            if size and os.pread(descriptor, 1, size - 1) != b"\n":
+                line = b"\n" + line  # a writer killed mid-line left a partial line: never glue a record onto it
+            written = os.write(descriptor, line)
+            if written != len(line):  # a full disk: say so rather than leave half a line unexplained
+                raise OSError(errno.ENOSPC, "no space left on device (a partial line was written)")
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)  # closing releases the lock
+    except OSError as exc:
+        raise write_error(path, exc) from exc
     return path
 
 
@@ -54,6 +64,12 @@ def read_records(run_dir: str | os.PathLike) -> list[dict]:
 
 def read_record_file(path: Path) -> list[dict]:
     """The records of one file; unreadable lines are skipped with a RecordsWarning naming them."""
+    return [record for _, record in read_numbered_records(path)]
+
+
+def read_numbered_records(path: Path) -> list[tuple[int, dict]]:
+    """(line number, record) of every record of one file, so errors can name file:line; unreadable lines are
+    skipped with a RecordsWarning naming them."""
     try:
         lines = Path(path).read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -67,7 +83,7 @@ def read_record_file(path: Path) -> list[dict]:
         except ValueError:
             record = None
         if isinstance(record, dict) and "reference" in record:
-            records.append(record)
+            records.append((number, record))
         else:
             skipped.append(number)
     if skipped and not records:
@@ -78,3 +94,48 @@ def read_record_file(path: Path) -> list[dict]:
     if len(skipped) > 3:
         warn_at_caller(f"{path}: {len(skipped) - 3} more unreadable records skipped", RecordsWarning)
     return records
+
+
+def score_checkpoints(run_dir: str | os.PathLike, is_scored: Callable[[Path, list[dict]], bool],
+                      score_one: Callable[[Path], object]) -> list[Path]:
+    """Call `score_one(checkpoint)` for each checkpoint of the run that `is_scored(checkpoint, records)` says is not
+    scored yet; returns the checkpoints this process scored.
+
+    Safe to run twice at once: a checkpoint is scored only under its claim (an exclusive flock), and whether it is
+    still unscored is decided under that claim from the records as they are then, so concurrent sweeps split the
+    work. Checkpoints claimed by another sweep are passed over, then waited for at the end and scored here if that
+    sweep died before recording them (its lock died with it).
+
+    >>> score_checkpoints("runs/ring8-gan", lambda path, records: False, print)   # doctest: +SKIP
+    """
+    todo = [path for path in checkpoints(run_dir) if not is_scored(path, read_records(run_dir))]
+    scored, busy = [], []
+    for wait, queue in ((False, todo), (True, busy)):
+        for path in queue:
+            with _claim(path, wait) as claimed:
+                if not claimed:
+                    busy.append(path)
+                elif not is_scored(path, read_records(run_dir)):
+                    score_one(path)
+                    scored.append(path)
+    return scored
+
+
+@contextlib.contextmanager
+def _claim(checkpoint: Path, wait: bool) -> Iterator[bool]:
+    """Hold checkpoint's lock file (checkpoints/.NAME.lock) exclusively; yields False when another process holds it
+    and `wait` is False. The lock file stays (removing a locked file would let a third process lock a new one)."""
+    lock_path = checkpoint.parent / f".{checkpoint.name}.lock"
+    try:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise write_error(lock_path, exc) from exc
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(descriptor)  # closing releases the lock

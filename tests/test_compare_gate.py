@@ -150,7 +150,7 @@ def test_gate_refuses_mixed_settings(runs, run_cli):
     with open(runs / "alpha" / "metrics.jsonl", "a") as handle:
         handle.write(json.dumps({**record, "reference": "ring8", "step": 300}) + "\n")
     code, _, err = run_cli("gate", runs / "alpha", "--max", "fid=10")
-    assert code == 2 and "choose one with --reference" in err
+    assert code == 2 and "choose one with --setting" in err
     code, _, _ = run_cli("gate", runs / "alpha", "--max", "fid=10", "--reference", "grid25")
     assert code == 0
 

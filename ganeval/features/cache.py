@@ -3,7 +3,8 @@
 The key hashes the content of the reference samples (never their path), the extractor and the SHA256 of its weights,
 the layer, the preprocessing and N, so a changed image, network or sample count gives a new entry instead of a stale
 one (stylegan3 issue #174). Entries are `<key>.pt` (tensors and plain values: torch.load(weights_only=True)) and
-`<key>.json` (the card), both written to a temporary name and renamed.
+`<key>.json` (the card), both written to a temporary name and renamed. A cache that cannot be written (read-only,
+full) costs only the reuse: scores are computed as without a cache, with a CacheWarning naming the folder.
 """
 from __future__ import annotations
 
@@ -18,13 +19,17 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-from ..atomic import write_atomically, write_text_atomically
-from ..errors import InputError
+from ..atomic import WriteError, write_atomically, write_error, write_text_atomically
+from ..errors import InputError, warn_at_caller
 from .registry import FeatureExtractor
 from .stats import FeatureStats
 
 CACHE_ENV = "GANEVAL_CACHE"
 CARD_VERSION = 1
+
+
+class CacheWarning(UserWarning):
+    """The reference cache could not be written: the score is right, but its reference will be computed again."""
 
 
 def cache_dir() -> Path:
@@ -96,10 +101,23 @@ def _by_number(tensors: dict[str, torch.Tensor] | None) -> dict[int, torch.Tenso
 
 def save_reference(
     stats: FeatureStats, card: ReferenceCard, folder: Path | None = None, derived: DerivedStatistics | None = None
-) -> Path:
-    """Write `<key>.pt` and `<key>.json` atomically; returns the .pt path."""
+) -> Path | None:
+    """Write `<key>.pt` and `<key>.json` atomically; returns the .pt path, or None (with a CacheWarning naming the
+    folder and the reason) when the cache cannot be written: caching is an optimisation, never a reason to fail."""
     folder = folder or cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(folder, exc) from exc
+        return _write_entry(stats, card, folder, derived)
+    except WriteError as error:
+        warn_at_caller(f"reference cache {folder} is not writable ({error.reason}): scoring without caching; "
+                       f"set {CACHE_ENV} to a writable folder to reuse reference statistics", CacheWarning)
+        return None
+
+
+def _write_entry(stats: FeatureStats, card: ReferenceCard, folder: Path, derived: DerivedStatistics | None) -> Path:
     payload = {
         "card_version": CARD_VERSION,
         "stats": stats.state_dict(),
