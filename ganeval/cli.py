@@ -87,9 +87,16 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
     """Options of every command that reads samples and extracts features."""
-    parser.add_argument("--extractor", default="auto", help=f"feature extractor: auto, {', '.join(EXTRACTOR_NAMES)} (default: auto)")
+    parser.add_argument("--extractor", default="auto", help=f"feature extractor: auto, {', '.join(EXTRACTOR_NAMES)} "
+                        "(default: auto); torchscript:PATH is code you must trust: it runs with your permissions")
+    parser.add_argument("--trust-extractor", action="store_true",
+                        help="allow loading --extractor torchscript:PATH: a TorchScript file is a program, run with "
+                             "your permissions (or set GANEVAL_TRUST_TORCHSCRIPT=1)")
     parser.add_argument("--inception-weights", metavar="PATH", help="weights file for inception-v3-compat")
     parser.add_argument("--num-samples", type=int, metavar="N", help="use a seeded random subset of N samples")
+    parser.add_argument("--max-image-pixels", type=int, metavar="N",
+                        help="refuse images of more than N pixels (width x height), read from their headers before "
+                             "decoding (default 67108864 = 8192x8192)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed for subsets and resampling (default {DEFAULT_SEED})")
     parser.add_argument("--batch-size", type=int, default=64, help="extraction batch size (default 64)")
     parser.add_argument("--download", action="store_true", help="download datasets through torchvision if missing")
@@ -231,6 +238,8 @@ def _add_gate_command(commands) -> None:
     gate_parser.add_argument("--select-by", metavar="METRIC",
                              help="with --select best: the metric that picks the checkpoint (default: the first limit's)")
     gate_parser.add_argument("--reference", help="only records scored against this reference (when a run has several)")
+    gate_parser.add_argument("--setting", metavar="LABEL", help="only records of this setting, e.g. 'grid25, identity, "
+                             "N=2500' (reference, extractor, samples: when a run has several, e.g. two sample sizes)")
     gate_parser.add_argument("--junit", type=Path, help="also write a JUnit XML report here")
     _add_process_options(gate_parser)
     gate_parser.set_defaults(handler="run_gate")
@@ -293,9 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             print(f"ganeval: error: {error}", file=sys.stderr)
             return error.exit_code
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:  # a training run's carries the signal's code (143 for SIGTERM)
             print("ganeval: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return getattr(interrupt, "exit_code", EXIT_INTERRUPTED)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

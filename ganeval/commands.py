@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 from . import demo
-from .atomic import write_text_atomically
+from .atomic import check_output_file, check_output_folder, write_text_atomically
 from .formatting import format_interval, format_number
 from .compare import compare, render
 from .data import load_source
 from .data.files import save_samples
 from .device import resolve_device
-from .errors import EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_OK, GanevalError
+from .errors import EXIT_CHECK_FAILED, EXIT_OK, GanevalError
 from .evaluate import MetricOptions, create_for, resolve_extractor_name, score
 from .features.cache import cache_dir, list_references, read_card
 from .gate import Limits, check_alpha, gate_targets, parse_limits, publish, read_limits, verdicts_text
@@ -24,7 +24,7 @@ from .metrics.bootstrap import BootstrapOptions
 from .metrics.registry import METRIC_FAMILIES
 from .reference import Reference, cached_reference_spec, check_stats_path, export_moments, load_cached, reference_from_samples
 from .report import write_report
-from .runs import METRICS_FILE, append_record, checkpoints, is_run_dir, read_records
+from .runs import METRICS_FILE, append_record, is_run_dir, score_checkpoints
 from .train.classifier import ClassifierTraining, save_classifier, train_classifier
 from .train.config import load_config
 from .train.loop import TrainingInterrupted, checkpoint_samples, train
@@ -38,13 +38,14 @@ def run_train(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / config.name
     device = resolve_device(args.device)
     scorer = None if args.no_eval else CheckpointScorer(config, device, args.data_root)
+    changing = {override.partition("=")[0] for override in overrides}  # --resume may change only what was asked
     try:
-        trainer = train(config, out, device=device, resume=args.resume, overwrite=args.overwrite,
+        trainer = train(config, out, device=device, resume=args.resume, overwrite=args.overwrite, changing=changing,
                         data_root=args.data_root, progress=False if args.quiet else None, on_checkpoint=scorer)
     except TrainingInterrupted as interrupt:
         print(f"{config.name}: {interrupt.trainer.steps_reached()}; checkpoints in {out / 'checkpoints'}; "
               f"--resume continues it", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupt.exit_code  # 130 after Ctrl-C, 143 after SIGTERM, as the shell reports them
     scored = f"; scores in {out / METRICS_FILE}" if scorer and (out / METRICS_FILE).is_file() else ""
     print(f"{config.name}: {trainer.steps_reached()}; checkpoints in {out / 'checkpoints'}{scored}")
     return EXIT_OK
@@ -58,6 +59,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    if args.out:
+        check_output_file(args.out)
     text = render(compare(args.runs, args.metrics, args.select), args.format)
     if args.out:
         write_text_atomically(args.out, text)
@@ -78,7 +81,9 @@ def run_gate(args: argparse.Namespace) -> int:
     limits.update(Limits(parse_limits("max", args.max), parse_limits("min", args.min),
                          parse_limits("max_regression", args.max_regression), args.baseline,
                          None if args.alpha is None else check_alpha(args.alpha)))
-    verdicts = gate_targets(args.targets, limits, args.select, args.select_by, args.reference)
+    if args.junit is not None:
+        check_output_file(args.junit, "--junit")
+    verdicts = gate_targets(args.targets, limits, args.select, args.select_by, args.reference, args.setting)
     print(verdicts_text(verdicts))
     publish(verdicts, args.junit)
     return EXIT_OK if all(verdict.passed for verdict in verdicts) else EXIT_CHECK_FAILED
@@ -89,8 +94,15 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _extractor_options(args: argparse.Namespace) -> dict[str, dict]:
-    """Options by extractor name; score() refuses them when another extractor is chosen."""
-    return {"inception-v3-compat": {"weights": args.inception_weights}} if args.inception_weights else {}
+    """Options by extractor name; score() refuses them when another extractor is chosen. --trust-extractor trusts
+    the file that --extractor torchscript:PATH names, never one that 'auto' picks, so elsewhere it is an error."""
+    options = {"inception-v3-compat": {"weights": args.inception_weights}} if args.inception_weights else {}
+    if args.trust_extractor:
+        if not args.extractor.startswith("torchscript:"):
+            raise GanevalError(f"--trust-extractor trusts the file named by --extractor torchscript:PATH, but the "
+                               f"extractor is {args.extractor}; name the TorchScript file there")
+        options[args.extractor] = {"trust": True}
+    return options
 
 
 def run_train_classifier(args: argparse.Namespace) -> int:
@@ -116,12 +128,12 @@ def run_score(args: argparse.Namespace) -> int:
         for flag, value in (("--out", args.out), ("--save-stats", args.save_stats)):
             if value is not None:
                 raise GanevalError(f"{flag} writes one score; {args.input} is a run directory with a score per checkpoint")
-        done = {_settings_key(record) for record in read_records(args.input)}
-        todo = [path for path in checkpoints(args.input) if _settings_key(_settings(args, path)) not in done]
-        if not todo:
+        def is_scored(path: Path, records: list[dict]) -> bool:
+            return _settings_key(_settings(args, path)) in {_settings_key(record) for record in records}
+
+        # under a claim per checkpoint: two sweeps of one run at once split the checkpoints (see runs.py)
+        if not score_checkpoints(args.input, is_scored, lambda path: _score_and_print(args, str(path))):
             print(f"{args.input}: every checkpoint is already scored with these settings", file=sys.stderr)
-        for path in todo:
-            _score_and_print(args, str(path))
         return EXIT_OK
     _score_and_print(args, args.input)
     return EXIT_OK
@@ -139,10 +151,12 @@ def _reference_argument(args: argparse.Namespace) -> str:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse unusable output paths before scoring, not after a minute of it."""
-    if args.append is not None and args.append.exists() and not args.append.is_dir():
-        raise GanevalError(f"--append {args.append}: not a folder; give the run folder that holds (or will hold) {METRICS_FILE}")
-    if args.out is not None and args.out.is_dir():
-        raise GanevalError(f"--out {args.out} is a folder; give a file name, e.g. {args.out / 'score.json'}")
+    if args.append is not None:
+        check_output_folder(args.append, "--append")  # the run folder that holds (or will hold) metrics.jsonl
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+    if args.save_stats is not None:
+        check_output_file(args.save_stats, "--save-stats")
 
 
 def _write_outputs(args: argparse.Namespace, samples: str, record: dict) -> None:
@@ -183,6 +197,7 @@ def _score_and_print(args: argparse.Namespace, samples: str) -> None:
         ci=None if args.ci is None else BootstrapOptions(args.ci, args.ci_replicates),
         latents=args.latents,
         save_stats=args.save_stats,
+        max_image_pixels=args.max_image_pixels,
     )
     print(json.dumps(record) if args.json else format_record(record), flush=True)
     _write_outputs(args, samples, record)
@@ -203,6 +218,7 @@ def _settings_key(record: dict) -> tuple:
 
 
 def run_ref_build(args: argparse.Namespace) -> int:
+    check_output_folder(cache_dir(), "the reference cache ($GANEVAL_CACHE)")  # building is all this command does
     reference = _built_reference(args)
     state = "already cached" if reference.from_cache else "built"
     print(f"{state}: ref:{reference.card.key}  ({reference.card.source}, {reference.card.extractor}, N={reference.card.num_samples})")
@@ -211,7 +227,8 @@ def run_ref_build(args: argparse.Namespace) -> int:
 
 def _built_reference(args: argparse.Namespace) -> Reference:
     """The cache entry of `args.spec` with the chosen extractor: read when it exists, else extracted and written."""
-    samples = load_source(args.spec, num_samples=args.num_samples, seed=args.seed, data_root=args.data_root, download=args.download)
+    samples = load_source(args.spec, num_samples=args.num_samples, seed=args.seed, data_root=args.data_root,
+                          download=args.download, max_image_pixels=args.max_image_pixels)
     extractor = create_for(resolve_extractor_name(args.extractor, samples, samples), _extractor_options(args), args.device)
     return reference_from_samples(
         samples, extractor, list(METRIC_FAMILIES), batch_size=args.batch_size, progress=False if args.quiet else None

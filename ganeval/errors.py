@@ -46,6 +46,10 @@ class ExtractorWarning(UserWarning):
     Fashion-MNIST): the numbers are computed, but in a feature space that may not mean what the user thinks."""
 
 
+class ValueRangeWarning(UserWarning):
+    """The two sides hold values on different scales ([0, 1] against [0, 255]): the scores compare the scaling."""
+
+
 class RecordsWarning(UserWarning):
     """A line of a metrics.jsonl could not be read (a writer killed mid-line leaves one)."""
 

@@ -10,6 +10,7 @@ import torch
 
 from . import __version__
 from .data import Samples, load_source
+from .data.samples import warn_if_scales_differ
 from .device import resolve_device
 from .errors import InputError
 from .features import FeatureExtractor, FeatureStats, create
@@ -79,6 +80,7 @@ def score(
     ci: float | BootstrapOptions | None = None,
     latents: str = "normal",
     save_stats: str | Path | None = None,
+    max_image_pixels: int | None = None,
 ) -> dict:
     """Score `samples` (a generator's output) against `reference` and return a record (a JSON-ready dict).
 
@@ -94,6 +96,8 @@ def score(
     `ci` (a level such as 0.95, or BootstrapOptions) adds bootstrap intervals `<key>_ci_low` / `<key>_ci_high`
     computed from the features already extracted (see ganeval.metrics.bootstrap).
     `save_stats` writes the input's feature mean and covariance as a pytorch-fid statistics .npz (`mu`, `sigma`).
+    `max_image_pixels` refuses larger images in folders and zips before decoding (default:
+    ganeval.data.files.MAX_IMAGE_PIXELS).
     `progress` shows the feature bars and a status line per later phase on stderr (None: when it is a terminal);
     the record's `diagnostics.timing` holds the seconds per phase either way.
 
@@ -109,7 +113,8 @@ def score(
         check_stats_path(save_stats)
     timer = PhaseTimer(progress)
     with timer.phase("input"):
-        fake, checkpoint_info = _input_samples(samples, num_samples, seed, ema, device, data_root, download, latents)
+        fake, checkpoint_info = _input_samples(samples, num_samples, seed, ema, device, data_root, download, latents,
+                                               max_image_pixels)
     if checkpoint_info:  # what a sweep compares to skip checkpoints already scored with the same settings
         checkpoint_info.update(
             reference_argument=str(reference) if isinstance(reference, (str, Path)) else None,
@@ -121,13 +126,17 @@ def score(
         checkpoint_info["ci_level"] = ci.level  # the record says its intervals' level (and a sweep compares it)
     moments_only = is_moments_file(reference)
     with timer.phase("reference"):
-        reference = _reference_source(reference, reference_samples, seed, data_root, download)
+        reference = _reference_source(reference, reference_samples, seed, data_root, download, max_image_pixels)
     check_comparable(fake, reference)
+    if isinstance(reference, Samples):
+        warn_if_scales_differ(fake, reference)  # [0, 1] against [0, 255]: a scale, not a difference
     with timer.phase("extractor"):
         if isinstance(extractor, str):
             extractor = create_for(resolve_extractor_name(extractor, fake, reference), extractor_options, device)
     check_image_shapes(fake, reference, extractor)
     families = select_families(metrics, extractor, moments_only=moments_only)
+    if isinstance(reference, Samples):  # fail before extracting (and caching) anything
+        check_sample_counts(families, options, len(fake), len(reference))
     with timer.phase("reference"):
         real = resolve_reference(
             reference, extractor, families, batch_size=batch_size, progress=progress, use_cache=use_cache,
@@ -155,7 +164,7 @@ def score(
 
 
 def _reference_source(reference: str | Samples, reference_samples: int | None, seed: int, data_root,
-                      download: bool) -> str | Samples:
+                      download: bool, max_image_pixels: int | None = None) -> str | Samples:
     """The reference as Samples (a seeded subset with `reference_samples`), or as given when it holds statistics."""
     if isinstance(reference, Samples):
         return reference.subset(reference_samples, seed)
@@ -166,7 +175,8 @@ def _reference_source(reference: str | Samples, reference_samples: int | None, s
         return reference
     if reference_samples is not None and reference_samples < 2:
         raise InputError(f"--reference-samples {reference_samples}: needs at least 2 samples")
-    return load_source(reference, num_samples=reference_samples, seed=seed, data_root=data_root, download=download)
+    return load_source(reference, num_samples=reference_samples, seed=seed, data_root=data_root, download=download,
+                       max_image_pixels=max_image_pixels)
 
 
 def _logits_need(metrics, families: list[str], real: Reference) -> str | None:
@@ -183,7 +193,8 @@ def _keep_raw(families: list[str], ci: BootstrapOptions | None) -> bool:
     return needs_raw_features(families) or ci is not None or "fid_inf" in families
 
 
-def _input_samples(samples, num_samples, seed, ema, device, data_root, download, latents) -> tuple[Samples, dict]:
+def _input_samples(samples, num_samples, seed, ema, device, data_root, download, latents,
+                   max_image_pixels=None) -> tuple[Samples, dict]:
     """The samples to score, and {run, checkpoint, step, ema, run_dir} when they come from a checkpoint."""
     if isinstance(samples, (str, Path)) and str(samples).endswith(".pt"):
         generated, info = checkpoint_samples(samples, num_samples, seed, ema=ema, device=resolve_device(device),
@@ -193,7 +204,8 @@ def _input_samples(samples, num_samples, seed, ema, device, data_root, download,
         raise InputError(f"--latents {latents} applies to checkpoints; {samples} is not one")
     if isinstance(samples, Samples):
         return samples.subset(num_samples, seed + 1), {}
-    return load_source(samples, num_samples=num_samples, seed=seed + 1, data_root=data_root, download=download), {}
+    return load_source(samples, num_samples=num_samples, seed=seed + 1, data_root=data_root, download=download,
+                       max_image_pixels=max_image_pixels), {}
 
 
 def make_record(fake: Samples, real: Reference, extractor: FeatureExtractor, seed: int, values: dict,
@@ -416,21 +428,34 @@ def prepare_reference(families: list[str], inputs: MetricInputs, timer: PhaseTim
     (PRDC's k-NN radii, NDB's K-means centres), each a phase of its own: over 60,000 rows they take longer than
     the metrics."""
     real, features, options = inputs.real, inputs.features, inputs.options
+    check_sample_counts(families, options, features.num_samples, len(real.raw) if real.raw is not None else None)
     if "prdc" in families:
         k = options.prdc_k
-        if not 1 <= k < min(len(real.raw), features.num_samples):
-            raise InputError(f"prdc: k={k} must be at least 1 and below the number of samples "
-                             f"(reference {len(real.raw)}, input {features.num_samples})")
         if k not in real.derived.knn_radii:
             with timer.phase("reference_knn_radii", f"reference k-NN radii: k={k} over {len(real.raw)} rows"):
                 real.knn_radii(k, inputs.device)
     if "ndb" in families:
         bins = options.ndb_bins
-        if not 2 <= bins <= len(real.raw):
-            raise InputError(f"ndb: {bins} bins need at least as many reference samples (have {len(real.raw)})")
         if bins not in real.derived.ndb_centres:
             with timer.phase("ndb_kmeans", f"ndb K-means: {bins} bins over {len(real.raw)} reference rows"):
                 real.ndb_centres(bins, inputs.device)
+
+
+def check_sample_counts(families: list[str], options: MetricOptions, num_fake: int, num_real: int | None) -> None:
+    """The options that depend on the sample counts (KID's subset size, PRDC's k, NDB's bins), checked as soon as
+    both counts are known: before any extraction when the reference is samples. `num_real` None: moments only."""
+    if num_real is None:
+        return
+    size = options.kid_subset_size
+    if "kid" in families and size is not None and not 2 <= size <= min(num_real, num_fake):
+        raise InputError(f"kid: subset size {size} must be between 2 and the number of samples (real {num_real}, "
+                         f"fake {num_fake}); lower --kid-subset-size or use more samples")
+    k = options.prdc_k
+    if "prdc" in families and not 1 <= k < min(num_real, num_fake):
+        raise InputError(f"prdc: k={k} must be at least 1 and below the number of samples "
+                         f"(reference {num_real}, input {num_fake})")
+    if "ndb" in families and not 2 <= options.ndb_bins <= num_real:
+        raise InputError(f"ndb: {options.ndb_bins} bins need at least as many reference samples (have {num_real})")
 
 
 def family_status(family: str, inputs: MetricInputs) -> str:
