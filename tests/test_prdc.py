@@ -68,3 +68,55 @@ def test_precomputed_reference_radii_give_the_same_numbers(rng):
     assert prdc(real, fake, k=3, real_radii=knn_radii(real, 3)) == prdc(real, fake, k=3)
     with pytest.raises(InputError, match="real_radii has shape"):
         prdc(real, fake, k=3, real_radii=knn_radii(real[:100], 3))
+
+
+def _duplicated_sets(name: str) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    if name == "self, 2000 x 32":
+        real = rng.standard_normal((2000, 32)).astype(np.float32)
+        return real, real
+    if name == "self with repeats, 500 x 8":
+        real = rng.standard_normal((500, 8)).astype(np.float32)
+        real[100:120], real[200:210] = real[:20], real[:10]  # rows 0-9 thrice, 10-19 twice: fewer copies than k
+        return real, real
+    # a generator that copies half of the training rows and draws the rest
+    real = rng.standard_normal((1000, 16)).astype(np.float32)
+    fake = np.concatenate([real[rng.permutation(1000)[:500]], rng.standard_normal((500, 16)).astype(np.float32)])
+    return real, fake
+
+
+@pytest.mark.parametrize("name, block", [
+    ("self, 2000 x 32", 100), ("self, 2000 x 32", 4096),  # block 7 is covered by the smaller sets (286^2 blocks: slow)
+    ("self with repeats, 500 x 8", 7), ("self with repeats, 500 x 8", 100), ("self with repeats, 500 x 8", 4096),
+    ("copies half, 1000 x 16", 7), ("copies half, 1000 x 16", 100), ("copies half, 1000 x 16", 4096),
+])
+def test_duplicates_match_prdc_package_at_any_block(name, block):
+    # A radius and a cross distance of the same pair of rows tie exactly; rounding noise must not break the tie.
+    real, fake = _duplicated_sets(name)
+    expected = {key: float(value) for key, value in compute_prdc(real, fake, nearest_k=5).items()}
+    assert prdc(real, fake, k=5, block=block) == expected
+    if block == 100:  # the float32 products decide nothing near a tie either
+        assert prdc(real, fake, k=5, block=block, dtype=torch.float32) == expected
+
+
+def test_duplicate_radii_do_not_depend_on_the_block():
+    from ganeval.metrics.prdc import knn_radii, prdc_replicates
+
+    real, fake = _duplicated_sets("copies half, 1000 x 16")
+    radii = knn_radii(real, 5)
+    assert torch.equal(knn_radii(real, 5, block=7), radii) and torch.equal(knn_radii(real, 5, block=100), radii)
+    # many copies of one row: its radius is an exact zero, found by the pass over all columns
+    crowded = np.concatenate([np.repeat(real[:1], 12, axis=0), real[1:300]])
+    assert torch.all(knn_radii(crowded, 5, block=64)[:12] == 0)
+    values, _ = prdc_replicates(real, fake, torch.ones(3, len(fake)), k=5, block=100)
+    assert values == prdc(real, fake, k=5, block=4096) == prdc(real, fake, k=5, real_radii=radii)
+
+
+@pytest.mark.parametrize("block", [7, 64, 4096])
+def test_quantised_features_match_prdc_package(block):
+    # Values in {0, 1, 2}: most distances tie with other pairs' and many rows repeat more than k times (zero radii).
+    rng = np.random.default_rng(5)
+    real, fake = (rng.integers(0, 3, (num, 5)).astype(np.float32) for num in (400, 300))
+    expected = {key: float(value) for key, value in compute_prdc(real, fake, nearest_k=5).items()}
+    assert prdc(real, fake, k=5, block=block) == expected
+    assert prdc(real, fake, k=5, block=block, dtype=torch.float32) == expected

@@ -81,13 +81,15 @@ class DerivedStatistics:
     knn_radii: dict[int, torch.Tensor] = field(default_factory=dict)  # PRDC's squared k-NN radii, by k
     ndb_centres: dict[int, torch.Tensor] = field(default_factory=dict)  # NDB's K-means centres, by K
 
+    # Radii are stored as "exact_radii" since they are tie-exact (metrics/knn.py): the "radii" of older entries were
+    # rounded by the block they fell in, so they are left unread and computed again on first use.
     def to_payload(self) -> dict:
-        return {"radii": _by_name(self.knn_radii), "ndb_centres": _by_name(self.ndb_centres)}
+        return {"exact_radii": _by_name(self.knn_radii), "ndb_centres": _by_name(self.ndb_centres)}
 
     @classmethod
     def from_payload(cls, payload: dict) -> DerivedStatistics:
         """Entries written before a field existed simply lack it."""
-        return cls(knn_radii=_by_number(payload.get("radii")), ndb_centres=_by_number(payload.get("ndb_centres")))
+        return cls(knn_radii=_by_number(payload.get("exact_radii")), ndb_centres=_by_number(payload.get("ndb_centres")))
 
 
 def _by_name(tensors: dict[int, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -7,7 +7,8 @@ real X (N), fake Y (M), r_k(X_i) = distance to the k-th nearest other real sampl
   coverage  = share of real balls that contain at least one fake sample
 With k = 3, precision and recall are the improved precision and recall of Kynkaanniemi et al. 2019 (torch-fidelity
 `prc` uses <= where this uses <, which differs only on exact ties). Unlike `prdc`, which holds three full distance
-matrices (50,000^2 does not fit in 24 GB), distances are computed in blocks, so memory stays bounded.
+matrices (50,000^2 does not fit in 24 GB), distances are computed in blocks, so memory stays bounded; the radii and
+the comparisons near them use one exact distance per pair of rows (knn.py), so exact ties do not depend on the block.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import torch
 
 from ..errors import InputError
 from ._inputs import ArrayLike, as_matrix, check_same_dim, pick_device
-from .knn import DEFAULT_BLOCK, BlockedRows, kth_neighbour_squared_distances, squared_distances
+from .knn import DEFAULT_BLOCK, BlockedRows, kth_neighbour_squared_distances, squared_distances, within_radii
 
 
 def prdc(
@@ -30,7 +31,9 @@ def prdc(
 ) -> dict[str, float]:
     """Precision, recall, density and coverage of fake features against real ones.
 
-    `dtype=torch.float32` roughly doubles the speed at the cost of rare flips on near-ties. `real_radii` takes the
+    `dtype=torch.float32` computes the distance products in float32, about 1.5x faster; either way a comparison
+    within the products' rounding bound of its radius is settled on exact float64 distances, so ties (duplicates,
+    a set scored against itself) come out as in `prdc` whatever the dtype and block. `real_radii` takes the
     reference's squared k-NN radii from `knn_radii(real, k)`, computed once for a fixed reference (the largest
     part of the work when the reference is big).
 
@@ -95,7 +98,7 @@ def _prdc_pass(real, fake, k, dtype, block, real_radii, witnesses: int) -> tuple
         real_radii = kth_neighbour_squared_distances(real_points, k)  # squared: compared with squared distances
     elif real_radii.shape != (len(real),):
         raise InputError(f"prdc: real_radii has shape {tuple(real_radii.shape)}, expected ({len(real)},)")
-    real_radii = real_radii.to(device=device, dtype=dtype)
+    real_radii = real_radii.to(device=device, dtype=torch.float64)  # exact values: compared with exact distances
     fake_radii = kth_neighbour_squared_distances(fake_points, k)
 
     real_balls_containing = torch.zeros(len(fake), dtype=torch.int64, device=device)
@@ -105,8 +108,8 @@ def _prdc_pass(real, fake, k, dtype, block, real_radii, witnesses: int) -> tuple
     for fake_rows in fake_points.slices():
         for real_rows in real_points.slices():
             distances = squared_distances(fake_points, fake_rows, real_points, real_rows)  # fake x real
-            inside_real = distances < real_radii[None, real_rows]
-            inside_fake = distances < fake_radii[fake_rows, None]
+            inside_real = within_radii(distances, fake_points, fake_rows, real_points, real_rows, real_radii, False)
+            inside_fake = within_radii(distances, fake_points, fake_rows, real_points, real_rows, fake_radii, True)
             real_balls_containing[fake_rows] += inside_real.sum(dim=1, dtype=torch.int32)
             real_ball_covered[real_rows] |= inside_real.any(dim=0)
             real_in_fake_ball[real_rows] |= inside_fake.any(dim=0)
@@ -116,7 +119,7 @@ def _prdc_pass(real, fake, k, dtype, block, real_radii, witnesses: int) -> tuple
     values = {
         "precision": float((real_balls_containing > 0).double().mean()),
         "recall": float(real_in_fake_ball.double().mean()),
-        "density": float(real_balls_containing.double().mean() / k),
+        "density": float((1.0 / k) * real_balls_containing.double().mean()),  # prdc's order of operations, to the ulp
         "coverage": float(real_ball_covered.double().mean()),
     }
     per_sample = {"real_balls_containing": real_balls_containing, "fake_in_real_ball": in_real_ball.indices,
@@ -157,7 +160,7 @@ def _share_drawn(witnesses: torch.Tensor, weights: torch.Tensor, chunk: int = 16
 def knn_radii(
     features: ArrayLike, k: int = 5, *, dtype: torch.dtype = torch.float64, block: int = DEFAULT_BLOCK
 ) -> torch.Tensor:
-    """Squared distance from each row to its k-th nearest other row: the `real_radii` of prdc()."""
+    """Exact squared distance (float64) from each row to its k-th nearest other row: the `real_radii` of prdc()."""
     features = as_matrix(features, "features", dtype=None)
     if not 1 <= k < len(features):
         raise InputError(f"prdc: k={k} must be at least 1 and below the number of samples ({len(features)})")
