@@ -57,9 +57,20 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     except OSError as exc:
         Path(handle.name).unlink(missing_ok=True)
         raise write_error(path, exc) from exc
-    except BaseException:
+    except BaseException as exc:
         Path(handle.name).unlink(missing_ok=True)
+        cause = _os_error_behind(exc)
+        if cause is not None:
+            raise write_error(path, cause) from exc
         raise
+
+
+def _os_error_behind(error: BaseException) -> OSError | None:
+    """The OSError a writer wrapped: torch.save turns a full disk into a RuntimeError raised while handling it."""
+    seen = error.__cause__ or error.__context__
+    while seen is not None and not isinstance(seen, OSError):
+        seen = seen.__cause__ or seen.__context__
+    return seen
 
 
 def write_text_atomically(path: Path, text: str) -> None:

@@ -73,7 +73,7 @@ CASES: dict[str, Case] = {
     "train-fractional-steps": lambda d: ["train", "ring8-gan", "--set", "steps=2.5", "--out", d / "out"],
     "train-string-steps": lambda d: ["train", "ring8-gan", "--set", "steps='abc'", "--out", d / "out"],
     "train-bad-betas": lambda d: ["train", "ring8-gan", "--set", "betas=[2.0]", "--out", d / "out"],
-    "train-zero-width": lambda d: ["train", "ring8-gan", "--set", "generator_width=0", "--out", d / "out"],
+    "train-zero-width": lambda d: ["train", "ring8-gan", "--set", "model_options.generator_width=0", "--out", d / "out"],
     "train-unknown-key": lambda d: ["train", "ring8-gan", "--set", "colour=1", "--out", d / "out"],
     "train-out-is-a-file": lambda d: [(d / "file").write_text("x") and "train", "ring8-gan", "--out", d / "file"],
     "sample-missing-checkpoint": lambda d: ["sample", d / "none.pt", "--num-samples", "2", "--out", d / "s.npz"],
@@ -145,3 +145,40 @@ def test_read_only_output_is_one_line(command, read_only_disk, tmp_path, run_cli
     code, _, err = run_cli(*argv[command])
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert str(read_only_disk) in err
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KB tmpfs: a write past it fails with ENOSPC (root only)."""
+    folder = tmp_path / "full"
+    if os.geteuid() != 0 or not _mount(folder, "size=64k"):
+        pytest.skip("mounting a tmpfs needs root")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def _noisy_run(folder: Path) -> Path:
+    """A run whose sample picture (~200 KB of noise) cannot fit on the full disk."""
+    from PIL import Image
+
+    run = _run_with(folder)
+    (run / "samples").mkdir()
+    pixels = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(run / "samples" / "step-0000100.png")
+    return run
+
+
+@pytest.mark.parametrize("command", ["report", "train", "save-stats"])
+def test_a_full_disk_is_one_line_and_leaves_nothing(command, full_disk, tmp_path, run_cli):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "wide.npy", rng.standard_normal((300, 200)).astype(np.float32))  # sigma: 200 x 200 float64
+    argv = {"report": ["report", _noisy_run(tmp_path), "--out", full_disk / "report"],
+            "train": ["train", "ring8-gan", "--steps", "2", "--no-eval", "--quiet", "--set", "model_options.generator_width=512",
+                      "--out", full_disk / "run"],
+            "save-stats": ["score", tmp_path / "wide.npy", tmp_path / "wide.npy", "--metrics", "fid", "--quiet",
+                           "--save-stats", full_disk / "stats.npz"]}[command]
+    code, _, err = run_cli(*argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "no space left" in err and str(full_disk) in err, err
+    leftovers = [path for path in full_disk.rglob("*") if path.is_file()]
+    assert not [path for path in leftovers if path.suffix in (".tmp", ".npz", ".html") or ".tmp" in path.name]
