@@ -108,7 +108,8 @@ def score_checkpoints(run_dir: str | os.PathLike, is_scored: Callable[[Path, lis
 
     >>> score_checkpoints("runs/ring8-gan", lambda path, records: False, print)   # doctest: +SKIP
     """
-    todo = [path for path in checkpoints(run_dir) if not is_scored(path, read_records(run_dir))]
+    records = read_records(run_dir)
+    todo = [path for path in checkpoints(run_dir) if not is_scored(path, records)]
     scored, busy = [], []
     for wait, queue in ((False, todo), (True, busy)):
         for path in queue:
