@@ -19,7 +19,7 @@ from .device import resolve_device
 from .errors import EXIT_CHECK_FAILED, EXIT_OK, GanevalError
 from .evaluate import MetricOptions, create_for, resolve_extractor_name, score
 from .features.cache import cache_dir, list_references, read_card
-from .gate import Limits, check_alpha, gate_targets, parse_limits, publish, read_limits, verdicts_text
+from .gate import Limits, check_alpha, gate_targets, parse_limits, read_limits
 from .metrics.bootstrap import BootstrapOptions
 from .metrics.registry import METRIC_FAMILIES
 from .reference import Reference, cached_reference_spec, check_stats_path, export_moments, load_cached, reference_from_samples
@@ -29,6 +29,7 @@ from .train.classifier import ClassifierTraining, save_classifier, train_classif
 from .train.config import load_config
 from .train.loop import TrainingInterrupted, checkpoint_samples, train
 from .train.scoring import CheckpointScorer
+from .verdicts import publish, verdicts_text
 
 
 

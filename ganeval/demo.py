@@ -20,11 +20,12 @@ import torch
 from .compare import compare, render
 from .data import fashion_mnist
 from .device import resolve_device
-from .gate import evaluate_limits, read_limits, verdict_table
+from .gate import evaluate_limits, read_limits
 from .report import write_report
 from .train.config import CONFIG_DIR, load_config
 from .train.loop import TrainingInterrupted, train
 from .train.scoring import CheckpointScorer
+from .verdicts import verdict_table
 
 GATE_FILE = CONFIG_DIR.parent / "demo-gate.toml"
 GATE_TARGET = "grid25-gan"

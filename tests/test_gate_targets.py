@@ -8,7 +8,8 @@ from xml.etree import ElementTree
 import pytest
 
 from ganeval.errors import InputError
-from ganeval.gate import Check, Limits, evaluate_limits, gate_targets, verdict_table
+from ganeval.gate import Check, Limits, evaluate_limits, gate_targets
+from ganeval.verdicts import verdict_table
 
 GRID = {"reference": "grid25", "extractor": "identity", "num_samples": 2500}
 

@@ -9,7 +9,8 @@ import torch
 
 import ganeval
 from ganeval.compare import render
-from ganeval.gate import Limits, evaluate_limits, verdict_table
+from ganeval.gate import Limits, evaluate_limits
+from ganeval.verdicts import verdict_table
 from ganeval.train.config import load_config
 from ganeval.train.loop import train
 
