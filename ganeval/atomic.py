@@ -59,7 +59,7 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
         raise write_error(path, exc) from exc
     except BaseException as exc:
         Path(handle.name).unlink(missing_ok=True)
-        cause = _os_error_behind(exc)
+        cause = _os_error_behind(exc) if isinstance(exc, Exception) else None  # Ctrl-C stays an interrupt
         if cause is not None:
             raise write_error(path, cause) from exc
         raise

@@ -29,7 +29,7 @@ from .train.classifier import ClassifierTraining, save_classifier, train_classif
 from .train.config import load_config
 from .train.loop import TrainingInterrupted, checkpoint_samples, train
 from .train.scoring import CheckpointScorer
-from .verdicts import publish, verdicts_text
+from .verdicts import check_outputs as check_verdict_outputs, publish, verdicts_text
 
 
 
@@ -53,6 +53,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    if args.out.suffix:
+        check_output_file(args.out, "--out")
+    else:
+        check_output_folder(args.out, "--out")
     samples, info = checkpoint_samples(args.checkpoint, args.num_samples, args.seed, ema=args.ema, device=resolve_device(args.device))
     out = save_samples(samples, args.out)
     print(f"{len(samples)} samples of {info['run']} step {info['step']} -> {out}")
@@ -82,8 +86,7 @@ def run_gate(args: argparse.Namespace) -> int:
     limits.update(Limits(parse_limits("max", args.max), parse_limits("min", args.min),
                          parse_limits("max_regression", args.max_regression), args.baseline,
                          None if args.alpha is None else check_alpha(args.alpha)))
-    if args.junit is not None:
-        check_output_file(args.junit, "--junit")
+    check_verdict_outputs(args.junit)
     verdicts = gate_targets(args.targets, limits, args.select, args.select_by, args.reference, args.setting)
     print(verdicts_text(verdicts))
     publish(verdicts, args.junit)
@@ -109,6 +112,7 @@ def _extractor_options(args: argparse.Namespace) -> dict[str, dict]:
 def run_train_classifier(args: argparse.Namespace) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise GanevalError(f"--epochs must be at least 1, got {args.epochs}")
+    check_output_folder(args.out, "--out")  # before an epoch of training, not after it
     defaults = ClassifierTraining()
     settings = ClassifierTraining(epochs=defaults.epochs if args.epochs is None else args.epochs,
                                   seed=defaults.seed if args.seed is None else args.seed)

@@ -6,9 +6,19 @@ import os
 from pathlib import Path
 from xml.etree import ElementTree
 
-from .atomic import write_text_atomically
+from .atomic import check_output_file, write_error, write_text_atomically
 from .formatting import format_number
 from .gate import Check, Verdict
+
+SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
+
+
+def check_outputs(junit: str | os.PathLike | None) -> None:
+    """Before anything is judged: the JUnit file, and the GitHub summary file when the variable names one."""
+    if junit is not None:
+        check_output_file(junit, "--junit")
+    if os.environ.get(SUMMARY_VARIABLE):
+        check_output_file(os.environ[SUMMARY_VARIABLE], f"${SUMMARY_VARIABLE}")
 
 
 def verdict_table(checks: list[Check] | tuple[Check, ...], description: str) -> str:
@@ -41,7 +51,8 @@ def markdown_summary(verdicts: list[Verdict]) -> str:
     counts = f" ({failed} of {len(verdicts)} runs fail)" if failed and len(verdicts) > 1 else ""
     lines = [f"### ganeval gate: {'FAILED' if failed else 'passed'}{counts}"]
     for verdict in verdicts:
-        lines += ["", f"`{verdict.description}`: {'passed' if verdict.passed else '**FAILED**'}", "",
+        code = verdict.description.replace("`", "'")  # a code span shows the rest literally (it is no table cell)
+        lines += ["", f"`{code}`: {'passed' if verdict.passed else '**FAILED**'}", "",
                   "| metric | value | limit | verdict |", "|---|---|---|---|"]
         lines += [f"| {c.metric} | {c.shown_value} | {c.condition} | {'pass' if c.passed else '**FAIL**'} |"
                   for c in verdict.checks]
@@ -72,7 +83,10 @@ def publish(verdicts: list[Verdict], junit: str | os.PathLike | None) -> None:
     """Write the JUnit file when asked, and the Markdown summary to $GITHUB_STEP_SUMMARY when set."""
     if junit:
         write_text_atomically(Path(junit), junit_xml(verdicts))
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    summary = os.environ.get(SUMMARY_VARIABLE)
     if summary:
-        with open(summary, "a") as handle:  # GitHub's file collects every step's summary: append
-            handle.write(markdown_summary(verdicts))
+        try:
+            with open(summary, "a") as handle:  # GitHub's file collects every step's summary: append
+                handle.write(markdown_summary(verdicts))
+        except OSError as exc:
+            raise write_error(f"${SUMMARY_VARIABLE} {summary}", exc) from exc

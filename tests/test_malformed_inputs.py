@@ -79,6 +79,10 @@ CASES: dict[str, Case] = {
     "sample-missing-checkpoint": lambda d: ["sample", d / "none.pt", "--num-samples", "2", "--out", d / "s.npz"],
     "sample-garbage-checkpoint": lambda d: [(d / "bad.pt").write_bytes(os.urandom(256)) and "sample", d / "bad.pt",
                                             "--num-samples", "2", "--out", d / "s.npz"],
+    "sample-out-under-a-file": lambda d: [(d / "file").write_text("x") and "sample", d / "none.pt", "--num-samples",
+                                          "2", "--out", d / "file" / "samples"],
+    "train-classifier-out-under-a-file": lambda d: [(d / "file").write_text("x") and "train-classifier", "--out",
+                                                    d / "file" / "weights"],
     "compare-string-value": lambda d: ["compare", _run_with(d, fid="abc")],
     "compare-string-step": lambda d: ["compare", _run_with(d, step="x")],
     "compare-list-value": lambda d: ["compare", _run_with(d, fid=[1, 2])],
@@ -182,3 +186,47 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(command, full_disk, tmp_path
     assert "no space left" in err and str(full_disk) in err, err
     leftovers = [path for path in full_disk.rglob("*") if path.is_file()]
     assert not [path for path in leftovers if path.suffix in (".tmp", ".npz", ".html") or ".tmp" in path.name]
+
+
+def test_an_unwritable_github_summary_is_one_line(tmp_path, run_cli, monkeypatch):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "file" / "summary.md"))
+    (tmp_path / "file").write_text("x")
+    code, out, err = run_cli("gate", _run_with(tmp_path), "--max", "fid=3")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "GITHUB_STEP_SUMMARY" in err and out == "", err
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(tmp_path, run_cli):
+    code, _, err = run_cli("train", "ring8-gan", "--steps", "2", "--no-eval", "--quiet", "--out", tmp_path / "run")
+    assert code == 0, err
+    before = sorted(path.name for path in (tmp_path / "run" / "checkpoints").iterdir())
+    code, _, err = run_cli("train", "ring8-gan", "--steps", "2", "--no-eval", "--quiet", "--overwrite",
+                           "--set", f"data='{tmp_path / 'missing.npy'}'", "--set", "model='mlp'", "--out", tmp_path / "run")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert sorted(path.name for path in (tmp_path / "run" / "checkpoints").iterdir()) == before
+
+
+def test_images_that_cannot_fit_in_memory_together_are_one_line(tmp_path, run_cli, monkeypatch):
+    from PIL import Image
+
+    from ganeval.data import files
+
+    for index in range(3):
+        Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / f"{index}.png")
+    pages = {"SC_PHYS_PAGES": 2, "SC_PAGE_SIZE": 4096}  # an 8 KB machine: three 64 x 64 images need 12 KB
+    monkeypatch.setattr(files.os, "sysconf", lambda name: pages[name])
+    code, _, err = run_cli("score", tmp_path, "ring8")
+    assert code == 2 and "3 images of 1x64x64 need" in err and "--num-samples" in err, err
+
+
+def test_an_interrupt_during_a_write_stays_an_interrupt(tmp_path):
+    from ganeval.atomic import write_atomically
+
+    def write(handle):
+        try:
+            raise OSError(28, "No space left on device")
+        except OSError:
+            raise KeyboardInterrupt  # Ctrl-C while a library handles a write error
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(tmp_path / "x.bin", write)
+    assert list(tmp_path.iterdir()) == []

@@ -7,6 +7,7 @@ images are opened at all.
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 import zipfile
 import zlib
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..atomic import write_atomically
+from ..atomic import write_atomically, write_error
 from ..errors import InputError
 from .samples import Samples, subset_rows
 
@@ -188,7 +189,7 @@ def _load_images(source: Path, names: list[str], open_image: ImageOpener, label:
             with open_image(name) as member, _opened_image(member, label(name), limit) as image:
                 shape = (_channels(image, label(name)), image.height, image.width)
                 if images is None:
-                    images = np.empty((len(names), *shape), np.uint8)
+                    images = _image_array(source, len(names), shape)
                 elif shape != images.shape[1:]:
                     raise InputError(f"{source}: images of mixed sizes ({names[0]} is {_chw(images.shape[1:])}, "
                                      f"{name} is {_chw(shape)})")
@@ -196,20 +197,22 @@ def _load_images(source: Path, names: list[str], open_image: ImageOpener, label:
     return Samples(torch.from_numpy(images), str(source))
 
 
+def _image_array(source: Path, count: int, shape: tuple[int, int, int]) -> np.ndarray:
+    """Room for `count` images of `shape`, refused in one line when it is more than half the machine's memory (many
+    small, highly compressed large images: each passes the pixel limit, all of them together would not fit)."""
+    needed = count * int(np.prod(shape))
+    available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    if needed > available:
+        raise InputError(f"{source}: {count} images of {_chw(shape)} need {needed / 2**30:.1f} GiB, more than half "
+                         f"this machine's memory; score a subset with --num-samples N")
+    return np.empty((count, *shape), np.uint8)
+
+
 def image_shape(source, name: str | None = None, max_image_pixels: int | None = None) -> tuple[int, int, int]:
-    """C x H x W that read_image would give, from the header alone (nothing is decoded)."""
+    """C x H x W that decoding would give, from the header alone (nothing is decoded)."""
     limit = pixel_limit(max_image_pixels)
     with _pil_pixel_limit(limit), _opened_image(source, name or str(source), limit) as image:
         return _channels(image, name or str(source)), image.height, image.width
-
-
-def read_image(source, name: str | None = None, max_image_pixels: int | None = None) -> np.ndarray:
-    """One image as uint8 C x H x W: greyscale stays 1 channel, everything else becomes RGB. `source` is a path or a
-    binary file; images above `max_image_pixels` (default MAX_IMAGE_PIXELS) are refused before decoding."""
-    name, limit = name or str(source), pixel_limit(max_image_pixels)
-    with _pil_pixel_limit(limit), _opened_image(source, name, limit) as image:
-        _channels(image, name)  # refuses 32-bit modes
-        return decode_image(image)
 
 
 def decode_image(image: Image.Image) -> np.ndarray:
@@ -294,7 +297,10 @@ def save_samples(samples: torch.Tensor, out: Path) -> Path:
         raise InputError(f"{out}: write samples to a .npz/.npy file or a folder")
     if samples.dtype != torch.uint8:
         raise InputError(f"{out}: points cannot be written as images; use a .npz file")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(out, exc) from exc
     for index, image in enumerate(samples):
         array = image.permute(1, 2, 0).numpy()
         picture = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import InputError, ValueRangeWarning, warn_at_caller  # noqa: F401 (ValueRangeWarning: what it warns with)
+from ..errors import InputError, ValueRangeWarning, warn_at_caller
 from ..metrics._inputs import check_finite
 
 # Value ranges that say how samples were scaled: within [-1, 1] (images scaled to [0, 1] or [-1, 1]), or within

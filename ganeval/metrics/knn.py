@@ -8,6 +8,7 @@ one fixed function of the two rows alone, symmetric, zero for identical rows, an
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import torch
@@ -24,7 +25,7 @@ class BlockedRows:
     `rounding[i]` bounds row i's share of the error of a computed squared distance: |computed - exact| <=
     rounding[i] + rounding[j]. A dot product of d terms errs by at most about d eps |x||y| <= d eps (|x|^2 + |y|^2)/2
     (Higham, Accuracy and Stability of Numerical Algorithms, 3.1), each squared norm by d eps |x|^2, and the
-    additions, the cast to `dtype` and the exact side by a few eps more. Valid for IEEE matrix products, not TF32.
+    additions, the cast to `dtype` and the exact side by a few eps more. Valid for IEEE matrix products: squared_distances turns TF32 off around them.
     """
 
     def __init__(self, features: torch.Tensor, dtype: torch.dtype, block: int):
@@ -52,8 +53,21 @@ class BlockedRows:
 
 def squared_distances(first: BlockedRows, rows: slice | torch.Tensor, second: BlockedRows, cols: slice) -> torch.Tensor:
     """|x_i - y_j|^2 for the given row blocks, clamped at zero against rounding (within the `rounding` bound)."""
-    block = torch.addmm(first.squared_norms[rows, None], first.rows(rows), second.rows(cols).T, alpha=-2)
+    with _ieee_products():
+        block = torch.addmm(first.squared_norms[rows, None], first.rows(rows), second.rows(cols).T, alpha=-2)
     return block.add_(second.squared_norms[None, cols]).clamp_min_(0)
+
+
+@contextlib.contextmanager
+def _ieee_products() -> Iterator[None]:
+    """Matrix products in IEEE float32 even where the user allowed TF32 (whose 10-bit mantissa would break the
+    `rounding` bound that settles ties): restored afterwards."""
+    allowed = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = allowed
 
 
 def exact_squared_distances(first: torch.Tensor, first_index: torch.Tensor, second: torch.Tensor,
@@ -176,7 +190,8 @@ def _settle_by_pass(points: BlockedRows, k: int, rows: torch.Tensor, lower: torc
             count = min(k + 1, exact.shape[1])
             smallest = torch.cat([smallest, exact.topk(count, dim=1, largest=False).values], dim=1)
             smallest = smallest.topk(k + 1, dim=1, largest=False, sorted=True).values
-        radii[part] = smallest.gather(1, (k - below)[:, None]).squeeze(1)
+        # below <= k when the bound holds (the k-th neighbour is never below its own lower bound); clamp regardless
+        radii[part] = smallest.gather(1, (k - below).clamp(0, k)[:, None]).squeeze(1)
     return radii
 
 

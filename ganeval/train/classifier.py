@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import __version__
-from ..atomic import write_atomically, write_text_atomically
+from ..atomic import write_atomically, write_error, write_text_atomically
 from ..data import fashion_mnist
 from ..features.classifier import WEIGHTS_FORMAT, WEIGHTS_VERSION
 from ..nets.classifier import ClassifierConfig, FashionClassifier
@@ -92,7 +92,10 @@ def accuracy(model: FashionClassifier, split: str = "test", *, device=torch.devi
 
 def save_classifier(model: FashionClassifier, summary: dict, folder: Path) -> Path:
     """Write weights.pt (tensors and plain values only), card.json and README.md (the model card) atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(folder, exc) from exc
     payload = {
         "format": WEIGHTS_FORMAT,
         "version": WEIGHTS_VERSION,

@@ -31,7 +31,7 @@ from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from .config import TrainConfig, from_dict
 from .losses import discriminator_loss, generator_loss, gradient_penalty
 from .pictures import PICTURE_SEED, picture_samples, save_sample_picture
-from .run_folder import check_resumed_config, prepare_run_folder
+from .run_folder import check_resumed_config, clear_old_run, prepare_run_folder
 from .stop_signals import stop_requests
 
 
@@ -240,7 +240,7 @@ def train(
     CheckpointScorer has) also runs on the checkpoint a resumed run starts from when that says its record is
     missing, as a kill between the checkpoint and its score leaves it; a missing picture is drawn again.
     """
-    prepare_run_folder(out, resume=resume, overwrite=overwrite)
+    replaced = prepare_run_folder(out, resume=resume, overwrite=overwrite)
     checkpoints = out / "checkpoints"
     saved = sorted(checkpoints.glob("step-*.pt")) if resume else []
     start = load_checkpoint(saved[-1], map_location=device) if saved else None
@@ -249,6 +249,7 @@ def train(
     trainer = create_trainer(config, device, data_root)
     if start is not None:
         restore(trainer, start)
+    clear_old_run(out, replaced)  # only now: a new run that cannot start (data, networks) leaves the old one whole
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(out / "config.toml", config.to_toml())
     show = sys.stderr.isatty() if progress is None else progress

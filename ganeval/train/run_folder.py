@@ -40,26 +40,32 @@ def existing_run_entries(out: Path) -> list[str]:
     return [name for name in RUN_ENTRIES if (out / name).exists()]
 
 
-def prepare_run_folder(out: Path, *, resume: bool = False, overwrite: bool = False) -> None:
-    """Refuse to start a run over another one in `out`; with `overwrite`, remove the old run's files first.
+def prepare_run_folder(out: Path, *, resume: bool = False, overwrite: bool = False) -> list[str]:
+    """Refuse to start a run over another one in `out`; returns the old run's entries that `overwrite` replaces,
+    for clear_old_run once the new run is known to start (a new run that cannot load its data keeps the old one).
 
     >>> prepare_run_folder(Path("/nonexistent/new-run"))  # a new folder: nothing to check
+    []
     """
     if resume and overwrite:
         raise InputError(f"--resume continues the run in {out} and --overwrite replaces it: give one of them")
     check_output_folder(out, "--out")  # a file in its place, a read-only or foreign folder: before any work
     found = existing_run_entries(out)
-    if found and not resume:
-        if not overwrite:
-            raise InputError(f"{out} already holds a run ({', '.join(found)}): continue it with --resume, "
-                             "or start it afresh with --overwrite (removes its checkpoints, samples and scores)")
-        for name in found:
-            path = out / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+    if found and not resume and not overwrite:
+        raise InputError(f"{out} already holds a run ({', '.join(found)}): continue it with --resume, "
+                         "or start it afresh with --overwrite (removes its checkpoints, samples and scores)")
     remove_leftovers(out)
+    return [] if resume else found
+
+
+def clear_old_run(out: Path, entries: list[str]) -> None:
+    """Remove the old run's `entries` (from prepare_run_folder) before the new run writes its first file."""
+    for name in entries:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def remove_leftovers(out: Path) -> None:

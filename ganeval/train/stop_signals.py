@@ -37,8 +37,8 @@ def stop_requests() -> Iterator[StopRequest]:
         if request.signum is not None:
             raise KeyboardInterrupt
         request.signum = signum
-        _say(f"ganeval: {signal.Signals(signum).name}: finishing this step and writing its checkpoint "
-             "(a second signal stops at once)\n")
+        _say(f"ganeval: {signal.Signals(signum).name}: finishing the step (or the scoring) under way and writing "
+             "its checkpoint (a second signal stops at once)\n")
 
     previous = {signum: signal.signal(signum, handle) for signum in STOP_SIGNALS}
     try:
