@@ -91,7 +91,7 @@ def check_output_file(path: str | os.PathLike, label: str = "--out") -> None:
     folder should be, or an unwritable folder. One line naming `label` and the path."""
     path = Path(path)
     if path.is_dir():
-        raise GanevalError(f"{label} {path} is a folder; give a file name, e.g. {path / 'table.txt'}")
+        raise GanevalError(f"{label} {path} is a folder; give a file name inside it")
     _check_can_create_in(path.parent, label, shown=path)
 
 

@@ -244,6 +244,7 @@ def run_ref_export(args: argparse.Namespace) -> int:
     """`ref export KEY|SPEC --out stats.npz`: a cached reference (built first from a SPEC) as pytorch-fid statistics,
     with its provenance card beside them."""
     check_stats_path(args.out)
+    check_output_file(args.out, "--out")  # before a reference is built, which may take minutes
     cached = cached_reference_spec(args.spec)
     if cached is not None and (args.extractor != "auto" or args.num_samples is not None):
         raise GanevalError(f"{args.spec} is a cached reference: its extractor and N are fixed; "

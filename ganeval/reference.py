@@ -282,9 +282,13 @@ def save_moments(path: str | Path, stats: FeatureStats) -> Path:
 def export_moments(reference: Reference, path: str | Path) -> tuple[Path, Path]:
     """A cached reference's mean and covariance as pytorch-fid statistics, and its provenance card as JSON beside
     them (stats.npz -> stats.json); returns both paths."""
-    path = save_moments(path, reference.stats)
-    card_path = path.with_suffix(".json")
-    write_text_atomically(card_path, reference.card.to_json())
+    card_path = Path(path).with_suffix(".json")
+    write_text_atomically(card_path, reference.card.to_json())  # the small file first: a full disk fails here
+    try:
+        path = save_moments(path, reference.stats)
+    except BaseException:
+        card_path.unlink(missing_ok=True)  # never a card without its statistics
+        raise
     return path, card_path
 
 
