@@ -129,14 +129,18 @@ def _mount(folder: Path, options: str) -> bool:
     return result.returncode == 0
 
 
-@pytest.fixture
-def read_only_disk(tmp_path):
-    """A read-only tmpfs: writes fail with EROFS, even for root."""
-    folder = tmp_path / "ro"
-    if os.geteuid() != 0 or not _mount(folder, "size=64k,ro"):
+def _tmpfs(folder: Path, options: str):
+    """A tmpfs mounted at `folder` for the test's length (root only: skipped elsewhere)."""
+    if os.geteuid() != 0 or not _mount(folder, options):
         pytest.skip("mounting a tmpfs needs root")
     yield folder
     subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+    """A read-only tmpfs: writes fail with EROFS, even for root."""
+    yield from _tmpfs(tmp_path / "ro", "size=64k,ro")
 
 
 @pytest.mark.parametrize("command", ["report", "compare", "score", "train"])
@@ -153,12 +157,8 @@ def test_read_only_output_is_one_line(command, read_only_disk, tmp_path, run_cli
 
 @pytest.fixture
 def full_disk(tmp_path):
-    """A 64 KB tmpfs: a write past it fails with ENOSPC (root only)."""
-    folder = tmp_path / "full"
-    if os.geteuid() != 0 or not _mount(folder, "size=64k"):
-        pytest.skip("mounting a tmpfs needs root")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=False)
+    """A 64 KB tmpfs: a write past it fails with ENOSPC."""
+    yield from _tmpfs(tmp_path / "full", "size=64k")
 
 
 def _noisy_run(folder: Path) -> Path:
