@@ -1,6 +1,8 @@
 """Shared fixtures: seeded random feature matrices and helpers to run the CLI in-process."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -38,4 +40,23 @@ def run_cli(capsys):
         captured = capsys.readouterr()
         return code, captured.out, captured.err
 
+    return run
+
+
+GRID = {"reference": "grid25", "extractor": "identity", "num_samples": 2500}
+
+
+def write_scored_run(folder, name: str, scores: dict[int, dict], setting: dict = GRID):
+    """A run directory with one record per step holding the metrics given for that step, under `setting`, and the
+    (empty) checkpoint files the records name."""
+    run = folder / name
+    (run / "checkpoints").mkdir(parents=True)
+    lines = []
+    for index, (step, metrics) in enumerate(scores.items()):
+        checkpoint = f"step-{step:07d}.pt"
+        (run / "checkpoints" / checkpoint).write_bytes(b"")
+        lines.append(json.dumps({"schema": 1, "created": f"2026-11-30T00:00:{index:02d}+00:00", "run": name,
+                                 "checkpoint": checkpoint, "step": step, "input": str(run / "checkpoints" / checkpoint),
+                                 **setting, "num_reference": 2500, "seed": 2020, **metrics}))
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     return run

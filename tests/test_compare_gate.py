@@ -15,23 +15,12 @@ import ganeval
 from ganeval.errors import InputError
 from ganeval.records import RecordsWarning
 
-GRID = {"reference": "grid25", "extractor": "identity", "num_samples": 2500}
-
+from .conftest import GRID, write_scored_run
 
 def write_run(folder: Path, name: str, fids: dict[int, float], setting: dict = GRID, extra: dict | None = None) -> Path:
-    """A run directory with one record per step (and the checkpoint files the records name)."""
-    run = folder / name
-    (run / "checkpoints").mkdir(parents=True)
-    lines = []
-    for index, (step, value) in enumerate(fids.items()):
-        checkpoint = f"step-{step:07d}.pt"
-        (run / "checkpoints" / checkpoint).write_bytes(b"")
-        record = {"schema": 1, "created": f"2026-11-30T00:00:{index:02d}+00:00", "run": name, "checkpoint": checkpoint,
-                  "step": step, "input": str(run / "checkpoints" / checkpoint), **setting, "num_reference": 2500,
-                  "seed": 2020, "fid": value, "precision": 1 / (1 + value), **(extra or {})}
-        lines.append(json.dumps(record))
-    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
-    return run
+    """A run directory with one record per step: the FID given, precision 1 / (1 + FID)."""
+    scores = {step: {"fid": value, "precision": 1 / (1 + value), **(extra or {})} for step, value in fids.items()}
+    return write_scored_run(folder, name, scores, setting)
 
 
 @pytest.fixture

@@ -11,22 +11,9 @@ from ganeval.errors import InputError
 from ganeval.gate import Check, Limits, evaluate_limits, gate_targets
 from ganeval.verdicts import verdict_table
 
-GRID = {"reference": "grid25", "extractor": "identity", "num_samples": 2500}
+from .conftest import GRID, write_scored_run
 
-
-def write_scores(folder: Path, name: str, scores: dict[int, dict[str, float]]) -> Path:
-    """A run directory with one record per step holding exactly the metrics given for that step."""
-    run = folder / name
-    (run / "checkpoints").mkdir(parents=True)
-    lines = []
-    for index, (step, metrics) in enumerate(scores.items()):
-        checkpoint = f"step-{step:07d}.pt"
-        (run / "checkpoints" / checkpoint).write_bytes(b"")
-        lines.append(json.dumps({"schema": 1, "created": f"2026-11-30T00:00:{index:02d}+00:00", "run": name,
-                                 "checkpoint": checkpoint, "step": step, "input": str(run / "checkpoints" / checkpoint),
-                                 **GRID, "num_reference": 2500, "seed": 2020, **metrics}))
-    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
-    return run
+write_scores = write_scored_run  # a run directory with one record per step holding exactly the metrics given
 
 
 @pytest.fixture
