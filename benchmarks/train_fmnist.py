@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from ganeval.atomic import write_text_atomically
-from ganeval.evaluate import score
+from ganeval import score
 from ganeval.runs import checkpoints
 from ganeval.train.config import load_config
 from ganeval.train.loop import train

@@ -7,21 +7,28 @@ module (ganeval.commands) is imported once the arguments are known to be good.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
-from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, GanevalError
-from .metrics.registry import DEFAULT_REPLICATES, DEFAULT_SEED, METRIC_FAMILIES
+from .config import (DEFAULT_REPLICATES, DEFAULT_SEED, LATENT_KINDS, BootstrapOptions, DataConfig, ExtractorConfig,
+                     ScoreConfig, flag_fields)
+from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, GanevalError, InputError
+from .metrics.registry import METRIC_FAMILIES, Metric, default_families, parse_metrics
 
-# Listed here rather than read from the registry, which imports torch; tests/test_cli_usage.py keeps them in step.
+# Listed here rather than read from the extractor registry, which imports torch; tests/test_cli_usage.py keeps them
+# in step. (LATENT_KINDS, imported above, stays importable from here.)
 EXTRACTOR_NAMES = ("fmnist-classifier", "identity", "inception-v3-compat", "torchscript:PATH")
 COMPARE_SELECTIONS = ("best", "last", "all")
 COMPARE_FORMATS = ("table", "markdown", "csv", "json", "html")
-LATENT_KINDS = ("normal", "sobol")
+# The ScoreConfig flags of `ref build` and `ref export`: a reference has no reference subset, EMA or latents.
+REFERENCE_FIELDS = ("num_samples", "seed", "batch_size", "device")
+_FLAG_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,7 +61,70 @@ class _Parser(argparse.ArgumentParser):
         return [name for action in self._actions for name in action.option_strings]
 
 
+def _field_type(item: dataclasses.Field) -> type:
+    """A flag's type: the field's annotation less `| None` ('int | None' -> int). Annotations are strings under
+    `from __future__ import annotations`, classes in a module without it (a plugin's options may be either)."""
+    annotation = item.type if isinstance(item.type, str) else getattr(item.type, "__name__", str(item.type))
+    names = [name.strip() for name in annotation.split("|") if name.strip() != "None"]
+    if len(names) != 1 or names[0] not in _FLAG_TYPES:
+        raise TypeError(f"field {item.name}: a flag is int, float, str or bool (or one of them | None), not {annotation}")
+    return _FLAG_TYPES[names[0]]
+
+
+def _field_default(item: dataclasses.Field) -> Any:
+    if item.default is dataclasses.MISSING:  # a default_factory would be one shared object in the parser
+        raise TypeError(f"field {item.name}: a flag needs a plain default")
+    return item.default
+
+
+def _add_field_flag(parser: argparse._ActionsContainer, flag: str, dest: str, item: dataclasses.Field,
+                    metavar: str | None = None, choices: Sequence[str] | None = None) -> None:
+    """One flag for dataclass field `item`, its value stored under `dest`: type and default from the field, help
+    from its metadata."""
+    kind, default, help = _field_type(item), _field_default(item), item.metadata.get("help")
+    if kind is not bool:
+        parser.add_argument(flag, dest=dest, type=kind, default=default, help=help, metavar=metavar, choices=choices)
+    elif default:  # a switch that is on by default needs its off form too: --x / --no-x
+        parser.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=True, help=help)
+    else:
+        parser.add_argument(flag, dest=dest, action="store_true", help=help)
+
+
+def add_config_flags(parser: argparse._ActionsContainer, cls: type, names: Sequence[str] | None = None) -> None:
+    """A flag for each field of config dataclass `cls` that carries flag metadata (config.flag), or for the fields
+    `names` only, in that order. The dest is the field's name, which score_config reads back."""
+    fields = {item.name: item for item in flag_fields(cls)}
+    unknown = [name for name in names or () if name not in fields]
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no flag fields {unknown}")
+    for name in fields if names is None else names:
+        item = fields[name]
+        _add_field_flag(parser, item.metadata["flag"], name, item, item.metadata["metavar"], item.metadata["choices"])
+
+
+def option_dest(family: str, field_name: str) -> str:
+    """Where family option `field_name` lands in the parsed args: kid's subset_size -> kid_subset_size."""
+    return f"{family}_{field_name}".replace("-", "_")
+
+
+def add_metric_option_flags(parser: argparse._ActionsContainer) -> None:
+    """--FAMILY-FIELD for each options field of each family registered now (kid's subset_size ->
+    --kid-subset-size), with the option's default and help: a plugin's family, registered before the parser is
+    built, gets its flags too."""
+    for family in METRIC_FAMILIES.values():
+        for item in family.option_fields():
+            dest = option_dest(family.name, item.name)
+            _add_field_flag(parser, "--" + dest.replace("_", "-"), dest, item, item.metadata.get("metavar"))
+
+
+def _metrics_help() -> str:
+    """Read from the registry when the parser is built, so a family registered in-process is listed."""
+    return (f"comma-separated families from {', '.join(METRIC_FAMILIES)} "
+            f"(default: {','.join(default_families())} where the extractor allows)")
+
+
 def build_parser() -> _Parser:
+    """The whole `ganeval` parser, built now: score's metric flags are those of the families registered now."""
     parser = _Parser(prog="ganeval", description="Evaluation and metrics for GANs.")
     parser.add_argument("--version", action="version", version=f"ganeval {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
@@ -78,29 +148,35 @@ def _add_process_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
-    """Options of every command that runs networks."""
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--data-root", metavar="DIR", help="folder holding datasets (default: $GANEVAL_DATA, system folders)")
+    """Options of every command that runs networks (--device and --data-root as ScoreConfig and DataConfig say)."""
+    add_config_flags(parser, ScoreConfig, ("device",))
+    add_config_flags(parser, DataConfig, ("data_root",))
+    _add_quiet_and_process_options(parser)
+
+
+def _add_quiet_and_process_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_process_options(parser)
 
 
-def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
-    """Options of every command that reads samples and extracts features."""
-    parser.add_argument("--extractor", default="auto", help=f"feature extractor: auto, {', '.join(EXTRACTOR_NAMES)} "
-                        "(default: auto); torchscript:PATH is code you must trust: it runs with your permissions")
+def _add_extraction_options(parser: argparse.ArgumentParser, score_fields: Sequence[str] | None) -> None:
+    """Options of every command that reads samples and extracts features: the extractor's, ScoreConfig's flags
+    `score_fields` (None: all) and DataConfig's."""
+    _add_extractor_options(parser)
+    add_config_flags(parser, ScoreConfig, score_fields)
+    add_config_flags(parser, DataConfig)
+    _add_quiet_and_process_options(parser)
+
+
+def _add_extractor_options(parser: argparse.ArgumentParser) -> None:
+    """Written out: together they are one ExtractorConfig (see extractor_config), no one field of it."""
+    parser.add_argument("--extractor", default=ExtractorConfig.name, help=f"feature extractor: auto, "
+                        f"{', '.join(EXTRACTOR_NAMES)} (default: auto); torchscript:PATH is code you must trust: it "
+                        "runs with your permissions")
     parser.add_argument("--trust-extractor", action="store_true",
                         help="allow loading --extractor torchscript:PATH: a TorchScript file is a program, run with "
                              "your permissions (or set GANEVAL_TRUST_TORCHSCRIPT=1)")
     parser.add_argument("--inception-weights", metavar="PATH", help="weights file for inception-v3-compat")
-    parser.add_argument("--num-samples", type=int, metavar="N", help="use a seeded random subset of N samples")
-    parser.add_argument("--max-image-pixels", type=int, metavar="N",
-                        help="refuse images of more than N pixels (width x height), read from their headers before "
-                             "decoding (default 67108864 = 8192x8192)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed for subsets and resampling (default {DEFAULT_SEED})")
-    parser.add_argument("--batch-size", type=int, default=64, help="extraction batch size (default 64)")
-    parser.add_argument("--download", action="store_true", help="download datasets through torchvision if missing")
-    _add_common_options(parser)
 
 
 def _add_score_command(commands) -> None:
@@ -109,18 +185,9 @@ def _add_score_command(commands) -> None:
     score_parser.add_argument("reference_positional", nargs="?", metavar="REFERENCE",
                               help="the reference, as in `pytorch_fid A B` (the same as --reference)")
     score_parser.add_argument("--reference", help="reference: the same forms as INPUT, ref:KEY, or an .npz with mu and sigma")
-    score_parser.add_argument(
-        "--metrics", default=None,
-        help=f"comma-separated families from {', '.join(METRIC_FAMILIES)} (default: fid,is,kid,prdc where the extractor allows)"
-    )
-    score_parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
-    score_parser.add_argument("--kid-subset-size", type=int, help="KID subset size (default min(1000, N))")
-    score_parser.add_argument("--prdc-k", type=int, default=5, help="neighbourhood size for PRDC (default 5)")
-    score_parser.add_argument("--is-splits", type=int, default=10, help="Inception Score splits (default 10)")
-    score_parser.add_argument("--ndb-bins", type=int, default=100, help="K-means bins of NDB (default 100)")
-    score_parser.add_argument("--reference-samples", type=int, metavar="N",
-                              help="use a seeded random subset of N reference samples (default: all; --num-samples "
-                                   "cuts the input only)")
+    score_parser.add_argument("--metrics", default=None, help=_metrics_help())
+    add_metric_option_flags(score_parser.add_argument_group("metric options"))
+    # the output flags are the command's, not the score's: no ScoreConfig field holds them
     score_parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     score_parser.add_argument("--out", type=Path, metavar="FILE", help="also write the record as JSON to FILE")
     score_parser.add_argument("--append", type=Path, metavar="RUN",
@@ -128,14 +195,12 @@ def _add_score_command(commands) -> None:
     score_parser.add_argument("--save-stats", type=Path, metavar="PATH",
                               help="write the input's feature mean and covariance to PATH.npz (pytorch-fid's mu/sigma)")
     score_parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference statistics")
-    score_parser.add_argument("--ema", action="store_true", help="checkpoints: use the generator's EMA weights")
+    # --ci and --ci-replicates are one field, ScoreConfig.ci (BootstrapOptions or None)
     score_parser.add_argument("--ci", type=float, metavar="LEVEL", help="add bootstrap confidence intervals at this "
                               "level, e.g. 0.95 (resampling the extracted features; nothing is extracted twice)")
     score_parser.add_argument("--ci-replicates", type=int, default=DEFAULT_REPLICATES,
                               help=f"bootstrap replicates for --ci (default {DEFAULT_REPLICATES})")
-    score_parser.add_argument("--latents", default="normal", choices=LATENT_KINDS,
-                              help="checkpoints: latents from a normal stream or a scrambled Sobol sequence (default normal)")
-    _add_extraction_options(score_parser)
+    _add_extraction_options(score_parser, None)
     score_parser.set_defaults(handler="run_score")
 
 
@@ -144,7 +209,7 @@ def _add_ref_commands(commands) -> None:
     ref_commands = ref_parser.add_subparsers(dest="ref_command", required=True, parser_class=_Parser, metavar="ACTION")
     build = ref_commands.add_parser("build", help="extract and cache the statistics of a reference source")
     build.add_argument("spec", help="source spec: fashion-mnist:train, a folder, an array file, ...")
-    _add_extraction_options(build)
+    _add_extraction_options(build, REFERENCE_FIELDS)
     build.set_defaults(handler="run_ref_build")
     listing = ref_commands.add_parser("list", help="list cached references")
     _add_process_options(listing)
@@ -160,7 +225,7 @@ def _add_ref_commands(commands) -> None:
                         help="ref:KEY or a key from `ganeval ref list`, or a source spec as for `ref build` (built first)")
     export.add_argument("--out", type=Path, required=True, metavar="STATS.npz",
                         help="statistics file (mu, sigma); the card goes beside it as STATS.json")
-    _add_extraction_options(export)
+    _add_extraction_options(export, REFERENCE_FIELDS)
     export.set_defaults(handler="run_ref_export")
 
 
@@ -251,6 +316,53 @@ def _add_demo_command(commands) -> None:
     demo_parser.add_argument("--out", type=Path, default=Path("reports/demo"), help="report folder (default reports/demo)")
     _add_common_options(demo_parser)
     demo_parser.set_defaults(handler="run_demo")
+
+
+def score_config(args: argparse.Namespace) -> ScoreConfig:
+    """The ScoreConfig that the parsed args of `score`, `ref build` or `ref export` ask for: the inverse of the
+    flags built from it. A field the command has no flag for (ref build has no --reference-samples) keeps
+    ScoreConfig's default."""
+    metrics, ci = getattr(args, "metrics", None), getattr(args, "ci", None)
+    return ScoreConfig(
+        metrics=None if metrics is None else tuple(parse_metrics(metrics)),
+        metric_options=metric_options(args),
+        extractor=extractor_config(args),
+        ci=None if ci is None else BootstrapOptions(ci, args.ci_replicates),
+        data=DataConfig(**_flag_values(args, DataConfig)),
+        use_cache=not getattr(args, "no_cache", False),
+        progress=False if args.quiet else None,  # None: bars when stderr is a terminal
+        **_flag_values(args, ScoreConfig),
+    )
+
+
+def _flag_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The parsed values of `cls`'s flag fields, by field name; a field this command has no flag for is left out."""
+    return {item.name: getattr(args, item.name) for item in flag_fields(cls) if hasattr(args, item.name)}
+
+
+def metric_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Every registered family's options, from its --FAMILY-FIELD flags (their defaults where the command has none)."""
+    return {name: _family_options(args, family) for name, family in METRIC_FAMILIES.items()}
+
+
+def _family_options(args: argparse.Namespace, family: Metric) -> Any:
+    """`family`'s options dataclass: the flags this command has, the dataclass defaults for the rest."""
+    given = {item.name: getattr(args, option_dest(family.name, item.name)) for item in family.option_fields()
+             if hasattr(args, option_dest(family.name, item.name))}
+    return family.options(**given)
+
+
+def extractor_config(args: argparse.Namespace) -> ExtractorConfig:
+    """--extractor with its options by extractor name (a score refuses options of an extractor it does not use).
+    --trust-extractor trusts the file that --extractor torchscript:PATH names, never one that 'auto' picks, so
+    elsewhere it is an error."""
+    options = {"inception-v3-compat": {"weights": args.inception_weights}} if args.inception_weights else {}
+    if args.trust_extractor:
+        if not args.extractor.startswith("torchscript:"):
+            raise InputError(f"--trust-extractor trusts the file named by --extractor torchscript:PATH, but the "
+                             f"extractor is {args.extractor}; name the TorchScript file there")
+        options[args.extractor] = {"trust": True}
+    return ExtractorConfig(args.extractor, options)
 
 
 def _subcommand_parser(parser: _Parser, argv: Sequence[str]) -> _Parser:

@@ -17,17 +17,28 @@ from .data import load_source
 from .data.files import save_samples
 from .device import resolve_device
 from .errors import EXIT_CHECK_FAILED, EXIT_OK, GanevalError
-from .evaluate import MetricOptions, create_for, resolve_extractor_name, score
+from .data.checkpoint import CheckpointSource
+from .cli import score_config
+from .pipeline import create_for, resolve_extractor_name, score_in_full
 from .features.cache import cache_dir, list_references, read_card
 from .gate import Limits, check_alpha, gate_targets, parse_limits, read_limits
-from .metrics.bootstrap import BootstrapOptions
 from .metrics.registry import METRIC_FAMILIES
-from .reference import Reference, cached_reference_spec, check_stats_path, export_moments, load_cached, reference_from_samples
+from .reference import (
+    CachedReference,
+    ReferenceStats,
+    ReferenceStore,
+    SamplesReference,
+    cached_reference_spec,
+    check_stats_path,
+    export_moments,
+    save_moments,
+)
 from .report import write_report
-from .runs import METRICS_FILE, append_record, is_run_dir, score_checkpoints
+from .records import Record
+from .runs import METRICS_FILE, append_record, is_run_dir, score_run
 from .train.classifier import ClassifierTraining, save_classifier, train_classifier
 from .train.config import load_config
-from .train.loop import TrainingInterrupted, checkpoint_samples, train
+from .train.loop import TrainingInterrupted, checkpoint_config, train
 from .train.scoring import CheckpointScorer
 from .verdicts import check_outputs as check_verdict_outputs, publish, verdicts_text
 
@@ -41,7 +52,7 @@ def run_train(args: argparse.Namespace) -> int:
     scorer = None if args.no_eval else CheckpointScorer(config, device, args.data_root)
     changing = {override.partition("=")[0] for override in overrides}  # --resume may change only what was asked
     try:
-        trainer = train(config, out, device=device, resume=args.resume, overwrite=args.overwrite, changing=changing,
+        trainer = train(config, out, device=device, resume=changing if args.resume else False, overwrite=args.overwrite,
                         data_root=args.data_root, progress=False if args.quiet else None, on_checkpoint=scorer)
     except TrainingInterrupted as interrupt:
         print(f"{config.name}: {interrupt.trainer.steps_reached()}; checkpoints in {out / 'checkpoints'}; "
@@ -57,9 +68,11 @@ def run_sample(args: argparse.Namespace) -> int:
         check_output_file(args.out, "--out")
     else:
         check_output_folder(args.out, "--out")
-    samples, info = checkpoint_samples(args.checkpoint, args.num_samples, args.seed, ema=args.ema, device=resolve_device(args.device))
-    out = save_samples(samples, args.out)
-    print(f"{len(samples)} samples of {info['run']} step {info['step']} -> {out}")
+    source = CheckpointSource(args.checkpoint, ema=args.ema, device=resolve_device(args.device),
+                              check_config=checkpoint_config)
+    samples = source.samples(args.num_samples, args.seed)
+    out = save_samples(samples.data, args.out)
+    print(f"{len(samples)} samples of {source.info.run} step {source.info.step} -> {out}")
     return EXIT_OK
 
 
@@ -97,18 +110,6 @@ def run_demo(args: argparse.Namespace) -> int:
     return demo.run(args.runs, args.out, device=resolve_device(args.device), progress=False if args.quiet else None)
 
 
-def _extractor_options(args: argparse.Namespace) -> dict[str, dict]:
-    """Options by extractor name; score() refuses them when another extractor is chosen. --trust-extractor trusts
-    the file that --extractor torchscript:PATH names, never one that 'auto' picks, so elsewhere it is an error."""
-    options = {"inception-v3-compat": {"weights": args.inception_weights}} if args.inception_weights else {}
-    if args.trust_extractor:
-        if not args.extractor.startswith("torchscript:"):
-            raise GanevalError(f"--trust-extractor trusts the file named by --extractor torchscript:PATH, but the "
-                               f"extractor is {args.extractor}; name the TorchScript file there")
-        options[args.extractor] = {"trust": True}
-    return options
-
-
 def run_train_classifier(args: argparse.Namespace) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise GanevalError(f"--epochs must be at least 1, got {args.epochs}")
@@ -128,19 +129,21 @@ def run_score(args: argparse.Namespace) -> int:
     """Score INPUT; a run directory scores each checkpoint not yet scored with these settings (one reference pass).
     `--out FILE` also writes the record as JSON, `--append RUN` appends it to RUN/metrics.jsonl."""
     args.reference = _reference_argument(args)
+    config = score_config(args)  # bad flags fail here, before any scoring
     _check_outputs(args)
+    store = ReferenceStore(enabled=config.use_cache)
     if is_run_dir(args.input):
         for flag, value in (("--out", args.out), ("--save-stats", args.save_stats)):
             if value is not None:
                 raise GanevalError(f"{flag} writes one score; {args.input} is a run directory with a score per checkpoint")
-        def is_scored(path: Path, records: list[dict]) -> bool:
-            return _settings_key(_settings(args, path)) in {_settings_key(record) for record in records}
-
-        # under a claim per checkpoint: two sweeps of one run at once split the checkpoints (see runs.py)
-        if not score_checkpoints(args.input, is_scored, lambda path: _score_and_print(args, str(path))):
+        if not score_run(args.input, args.reference, config, lambda path, record: _print_and_write(args, str(path), record),
+                         store):
             print(f"{args.input}: every checkpoint is already scored with these settings", file=sys.stderr)
         return EXIT_OK
-    _score_and_print(args, args.input)
+    scored = score_in_full(args.input, args.reference, config, store)
+    if args.save_stats is not None:
+        save_moments(args.save_stats, scored.features.embedding)
+    _print_and_write(args, args.input, scored.record)
     return EXIT_OK
 
 
@@ -161,6 +164,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if args.out is not None:
         check_output_file(args.out, "--out")
     if args.save_stats is not None:
+        check_stats_path(args.save_stats)
         check_output_file(args.save_stats, "--save-stats")
 
 
@@ -177,49 +181,10 @@ def _write_outputs(args: argparse.Namespace, samples: str, record: dict) -> None
         print(f"record appended to {append_record(args.append, record)}", file=sys.stderr)
 
 
-def _score_and_print(args: argparse.Namespace, samples: str) -> None:
-    options = MetricOptions(
-        kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, prdc_k=args.prdc_k, is_splits=args.is_splits,
-        ndb_bins=args.ndb_bins,
-    )
-    record = score(
-        samples,
-        args.reference,
-        args.metrics,
-        extractor=args.extractor,
-        extractor_options=_extractor_options(args),
-        num_samples=args.num_samples,
-        reference_samples=args.reference_samples,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        device=args.device,
-        options=options,
-        progress=False if args.quiet else None,
-        data_root=args.data_root,
-        download=args.download,
-        use_cache=not args.no_cache,
-        ema=args.ema,
-        ci=None if args.ci is None else BootstrapOptions(args.ci, args.ci_replicates),
-        latents=args.latents,
-        save_stats=args.save_stats,
-        max_image_pixels=args.max_image_pixels,
-    )
-    print(json.dumps(record) if args.json else format_record(record), flush=True)
-    _write_outputs(args, samples, record)
-
-
-def _settings(args: argparse.Namespace, checkpoint: Path) -> dict:
-    return {"checkpoint": checkpoint.name, "reference_argument": args.reference, "seed": args.seed, "ema": args.ema,
-            "requested_num_samples": args.num_samples, "requested_reference_samples": args.reference_samples,
-            "metrics": args.metrics, "ci_level": args.ci, "latents": args.latents}
-
-
-def _settings_key(record: dict) -> tuple:
-    """What makes two scores of a checkpoint the same: checkpoint, reference, seed, EMA, N of each side, metrics
-    asked, the interval level and the latents (records written before a key existed lack it: its default)."""
-    keys = ("checkpoint", "reference_argument", "seed", "ema", "requested_num_samples", "requested_reference_samples",
-            "metrics", "ci_level")
-    return tuple(record.get(key) for key in keys) + (record.get("latents", "normal"),)
+def _print_and_write(args: argparse.Namespace, samples: str, record: Record) -> None:
+    data = record.to_json()
+    print(json.dumps(data) if args.json else format_record(data), flush=True)
+    _write_outputs(args, samples, data)
 
 
 def run_ref_build(args: argparse.Namespace) -> int:
@@ -230,14 +195,16 @@ def run_ref_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _built_reference(args: argparse.Namespace) -> Reference:
-    """The cache entry of `args.spec` with the chosen extractor: read when it exists, else extracted and written."""
+def _built_reference(args: argparse.Namespace) -> ReferenceStats:
+    """The cache entry of `args.spec` with the chosen extractor (rows kept, for every metric): read when it exists,
+    else extracted and written."""
     samples = load_source(args.spec, num_samples=args.num_samples, seed=args.seed, data_root=args.data_root,
                           download=args.download, max_image_pixels=args.max_image_pixels)
-    extractor = create_for(resolve_extractor_name(args.extractor, samples, samples), _extractor_options(args), args.device)
-    return reference_from_samples(
-        samples, extractor, list(METRIC_FAMILIES), batch_size=args.batch_size, progress=False if args.quiet else None
-    )
+    config = score_config(args)
+    name = resolve_extractor_name(config.extractor.name, samples, SamplesReference(samples))
+    extractor = create_for(name, config.extractor.options, config.device)
+    return ReferenceStore().from_samples(samples, extractor, rows=True, batch_size=config.batch_size,
+                                         progress=config.progress)
 
 
 def run_ref_export(args: argparse.Namespace) -> int:
@@ -249,7 +216,7 @@ def run_ref_export(args: argparse.Namespace) -> int:
     if cached is not None and (args.extractor != "auto" or args.num_samples is not None):
         raise GanevalError(f"{args.spec} is a cached reference: its extractor and N are fixed; "
                            f"give its source spec to build another (see `ganeval ref show`)")
-    reference = load_cached(cached) if cached is not None else _built_reference(args)
+    reference = ReferenceStore().load(CachedReference(cached)) if cached is not None else _built_reference(args)
     stats_path, card_path = export_moments(reference, args.out)
     card = reference.card
     print(f"ref:{card.key} ({card.source}, {card.extractor}, N={card.num_samples}, d={card.dim}) -> {stats_path} "
@@ -284,7 +251,7 @@ def format_record(record: dict) -> str:
         f"{'metric':<13}{'value':>14}" + (f"  {record['ci_level']:.0%} interval" if record.get("ci_level") else ""),
     ]
     for family in METRIC_FAMILIES.values():
-        for key in family.keys:
+        for key in family.key_names:
             if key in record:
                 line = f"{key:<13}{format_number(record[key]):>14}"
                 if record.get(f"{key}_ci_low") is not None:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .errors import InputError, UnknownNameError
 from .formatting import format_interval, format_number
-from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
+from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES, Metric
 from .records import load_records
 
 if sys.version_info >= (3, 11):
@@ -36,17 +36,23 @@ SELECTIONS = ("best", "last", "all")
 INDEX = ["run", "checkpoint", "step"]
 
 
+def ranked_keys(family: Metric) -> list[str]:
+    """The keys of a family that have a direction (is_mean, not is_std): those a table ranks by."""
+    return [key.name for key in family.keys if key.higher_is_better is not None]
+
+
 def metric_keys(spec: str | list[str] | None, available: list[str]) -> list[str]:
     """Record keys for a metrics spec: families expand to their ranked keys ('is' -> is_mean, 'prdc' -> precision,
-    recall, density, coverage); keys pass as they are. None: every ranked key the records hold, in registry order."""
-    ranked = [key for family in METRIC_FAMILIES.values() for key in family.keys if key in HIGHER_IS_BETTER]
+    recall, density, coverage); keys pass as they are. None: every ranked key the records hold, in registry order
+    (the registry as it is now: a family registered later is a column too)."""
+    ranked = [key for family in METRIC_FAMILIES.values() for key in ranked_keys(family)]
     if spec is None:
         return [key for key in ranked if key in available]
     names = spec.split(",") if isinstance(spec, str) else list(spec)
     keys: list[str] = []
     for name in (name.strip().lower() for name in names if name.strip()):
         if name in METRIC_FAMILIES:
-            wanted = [key for key in METRIC_FAMILIES[name].keys if key in HIGHER_IS_BETTER]
+            wanted = ranked_keys(METRIC_FAMILIES[name])
         elif name in HIGHER_IS_BETTER:
             wanted = [name]
         else:
@@ -63,10 +69,10 @@ def compare(paths_or_globs: str | os.PathLike | list, metrics: str | list[str] |
     """One row per run ('best' or 'last' checkpoint) or per checkpoint ('all'), one column per metric.
 
     Ranked by the first metric column in its better direction (lower FID first, higher IS first). The frame's
-    attrs name the ranking column ('rank_by') and the settings ('settings'). `setting` keeps the records of one
-    setting only (a label of load_records' `setting` column). `group_seeds` folds runs that differ only by seed
-    into one row (mean, std, number of seeds and the folders folded; not with select='all'); attrs 'groups' maps
-    each such row's name to its run folders.
+    attrs name the ranking column ('rank_by'), its metric key ('rank_metric') and the settings ('settings').
+    `setting` keeps the records of one setting only (a label of load_records' `setting` column). `group_seeds`
+    folds runs that differ only by seed into one row (mean, std, number of seeds and the folders folded; not with
+    select='all'); attrs 'groups' maps each such row's name to its run folders.
 
     >>> ganeval.compare("runs/*", metrics="fid,is", select="best")     # doctest: +SKIP
     """
@@ -82,19 +88,21 @@ def compare(paths_or_globs: str | os.PathLike | list, metrics: str | list[str] |
     settings = list(dict.fromkeys(tidy["setting"]))
     tidy = tidy.assign(column=tidy["metric"] + tidy["setting"].map(lambda label: _suffix(label, settings)))
     wide = _wide(tidy)
-    columns = [f"{key}{_suffix(setting, settings)}" for setting in settings for key in keys
-               if f"{key}{_suffix(setting, settings)}" in wide.columns]
+    # each column's metric key, kept beside its name: the key is never parsed back out of 'fid [setting]'
+    key_of = {f"{key}{_suffix(setting, settings)}": key for setting in settings for key in keys}
+    columns = [column for column in key_of if column in wide.columns]
     rank_by = columns[0]
+    higher = _higher_is_better(key_of[rank_by])
     bounds = [f"{column} {side}" for column in columns for side in ("ci_low", "ci_high") if f"{column} {side}" in wide]
-    wide = _select(wide[INDEX + ["config"] + columns + bounds], rank_by, select)
+    wide = _select(wide[INDEX + ["config"] + columns + bounds], rank_by, select, higher)
     groups: dict[str, list[str]] = {}
     if group_seeds and select != "all":
         wide = _group_seeds(wide, columns)
         groups = wide.attrs.get("groups", {})
     wide = wide.drop(columns="config")
-    wide = wide.sort_values(rank_by, ascending=not _higher_is_better(rank_by), na_position="last", kind="stable")
+    wide = wide.sort_values(rank_by, ascending=not higher, na_position="last", kind="stable")
     wide = wide.reset_index(drop=True)
-    wide.attrs.update(rank_by=rank_by, settings=settings, groups=groups)
+    wide.attrs.update(rank_by=rank_by, rank_metric=key_of[rank_by], settings=settings, groups=groups)
     return wide
 
 
@@ -184,7 +192,7 @@ def group_name(members: list[str], taken: set[str] | frozenset[str] = frozenset(
     return prefix if prefix and whole and prefix not in taken else " + ".join(members)
 
 
-def _select(wide: pd.DataFrame, rank_by: str, select: str) -> pd.DataFrame:
+def _select(wide: pd.DataFrame, rank_by: str, select: str, higher: bool) -> pd.DataFrame:
     if select == "all":
         return wide.sort_values(["run", "step"], kind="stable")
     chosen = []
@@ -192,12 +200,13 @@ def _select(wide: pd.DataFrame, rank_by: str, select: str) -> pd.DataFrame:
         if select == "last" or rows[rank_by].isna().all():
             chosen.append(rows.sort_values("step", na_position="first", kind="stable").index[-1])
         else:
-            chosen.append(rows[rank_by].idxmax() if _higher_is_better(rank_by) else rows[rank_by].idxmin())
+            chosen.append(rows[rank_by].idxmax() if higher else rows[rank_by].idxmin())
     return wide.loc[chosen]
 
 
-def _higher_is_better(column: str) -> bool:
-    return bool(HIGHER_IS_BETTER.get(column.split(" [", 1)[0].split(" ", 1)[0], False))
+def _higher_is_better(key: str) -> bool:
+    """The registry's direction of `key` (now: a family registered later has one too)."""
+    return bool(HIGHER_IS_BETTER.get(key, False))
 
 
 FORMATS = ("table", "markdown", "csv", "json", "html")
@@ -283,7 +292,7 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 def _settings_note(frame: pd.DataFrame) -> str:
     settings = frame.attrs.get("settings", [])
     rank = frame.attrs.get("rank_by", "")
-    direction = "higher" if _higher_is_better(rank) else "lower"
+    direction = "higher" if _higher_is_better(frame.attrs.get("rank_metric", rank)) else "lower"
     where = f"setting: {settings[0]}" if len(settings) == 1 else f"{len(settings)} settings, one column each"
     return f"ranked by {rank} ({direction} is better); {where} (reference, extractor, samples)"
 

@@ -25,8 +25,8 @@ import pandas as pd
 
 from .errors import InputError, UnknownNameError
 from .formatting import format_interval, format_number
-from .metrics.registry import HIGHER_IS_BETTER
-from .records import load_records, record_files
+from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
+from .records import comparable_rows, load_records, record_files, setting_labels
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,7 +35,6 @@ else:  # pragma: no cover - Python 3.10
 
 LIMIT_KINDS = ("max", "min", "max_regression")
 SELECTIONS = ("last", "best")
-ALIASES = {"is": "is_mean", "kid": "kid_mean"}
 
 
 @dataclass
@@ -94,11 +93,23 @@ class Check:
         return f"{format_number(self.value)} {format_interval(*self.interval)}"
 
 
+def aliases() -> dict[str, str]:
+    """Family name -> its key, for the registered families with one ranked key under another name ('is' ->
+    'is_mean', 'kid' -> 'kid_mean'); a family with several ranked keys (prdc) must be named by key."""
+    names = {}
+    for family in METRIC_FAMILIES.values():
+        ranked = [key.name for key in family.keys if key.higher_is_better is not None]
+        if len(ranked) == 1 and ranked[0] != family.name:
+            names[family.name] = ranked[0]
+    return names
+
+
 def metric_key(name: str) -> str:
     """'fid' -> 'fid', 'is' -> 'is_mean'; a family with several ranked keys must be named by key."""
-    key = ALIASES.get(name.strip().lower(), name.strip().lower())
+    known = aliases()
+    key = known.get(name.strip().lower(), name.strip().lower())
     if key not in HIGHER_IS_BETTER:
-        raise UnknownNameError("metric", name.strip(), list(HIGHER_IS_BETTER) + list(ALIASES))
+        raise UnknownNameError("metric", name.strip(), list(HIGHER_IS_BETTER) + list(known))
     return key
 
 
@@ -211,13 +222,13 @@ def select_checkpoint(tidy: pd.DataFrame, metrics: list[str], select: str = "las
     rows = tidy[tidy["metric"].isin(wanted)]
     if rows.empty:
         raise InputError(f"{target} has no record of metric '{wanted[0]}' (it holds {_held(tidy)})")
-    settings = sorted(rows["setting"].unique())
+    settings = setting_labels(rows)
     if len(settings) > 1:
         raise InputError(f"{target}: the gated metrics were scored under {len(settings)} settings "
                          f"({'; '.join(settings)}); choose one with --setting '{settings[0]}' (or --reference)")
     order = rows["step"].astype("float").fillna(-1)  # records without a step (sample files) come first
-    # NaN parts would make the key NaN, which equals nothing: fill them
-    key = rows["run"].fillna("").astype(str) + "|" + rows["checkpoint"].fillna("").astype(str) + "|" + order.astype(str)
+    # one number per checkpoint (run, checkpoint, step), missing parts alike: what "the same checkpoint" is
+    key = rows.assign(order=order).groupby(["run", "checkpoint", "order"], dropna=False, sort=False).ngroup()
     ordered = rows.assign(key=key, order=order)
     ordered = ordered.sort_values(["order", "created"], kind="stable")
     latest = ordered.drop_duplicates(["key", "metric"], keep="last")  # a checkpoint scored twice: its latest score
@@ -328,7 +339,7 @@ def _gate_one(limits: Limits, target: str, metrics: list[str], select: str, sele
     checks = [_limit_check(metric, "max", rows[metric], limit) for metric, limit in limits.max.items()]
     checks += [_limit_check(metric, "min", rows[metric], limit) for metric, limit in limits.min.items()]
     if baseline is not None:
-        comparable = baseline[baseline["setting"] == first["setting"]]
+        comparable = baseline[comparable_rows(baseline, first)]
         if comparable.empty:
             raise InputError(f"baseline {limits.baseline} has no record scored under the setting of {target} "
                              f"({first['setting']}); their values are not comparable")

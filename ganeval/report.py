@@ -24,13 +24,15 @@ import pandas as pd
 
 from .atomic import WriteError, check_output_folder, write_error, write_text_atomically
 from .compare import compare, markdown_escape, render
-from .metrics.registry import HIGHER_IS_BETTER
+from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
 from .plots import plain_ticks, pyplot, save_figure
-from .records import is_run_directory, load_records, record_files
-from .runs import read_records
+from .records import Record, is_run_directory, load_records, read_run_records, record_files
 
-CURVE_METRICS = ("fid", "is_mean", "kid_mean", "precision", "recall", "density", "coverage", "modes", "high_quality",
-                 "reverse_kl", "ndb_fraction")
+
+def curve_metrics() -> list[str]:
+    """The keys drawn against steps, in registry order: those registered (now) as plotted that have a direction."""
+    return [key.name for family in METRIC_FAMILIES.values() for key in family.keys
+            if key.plotted and key.higher_is_better is not None]
 
 
 def write_report(paths_or_globs, out: str | os.PathLike, title: str = "ganeval report") -> Path:
@@ -86,7 +88,7 @@ def _write_pages(paths_or_globs, tidy: pd.DataFrame, out: Path, title: str) -> N
     tables = [(setting, compare(paths_or_globs, select="best", setting=setting)) for setting in settings]
     groups = [_group_of_run(table) for _, table in tables]
     curves = [_plot_curve(tidy[tidy["setting"] == setting], metric, out, index, setting, groups[index])
-              for index, setting in enumerate(settings) for metric in CURVE_METRICS
+              for index, setting in enumerate(settings) for metric in curve_metrics()
               if metric in set(tidy[tidy["setting"] == setting]["metric"])]
     sections = [_run_section(name, folder, out) for name, folder in _run_folders(paths_or_globs).items()]
     write_text_atomically(out / "README.md", _markdown(title, tables, curves, sections))
@@ -149,21 +151,20 @@ def _run_section(name: str, folder: Path, out: Path) -> dict:
             shutil.copyfile(pictures[-1], out / section["picture"])
         except OSError as exc:
             raise write_error(out / section["picture"], exc) from exc
-    with_modes = [record for record in read_records(folder)  # fields checked by load_records already
-                  if (record.get("diagnostics") or {}).get("modes")]
+    with_modes = [record for record in read_run_records(folder) if record.diagnostics.get("modes")]
     if with_modes:
-        last = max(with_modes, key=lambda record: (record.get("step") or -1, record.get("created") or ""))
+        last = max(with_modes, key=lambda record: (record.step or -1, record.created or ""))
         section["histogram"] = _plot_histogram(name, last, out)
     return section
 
 
-def _plot_histogram(name: str, record: dict, out: Path) -> str:
-    modes = record["diagnostics"]["modes"]
+def _plot_histogram(name: str, record: Record, out: Path) -> str:
+    modes = record.diagnostics["modes"]
     counts = modes["mode_counts"]
     figure, axis = pyplot().subplots(figsize=(6, 2.8))
     axis.bar(range(len(counts)), counts, width=1.0 if len(counts) > 50 else 0.8)
     axis.axhline(sum(counts) / len(counts), color="red", linewidth=0.8, label="uniform")
-    axis.set_title(f"{name}, step {record.get('step')}: {record.get('modes')} of {len(counts)} modes "
+    axis.set_title(f"{name}, step {record.step}: {record.values.get('modes')} of {len(counts)} modes "
                    f"({modes.get('source')})", fontsize=9)
     axis.set_xlabel("mode")
     axis.set_ylabel("samples")

@@ -3,7 +3,8 @@
 Records are appended one JSON line at a time with O_APPEND under an exclusive lock, so concurrent writers never
 interleave or truncate lines, and `pandas.read_json(path, lines=True)` reads the file whatever happened.
 
-Sweeps (`score_checkpoints`) claim each checkpoint with an exclusive flock on checkpoints/.NAME.lock while scoring
+Sweeps (`score_run`: the CLI's `ganeval score RUN_DIR` and the training hook) skip what is scored with the same
+settings and pass one ReferenceStore to every score, so the reference is extracted once. They claim each checkpoint with an exclusive flock on checkpoints/.NAME.lock while scoring
 it, so two sweeps of one run split the checkpoints instead of scoring each twice; a claim dies with its process.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .atomic import write_error
+from .config import ScoreConfig
 from .errors import InputError, RecordsWarning, warn_at_caller
 
 METRICS_FILE = "metrics.jsonl"
@@ -94,6 +96,45 @@ def read_numbered_records(path: Path) -> list[tuple[int, dict]]:
     if len(skipped) > 3:
         warn_at_caller(f"{path}: {len(skipped) - 3} more unreadable records skipped", RecordsWarning)
     return records
+
+
+def asked_settings(reference: str | None, config: ScoreConfig):
+    """The ScoreSettings a score against `reference` (as given; None: an object) under `config` records."""
+    from .records import ScoreSettings
+
+    return ScoreSettings(reference_argument=None if reference is None else str(reference), seed=config.seed, ema=config.ema,
+                         requested_num_samples=config.num_samples,
+                         requested_reference_samples=config.reference_samples, metrics=config.metrics,
+                         ci_level=config.ci.level if config.ci else None, latents=config.latents)
+
+
+def is_scored(checkpoint: Path, settings, records: list[dict]) -> bool:
+    """Whether `records` (as read_records gives them) hold a score of `checkpoint` with `settings`."""
+    from .records import ScoreSettings
+
+    wanted = settings.key(checkpoint.name)
+    return any(record.get("checkpoint") == checkpoint.name and ScoreSettings.from_json(record) is not None
+               and ScoreSettings.from_json(record).key(checkpoint.name) == wanted for record in records)
+
+
+def score_run(run_dir: str | os.PathLike, reference: str, config: ScoreConfig,
+              on_scored: Callable[[Path, dict], object] | None = None, store=None) -> list[Path]:
+    """Score every checkpoint of the run not yet scored against `reference` with `config`'s settings (one
+    reference pass: `store`, a ReferenceStore, is shared by all); `on_scored(checkpoint, record)` after each.
+    Returns the checkpoints scored here. Each record is appended to the run's metrics.jsonl by the score."""
+    # imported here: records and tables read this module without loading torch
+    from .pipeline import score
+    from .reference import ReferenceStore
+
+    store = store or ReferenceStore(enabled=config.use_cache)
+    settings = asked_settings(reference, config)
+
+    def score_one(checkpoint: Path) -> None:
+        record = score(str(checkpoint), reference, config, store)
+        if on_scored is not None:
+            on_scored(checkpoint, record)
+
+    return score_checkpoints(run_dir, lambda path, records: is_scored(path, settings, records), score_one)
 
 
 def score_checkpoints(run_dir: str | os.PathLike, is_scored: Callable[[Path, list[dict]], bool],

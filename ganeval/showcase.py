@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from .atomic import write_text_atomically
 from .data import Samples, fashion_mnist, load_source
 from .data.mixtures import MIXTURES, Mixture
-from .evaluate import MetricOptions, score
+from .evaluate import MetricOptions
+from .pipeline import score_keywords as score
 from .plots import image_grid, pyplot, save_figure, scatter_over_modes
 
 NUM_POINTS = 2500

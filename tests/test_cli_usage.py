@@ -2,6 +2,7 @@
 closest valid flag, no abbreviated flags, usage errors that show the subcommand's usage, and --threads."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 
 from ganeval import cli
+from ganeval.metrics.registry import (Metric, MetricKey, MetricResult, option, register_metric,
+                                      unregister_metric)
 
 from .conftest import gaussian_pair
 
@@ -148,3 +151,88 @@ def test_one_thread_per_process_under_torchrun(monkeypatch):
 def test_train_classifier_needs_an_out_folder(run_cli):
     code, _, err = run_cli("train-classifier", "--epochs", "1")
     assert code == 2 and "--out" in err
+
+
+def _score_parser(parser: cli._Parser) -> cli._Parser:
+    return parser._subparsers._group_actions[0].choices["score"]
+
+
+def test_score_config_is_the_inverse_of_the_score_flags():
+    from ganeval.config import BootstrapOptions, DataConfig, ExtractorConfig, ScoreConfig
+    from ganeval.metrics.registry import METRIC_FAMILIES
+
+    args = cli.build_parser().parse_args([
+        "score", "fake.npy", "real.npy", "--metrics", "kid,fid,kid", "--kid-subsets", "5", "--kid-subset-size", "50",
+        "--prdc-k", "3", "--is-splits", "4", "--ndb-bins", "20", "--ndb-alpha", "0.01", "--num-samples", "100",
+        "--reference-samples", "200", "--seed", "7", "--batch-size", "16", "--device", "cpu", "--ci", "0.9",
+        "--ci-replicates", "50", "--ema", "--latents", "sobol", "--data-root", "data", "--download",
+        "--max-image-pixels", "1000", "--no-cache", "--quiet", "--inception-weights", "w.pt", "--json",
+    ])
+    defaults = {name: family.options() for name, family in METRIC_FAMILIES.items()}
+    options = {**defaults, "kid": METRIC_FAMILIES["kid"].options(subsets=5, subset_size=50),
+               "prdc": METRIC_FAMILIES["prdc"].options(k=3), "is": METRIC_FAMILIES["is"].options(splits=4),
+               "ndb": METRIC_FAMILIES["ndb"].options(bins=20, alpha=0.01)}
+    assert cli.score_config(args) == ScoreConfig(
+        metrics=("kid", "fid"), metric_options=options,
+        extractor=ExtractorConfig("auto", {"inception-v3-compat": {"weights": "w.pt"}}), num_samples=100,
+        reference_samples=200, seed=7, batch_size=16, device="cpu", ci=BootstrapOptions(0.9, 50), ema=True,
+        latents="sobol", data=DataConfig(data_root="data", download=True, max_image_pixels=1000), use_cache=False,
+        progress=False,
+    )
+
+
+def test_the_flag_defaults_are_the_config_defaults():
+    from ganeval.config import ScoreConfig
+    from ganeval.metrics.registry import METRIC_FAMILIES
+
+    defaults = {name: family.options() for name, family in METRIC_FAMILIES.items()}
+    config = cli.score_config(cli.build_parser().parse_args(["score", "a", "b"]))
+    assert config == ScoreConfig(metric_options=defaults)
+    # ref build and ref export lack score's own flags: those fields keep ScoreConfig's defaults
+    for command in (["ref", "build", "spec"], ["ref", "export", "spec", "--out", "s.npz"]):
+        config = cli.score_config(cli.build_parser().parse_args([*command, "--seed", "3", "--quiet"]))
+        assert config.seed == 3 and config.reference_samples is None and config.metrics is None and not config.ema
+
+
+def test_score_config_refuses_trust_without_a_torchscript_extractor():
+    from ganeval.errors import InputError
+
+    args = cli.build_parser().parse_args(["score", "a", "b", "--extractor", "identity", "--trust-extractor"])
+    with pytest.raises(InputError, match="--trust-extractor trusts the file named by --extractor torchscript:PATH"):
+        cli.score_config(args)
+    args = cli.build_parser().parse_args(["score", "a", "b", "--extractor", "torchscript:m.pt", "--trust-extractor"])
+    assert cli.score_config(args).extractor.options == {"torchscript:m.pt": {"trust": True}}
+
+
+def test_every_family_option_has_a_flag():
+    from ganeval.metrics.registry import METRIC_FAMILIES
+
+    actions = {action.dest: action for action in _score_parser(cli.build_parser())._actions}
+    for name, family in METRIC_FAMILIES.items():
+        for item in dataclasses.fields(family.options):
+            action = actions[f"{name}_{item.name}"]
+            assert action.option_strings == [f"--{name}-{item.name}".replace("_", "-")]
+            assert action.default == item.default and action.help == item.metadata["help"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyOptions:
+    width: int = option(3, "toy width")
+
+
+@pytest.fixture
+def toy_family():
+    register_metric(Metric("toy", (MetricKey("toy", higher_is_better=False),),
+                           compute=lambda context, weights=None: MetricResult({"toy": 0.0}), options=ToyOptions))
+    yield
+    unregister_metric("toy")
+
+
+def test_a_family_registered_later_gets_its_flags(toy_family):
+    parser = cli.build_parser()  # built now, from the registry as it is now
+    score_parser = _score_parser(parser)
+    assert "--toy-width" in score_parser.option_names() and "toy" in score_parser.format_help()
+    assert parser.parse_args(["score", "a", "b"]).toy_width == 3
+    args = parser.parse_args(["score", "a", "b", "--metrics", "toy", "--toy-width", "7"])
+    config = cli.score_config(args)
+    assert config.metrics == ("toy",) and config.metric_options["toy"] == ToyOptions(width=7)

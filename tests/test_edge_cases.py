@@ -109,7 +109,7 @@ def test_radii_are_written_back_beside_a_reference_file(run_cli, points, tmp_pat
 
 def test_ndb_bins_are_clustered_once_and_cached_with_the_reference(points, monkeypatch):
     """The reference's K-means centres are computed by the first NDB score and read back by the next ones."""
-    import ganeval.reference
+    import ganeval.metrics.modes
     from ganeval.features.cache import list_references, load_reference
 
     real, fake = points
@@ -120,6 +120,6 @@ def test_ndb_bins_are_clustered_once_and_cached_with_the_reference(points, monke
     def refuse(*_, **__):
         raise AssertionError("k-means ran again on a cached reference")
 
-    monkeypatch.setattr(ganeval.reference, "kmeans", refuse)
+    monkeypatch.setattr(ganeval.metrics.modes, "kmeans", refuse)
     again = score(fake, real, "ndb", progress=False, options=MetricOptions(ndb_bins=10))
     assert (again["ndb"], again["ndb_js"]) == (first["ndb"], first["ndb_js"])

@@ -64,7 +64,7 @@ def test_stacked_test_images_cover_990_of_1000_triples():
 
 def test_auto_picks_the_classifier_for_28x28_images():
     from ganeval.data import Samples
-    from ganeval.evaluate import resolve_extractor_name
+    from ganeval.pipeline import resolve_extractor_name
 
     assert resolve_extractor_name("auto", Samples(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), "x")) == "fmnist-classifier"
     assert resolve_extractor_name("auto", Samples(torch.zeros(2, 3, 28, 28, dtype=torch.uint8), "x")) == "fmnist-classifier"

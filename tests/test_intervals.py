@@ -76,13 +76,12 @@ def test_expansion_diagonal_equals_each_resample_in_the_eigenbasis():
     covariance in the full sample's eigenbasis; only the constant second-order term separates the two."""
     fake, reference = _gaussian(3000, 64, 0, shift=0.1), _gaussian(5000, 64, 1)
     mu1, sigma1 = reference.mean(0), torch.cov(reference.T)
-    basis = {}
     plain = fid_from_stats(mu1, sigma1, fake.mean(0), torch.cov(fake.T))
-    frechet_distance(mu1, sigma1, fake.mean(0), torch.cov(fake.T), eigenbasis=basis)
+    basis = frechet_distance(mu1, sigma1, fake.mean(0), torch.cov(fake.T), keep_eigenbasis=True).eigenbasis
     weights = torch.cat([torch.ones(1, 3000, dtype=torch.float64), resampling_weights(3000, 8, seed=4)])
     expanded, _ = frechet_replicates(mu1, sigma1, fake, weights, method="expansion", eigenbasis=basis)
     second_order = (plain - float(expanded[0])) / 2  # the replicate with every count one has the plain diagonal
-    rotation = basis["factor"] @ basis["eigenvectors"]
+    rotation = basis.factor @ basis.eigenvectors
     for counts, value in zip(weights[1:], expanded[1:]):
         resample = _resampled(fake, counts)
         sigma = torch.cov(resample.T)

@@ -12,7 +12,8 @@ from scipy.stats import norm
 from ganeval.data import Samples, fashion_mnist, load_source
 from ganeval.data.mixtures import MIXTURES
 from ganeval.errors import InputError
-from ganeval.evaluate import MetricOptions, score
+from ganeval import score
+from ganeval.evaluate import MetricOptions
 from ganeval.features import create
 from ganeval.metrics.modes import jensen_shannon, kmeans, label_modes, mixture_modes, ndb, two_proportion_test
 

@@ -17,7 +17,7 @@ from ganeval import evaluate
 from ganeval.commands import format_record
 from ganeval.data import Samples
 from ganeval.errors import ExtractorWarning, InputError
-from ganeval.evaluate import score
+from ganeval import score
 from ganeval.metrics.registry import DEFAULT_SEED
 
 from .conftest import gaussian_pair

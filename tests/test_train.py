@@ -179,14 +179,14 @@ def test_image_runs_get_a_sample_grid_per_checkpoint(tmp_path):
 def test_scoring_a_run_directory_extracts_the_reference_once(run_cli, tmp_path, monkeypatch):
     import json
 
-    import ganeval.reference as reference_module
+    import ganeval.reference.store as reference_module
 
     code, _, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
                            "checkpoint_every=1", "--steps", "10", "--out", tmp_path / "run", "--quiet", "--no-eval")
     assert code == 0, err
     passes = []
-    original = reference_module.extract_features
-    monkeypatch.setattr(reference_module, "extract_features", lambda *a, **k: passes.append(1) or original(*a, **k))
+    original = reference_module.extract
+    monkeypatch.setattr(reference_module, "extract", lambda *a, **k: passes.append(1) or original(*a, **k))
     args = ("score", tmp_path / "run", "--reference", "ring8", "--metrics", "fid,prdc", "--num-samples", "500", "--json", "--quiet")
     code, out, err = run_cli(*args)
     assert code == 0, err

@@ -199,7 +199,7 @@ def test_any_corrupted_byte_of_a_zip_is_one_line(tmp_path):
 
 
 def test_score_passes_the_limit_to_both_sides(tmp_path, reference):
-    from ganeval.evaluate import score
+    from ganeval import score
 
     small_images(tmp_path / "folder", 3, size=64)
     for samples, other in ((tmp_path / "folder", reference), (reference, tmp_path / "folder")):

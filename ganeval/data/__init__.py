@@ -41,8 +41,9 @@ def load_source(
     if num_samples is not None and num_samples < 2:
         raise InputError(f"--num-samples {num_samples}: needs at least 2 samples")
     if text in MIXTURES:
-        points = MIXTURES[text]().sample(DEFAULT_MIXTURE_SAMPLES if num_samples is None else num_samples, seed=seed)
-        return Samples(points, text)
+        mixture = MIXTURES[text]()
+        points = mixture.sample(DEFAULT_MIXTURE_SAMPLES if num_samples is None else num_samples, seed=seed)
+        return Samples(points, text, mixture=mixture)
     if text.startswith("stacked-fashion-mnist:"):
         images, labels = stacked.load(_split(text), num_samples, seed, data_root, download)
         return Samples(images, text, labels)

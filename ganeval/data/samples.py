@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InputError, ValueRangeWarning, warn_at_caller
-from ..metrics._inputs import check_finite
+from ..metrics.inputs import check_finite
+from .mixtures import Mixture
+from .stacked import triple_index
 
 # Value ranges that say how samples were scaled: within [-1, 1] (images scaled to [0, 1] or [-1, 1]), or within
 # [0, 255] and well above 1 (the uint8 scale; a float image is seldom that dark, features seldom that bounded).
@@ -15,13 +17,26 @@ UNIT_RANGE, BYTE_RANGE, BYTE_SCALE_ABOVE = (-1.0, 1.0), (0.0, 255.0), 32.0
 
 
 @dataclass(frozen=True)
+class SourceInfo:
+    """What a set of samples says about itself, for the mode statistics: its mode labels (class indices, or the
+    class triples of stacked images as indices 0..999) and how many modes they index, and the Gaussian mixture it
+    was drawn from (ring8, grid25)."""
+
+    labels: torch.Tensor | None = None
+    num_label_modes: int = 0
+    mixture: Mixture | None = None
+
+
+@dataclass(frozen=True)
 class Samples:
     """A set of samples held in memory. `kind` is 'images' (uint8 NCHW) or 'vectors' (floating N x d); `labels`
-    (N, or N x 3 class triples for stacked images) where the source knows them."""
+    (N, or N x 3 class triples for stacked images) where the source knows them; `mixture` the Gaussian mixture
+    the points were drawn from (ring8, grid25)."""
 
     data: torch.Tensor
     name: str
     labels: torch.Tensor | None = None
+    mixture: Mixture | None = None
 
     def __post_init__(self) -> None:
         if self.data.dtype == torch.uint8 and self.data.dim() == 4:
@@ -46,12 +61,21 @@ class Samples:
     def __len__(self) -> int:
         return int(self.data.shape[0])
 
+    @property
+    def info(self) -> SourceInfo:
+        labels = self.labels
+        if labels is None:
+            return SourceInfo(mixture=self.mixture)
+        if labels.dim() == 2:  # class triples of stacked images: one mode per triple
+            return SourceInfo(triple_index(labels), 10 ** labels.shape[1], self.mixture)
+        return SourceInfo(labels, int(labels.max()) + 1, self.mixture)
+
     def subset(self, num_samples: int | None, seed: int) -> Samples:
         """A seeded random subset of `num_samples` rows in their original order (all rows when None or equal)."""
         rows = subset_rows(len(self), num_samples, seed, self.name)
         if rows is None:
             return self
-        return Samples(self.data[rows], self.name, None if self.labels is None else self.labels[rows])
+        return Samples(self.data[rows], self.name, None if self.labels is None else self.labels[rows], self.mixture)
 
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         if batch_size < 1:

@@ -15,46 +15,17 @@ Interval kinds (Efron & Tibshirani 1993, ch. 13), chosen per metric by how its r
 - 'centred' (t + q_lo - m, t + q_hi - m), m the replicates' mean, for statistics of the samples' support (recall,
   coverage, modes covered, NDB's bin count): a resample holds only ~63% distinct samples, which lowers coverage and
   drops rare modes whatever the generator, so only the replicates' spread is used, around the estimate.
-Intervals are clipped to the range a metric can take (FID >= 0, shares in [0, 1], ...).
+Each metric key's kind and the range it is clipped to (FID >= 0, shares in [0, 1], ...) are part of its family's
+spec (ganeval.metrics.registry.MetricKey).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
-from ..errors import InputError
-from .registry import DEFAULT_REPLICATES
-
-INTERVAL_KINDS = {
-    **dict.fromkeys(("fid", "is_mean", "kid_mean", "fid_inf", "is_inf", "reverse_kl", "kl_reference", "ndb_js"), "basic"),
-    **dict.fromkeys(("precision", "density", "high_quality"), "percentile"),
-    **dict.fromkeys(("recall", "coverage", "modes", "ndb", "ndb_fraction"), "centred"),
-}
-_SHARE = (0.0, 1.0)
-BOUNDS = {
-    **dict.fromkeys(("fid", "fid_inf", "density", "modes", "ndb", "reverse_kl", "kl_reference"), (0.0, math.inf)),
-    **dict.fromkeys(("precision", "recall", "coverage", "high_quality", "ndb_fraction"), _SHARE),
-    "is_mean": (1.0, math.inf),
-    "is_inf": (1.0, math.inf),
-    "ndb_js": (0.0, math.log(2)),
-}
-
-
-@dataclass(frozen=True)
-class BootstrapOptions:
-    """What `--ci LEVEL` asks for: the interval's level, the number of replicates, and the FID method."""
-
-    level: float = 0.95
-    replicates: int = DEFAULT_REPLICATES
-    fid_method: str = "auto"  # 'exact', 'expansion' or 'auto' (see metrics.fid.frechet_replicates)
-
-    def __post_init__(self):
-        if not 0 < self.level < 1:
-            raise InputError(f"--ci {self.level}: the confidence level must lie strictly between 0 and 1, e.g. 0.95")
-        if self.replicates < 10:
-            raise InputError(f"--ci-replicates {self.replicates}: use at least 10 bootstrap replicates (200 is usual)")
+from ..config import BootstrapOptions  # noqa: F401 (importable from here, as before)
+from .registry import UNBOUNDED, key_spec
 
 
 def resampling_weights(num_samples: int, replicates: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -81,13 +52,14 @@ def interval(key: str, estimate: float, replicates: torch.Tensor, level: float) 
         return math.nan, math.nan
     tail = (1 - level) / 2
     low, high = (float(q) for q in torch.quantile(values, torch.tensor([tail, 1 - tail], dtype=torch.float64)))
-    kind = INTERVAL_KINDS.get(key, "percentile")
+    spec = key_spec(key)
+    kind = spec.interval if spec is not None and spec.interval else "percentile"
     if kind == "basic":
         low, high = 2 * estimate - high, 2 * estimate - low
     elif kind == "centred":
         centre = float(values.mean())
         low, high = estimate + low - centre, estimate + high - centre
-    floor, ceiling = BOUNDS.get(key, (-math.inf, math.inf))
+    floor, ceiling = spec.bounds if spec is not None else UNBOUNDED
     return min(max(low, floor), ceiling), min(max(high, floor), ceiling)
 
 

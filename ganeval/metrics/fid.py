@@ -12,12 +12,12 @@ can be computed once and reused for every score against it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 
 from ..errors import FewSamplesWarning, InputError, warn_at_caller
-from ._inputs import ArrayLike, as_matrix, check_finite, check_same_dim, pick_device
+from .inputs import ArrayLike, as_matrix, check_finite, check_same_dim, pick_device
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,16 @@ class CovarianceFactor:
 
 
 @dataclass(frozen=True)
+class Eigenbasis:
+    """The reference factor A and the eigendecomposition of A^T S2 A, which frechet_replicates() reuses instead of
+    decomposing the same matrix again."""
+
+    factor: torch.Tensor
+    eigenvalues: torch.Tensor
+    eigenvectors: torch.Tensor
+
+
+@dataclass(frozen=True)
 class FrechetResult:
     """The distance and the diagnostics that say how far to trust it."""
 
@@ -46,13 +56,18 @@ class FrechetResult:
     rank: int  # rank of A^T S2 A: the dimensions in which both covariances carry variance
     negative_eigenvalue_mass: float  # sum |negative eigenvalues| / sum |eigenvalues| (clipped to zero before the sqrt)
     factor_method: str
+    eigenbasis: Eigenbasis | None = field(default=None, repr=False, compare=False)  # with keep_eigenbasis
 
     def __float__(self) -> float:
         return self.value
 
     def diagnostics(self) -> dict:
         """Plain-value diagnostics for records and --json output."""
-        return {key: value for key, value in asdict(self).items() if key != "value"}
+        return {item.name: getattr(self, item.name) for item in fields(self) if item.name not in ("value", "eigenbasis")}
+
+    def with_counts(self, num_real: int | None, num_fake: int | None) -> FrechetResult:
+        """The same result, with the sample counts its diagnostics report."""
+        return replace(self, num_real=num_real, num_fake=num_fake)
 
 
 def covariance_factor(sigma: ArrayLike, *, device: torch.device | str | None = None) -> CovarianceFactor:
@@ -122,9 +137,8 @@ def fid_details(real: ArrayLike, fake: ArrayLike, *, device: torch.device | str 
     mu1, mu2 = real.mean(0), fake.mean(0)
     sigma1, sigma2 = torch.cov(real.T).reshape(real.shape[1], -1), torch.cov(fake.T).reshape(fake.shape[1], -1)
     factor1 = samples_factor(real, mu1) if real.shape[0] <= real.shape[1] else None
-    return frechet_distance(
-        mu1, sigma1, mu2, sigma2, factor1=factor1, fake_features=fake, num_real=real.shape[0], device=device
-    )
+    result = frechet_distance(mu1, sigma1, mu2, sigma2, factor1=factor1, fake_features=fake, device=device)
+    return result.with_counts(real.shape[0], fake.shape[0])
 
 
 def frechet_distance(
@@ -135,17 +149,16 @@ def frechet_distance(
     *,
     factor1: CovarianceFactor | None = None,
     fake_features: torch.Tensor | None = None,
-    num_real: int | None = None,
-    num_fake: int | None = None,
     device: torch.device | str | None = None,
-    eigenbasis: dict | None = None,
+    keep_eigenbasis: bool = False,
 ) -> FrechetResult:
     """The Frechet distance with diagnostics; the engine behind fid(), fid_from_stats() and evaluate.score().
 
     `fake_features` (raw N2 x d samples whose covariance is sigma2) enables the low-rank path when N2 is smaller than
     the rank of the reference factor: the eigenvalues then come from an N2 x N2 Gram matrix instead of r x r.
-    An `eigenbasis` dict receives the factor and the eigenvectors of A^T S2 A (r x r path only), which
-    frechet_replicates() reuses instead of decomposing the same matrix again.
+    `keep_eigenbasis` keeps the factor and the eigenvectors of A^T S2 A in the result's `eigenbasis` (r x r path
+    only), which frechet_replicates() reuses. The result's num_real is None and num_fake the rows of `fake_features`
+    (or None): `with_counts` sets what the caller knows.
     """
     device = pick_device(mu1, sigma1, mu2, sigma2, device=device)
     mu1 = _as_vector(mu1, "mu1", device)
@@ -162,15 +175,16 @@ def frechet_distance(
     if factor.shape[0] != mu1.shape[0]:
         raise InputError(f"the cached reference factor has {factor.shape[0]} dimensions, the features {mu1.shape[0]}")
 
+    num_fake = None if fake_features is None else fake_features.shape[0]
+    eigenbasis = None
     if fake_features is not None and fake_features.shape[0] - 1 < factor.shape[1]:
-        num_fake = fake_features.shape[0]
         projected = (fake_features.to(device=device, dtype=torch.float64) - mu2) @ factor / math.sqrt(num_fake - 1)
         product = projected @ projected.T  # nonzero eigenvalues equal those of A^T S2 A
     else:
         product = factor.T @ sigma2 @ factor
-    if eigenbasis is not None and product.shape[0] == factor.shape[1]:
+    if keep_eigenbasis and product.shape[0] == factor.shape[1]:
         eigenvalues, eigenvectors = torch.linalg.eigh((product + product.T) / 2)  # about the cost of eigvalsh
-        eigenbasis.update(factor=factor, eigenvalues=eigenvalues, eigenvectors=eigenvectors)
+        eigenbasis = Eigenbasis(factor, eigenvalues, eigenvectors)
     else:
         eigenvalues = torch.linalg.eigvalsh((product + product.T) / 2)
     trace_sqrt = eigenvalues.clamp_min(0).sqrt().sum()
@@ -183,11 +197,12 @@ def frechet_distance(
         mean_term=mean_term,
         trace_term=trace_term,
         dim=int(mu1.shape[0]),
-        num_real=num_real,
-        num_fake=num_fake if num_fake is not None else (None if fake_features is None else fake_features.shape[0]),
+        num_real=None,
+        num_fake=num_fake,
         rank=int((eigenvalues > _rank_tolerance(eigenvalues, mu1.shape[0])).sum()),
         negative_eigenvalue_mass=max(_negative_mass(eigenvalues), factor1.negative_eigenvalue_mass),
         factor_method=factor1.method,
+        eigenbasis=eigenbasis,
     )
 
 
@@ -203,7 +218,7 @@ def frechet_replicates(
     factor1: CovarianceFactor | None = None,
     sigma2: torch.Tensor | None = None,
     method: str = "auto",
-    eigenbasis: dict | None = None,
+    eigenbasis: Eigenbasis | None = None,
 ) -> tuple[torch.Tensor, str]:
     """FID of each bootstrap replicate (rows of `weights`, counts summing to N) against the fixed reference.
 
@@ -218,15 +233,15 @@ def frechet_replicates(
       rank is small against N (benchmarks/bench_intervals.py) and understates the spread when it is not.
     - 'auto': exact when min(N, rank) <= EXACT_REPLICATE_LIMIT, else expansion.
     `sigma2`, the generated features' covariance where already known (streamed during extraction), saves a pass;
-    `eigenbasis`, filled by the frechet_distance() call of the same score, saves the eigendecomposition.
+    `eigenbasis`, kept by the frechet_distance() call of the same score, saves the eigendecomposition.
     """
     device = fake_features.device
     features = fake_features.to(torch.float64)
     num_samples = features.shape[0]
     mu1 = _as_vector(mu1, "mu1", device)
     sigma1 = _as_covariance(sigma1, "sigma1", device)
-    if eigenbasis and "factor" in eigenbasis:
-        factor = eigenbasis["factor"].to(device)
+    if eigenbasis is not None:
+        factor = eigenbasis.factor.to(device)
     else:
         factor = (factor1 or covariance_factor(sigma1)).factor.to(device=device, dtype=torch.float64)
     weights = weights.to(device=device, dtype=torch.float64)
@@ -240,12 +255,12 @@ def frechet_replicates(
     if method == "exact":
         trace_sqrt = _exact_trace_sqrt(centred @ factor, weights, shift @ factor)
     elif method == "expansion":
-        if not eigenbasis or "eigenvectors" not in eigenbasis:
+        if eigenbasis is None:
             if sigma2 is None:
                 sigma2 = centred.T @ centred / (num_samples - 1)
             projected = factor.T @ sigma2.to(device=device, dtype=torch.float64) @ factor
             eigenvalues, eigenvectors = torch.linalg.eigh((projected + projected.T) / 2)
-            eigenbasis = {"factor": factor, "eigenvalues": eigenvalues, "eigenvectors": eigenvectors}
+            eigenbasis = Eigenbasis(factor, eigenvalues, eigenvectors)
         trace_sqrt = _expanded_trace_sqrt(centred, eigenbasis, weights, shift)
     else:
         raise InputError(f"FID bootstrap method {method!r}: choose exact, expansion or auto")
@@ -266,7 +281,7 @@ def _exact_trace_sqrt(projected: torch.Tensor, weights: torch.Tensor, projected_
 FOURTH_MOMENT_ROWS = 2048  # rows that estimate the off-diagonal term's fourth moments (it is a sum over d^2 pairs)
 
 
-def _expanded_trace_sqrt(centred: torch.Tensor, eigenbasis: dict, weights: torch.Tensor,
+def _expanded_trace_sqrt(centred: torch.Tensor, eigenbasis: Eigenbasis, weights: torch.Tensor,
                          shift: torch.Tensor) -> torch.Tensor:
     """tr sqrt(A^T S_w A) per replicate, to second order in the full sample's eigenbasis (see frechet_replicates).
 
@@ -276,9 +291,9 @@ def _expanded_trace_sqrt(centred: torch.Tensor, eigenbasis: dict, weights: torch
     and the full sample's diagonal (all counts one) stays exact.
     """
     num_samples = centred.shape[0]
-    eigenvalues = eigenbasis["eigenvalues"].to(centred.device)
-    rotation = (eigenbasis["factor"].to(centred.device, torch.float32)
-                @ eigenbasis["eigenvectors"].to(centred.device, torch.float32))
+    eigenvalues = eigenbasis.eigenvalues.to(centred.device)
+    rotation = (eigenbasis.factor.to(centred.device, torch.float32)
+                @ eigenbasis.eigenvectors.to(centred.device, torch.float32))
     squared = (centred.to(torch.float32) @ rotation).square()  # Z_ni^2: squared coordinates in the eigenbasis
     shifted = (shift.to(torch.float32) @ rotation).to(torch.float64).square()
     change = (((weights - 1).to(torch.float32) @ squared).to(torch.float64) - num_samples * shifted) / (num_samples - 1)
@@ -332,3 +347,11 @@ def _rank_tolerance(eigenvalues: torch.Tensor, dim: int) -> float:
 def _negative_mass(eigenvalues: torch.Tensor) -> float:
     total = float(eigenvalues.abs().sum())
     return abs(float(eigenvalues.clamp_max(0).sum())) / total if total > 0 else 0.0
+
+
+def reference_factor(rows: torch.Tensor | None, mean: torch.Tensor) -> CovarianceFactor | None:
+    """The exact factor of a reference with no more rows than dimensions (its covariance is then singular); None
+    (frechet_distance factors the covariance itself) otherwise or without rows."""
+    if rows is not None and len(rows) <= mean.shape[0]:
+        return samples_factor(rows.to(mean.device), mean)
+    return None

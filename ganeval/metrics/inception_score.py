@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ._inputs import ArrayLike, as_matrix, pick_device
+from .inputs import ArrayLike, as_matrix, pick_device
 from .registry import DEFAULT_SEED
 
 

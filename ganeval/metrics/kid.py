@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ._inputs import ArrayLike, as_matrix, check_same_dim, pick_device
+from .inputs import ArrayLike, as_matrix, check_same_dim, pick_device
 from .registry import DEFAULT_SEED
 
 

@@ -1,61 +1,206 @@
-"""Metric families, the keys they report and which way is better: the names shared by records, tables and gates."""
+"""Metric families: one `Metric` spec each, registered with `@register_metric`; every list of metrics reads them.
+
+A spec says what a family reports (its keys, with the direction and bootstrap interval of each), what it reads
+(layers, whether raw feature rows are needed), its options (a dataclass whose fields carry their CLI help) and how it
+computes (`compute(context, weights=None) -> MetricResult`). Records, `--metrics`, the CLI flags, the bootstrap,
+compare, gate and report read the registry, so a family registered anywhere (a plugin, a test) is a metric
+everywhere. The built-in families live in ganeval/metrics/families/, one file each.
+
+This module imports neither torch nor the kernels: the CLI builds its flags from it without loading them.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+from ..config import DEFAULT_REPLICATES, DEFAULT_SEED  # noqa: F401 (importable from here, as before)
 from ..errors import InputError, UnknownNameError
+
+INTERVAL_KINDS = ("basic", "percentile", "centred")  # see ganeval.metrics.bootstrap
+LAYERS = ("features", "logits")
+ROWS = ("both", "input", "none")
+UNBOUNDED = (-math.inf, math.inf)
+SHARE = (0.0, 1.0)
+NON_NEGATIVE = (0.0, math.inf)
 
 
 @dataclass(frozen=True)
-class MetricFamily:
-    """A family selectable with --metrics, the record keys it fills and the feature layer it reads."""
+class MetricKey:
+    """One value a family reports, under this key in records, tables and gates.
+
+    `higher_is_better` None: no direction (a spread such as is_std: never ranked or gated). `interval`: the
+    bootstrap interval kind of the key with --ci ('basic', 'percentile' or 'centred'; None: no interval).
+    `bounds`: the range the value can take, which intervals are clipped to. `plotted`: reports draw its curve over
+    training steps (keys with a direction only)."""
 
     name: str
-    keys: tuple[str, ...]
-    layer: str  # 'features' (the embedding) or 'logits' (class scores)
-    needs_raw_features: bool  # False when streaming mean/covariance suffice
+    higher_is_better: bool | None = None
+    interval: str | None = None
+    bounds: tuple[float, float] = UNBOUNDED
+    plotted: bool = True
+
+    def __post_init__(self) -> None:
+        if self.interval is not None and self.interval not in INTERVAL_KINDS:
+            raise ValueError(f"metric key {self.name}: interval kind {self.interval!r} is not one of {INTERVAL_KINDS}")
 
 
-METRIC_FAMILIES: dict[str, MetricFamily] = {
-    family.name: family
-    for family in (
-        MetricFamily("fid", ("fid",), "features", needs_raw_features=False),
-        MetricFamily("is", ("is_mean", "is_std"), "logits", needs_raw_features=True),
-        MetricFamily("kid", ("kid_mean", "kid_std"), "features", needs_raw_features=True),
-        MetricFamily("prdc", ("precision", "recall", "density", "coverage"), "features", needs_raw_features=True),
-        # mixtures: the points themselves; images: the classes the extractor's logits give (see metrics/modes.py)
-        MetricFamily("modes", ("modes", "high_quality", "reverse_kl", "kl_reference"), "features", needs_raw_features=True),
-        MetricFamily("ndb", ("ndb", "ndb_fraction", "ndb_js"), "features", needs_raw_features=True),
-        # Chong & Forsyth's extrapolations to N = infinity (metrics/infinity.py): raw generated rows, reference moments
-        MetricFamily("fid_inf", ("fid_inf",), "features", needs_raw_features=False),
-        MetricFamily("is_inf", ("is_inf",), "logits", needs_raw_features=True),
-    )
-}
-DEFAULT_FAMILIES = ("fid", "is", "kid", "prdc")  # what `--metrics` left out computes (where the extractor allows)
-DEFAULT_SEED = 2020  # torch-fidelity's rng_seed: default KID subsets and IS splits match it
-DEFAULT_REPLICATES = 200  # bootstrap replicates of --ci
+@dataclass(frozen=True)
+class MetricResult:
+    """What a family computes: values by key, diagnostics for the record (None: none), and the bootstrap replicate
+    values by key (a tensor of one value per resample; empty without resampling weights)."""
 
-# Direction of every metric key, so tables can rank and gates can compare (std columns have no direction).
-HIGHER_IS_BETTER: dict[str, bool] = {
-    "fid": False,
-    "is_mean": True,
-    "kid_mean": False,
-    "precision": True,
-    "recall": True,
-    "density": True,
-    "coverage": True,
-    "modes": True,
-    "high_quality": True,
-    "reverse_kl": False,
-    "kl_reference": False,
-    "ndb": False,
-    "ndb_fraction": False,
-    "ndb_js": False,
-    "fid_inf": False,
-    "is_inf": True,
-}
+    values: dict[str, float]
+    diagnostics: dict | None = None
+    replicates: dict[str, Any] = field(default_factory=dict)
 
-METRIC_KEYS: tuple[str, ...] = tuple(key for family in METRIC_FAMILIES.values() for key in family.keys)
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a family that has none."""
+
+
+def option(default: Any, help: str, *, metavar: str | None = None) -> Any:
+    """A field of a family's options dataclass: its default and its CLI help. The flag is --FAMILY-FIELD
+    (`subset_size` of kid: --kid-subset-size)."""
+    return field(default=default, metadata={"help": help, "metavar": metavar})
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric family, selectable with --metrics NAME.
+
+    `layers`: the extractor outputs it reads ('features', the embedding; 'logits', class scores), `rows`: which
+    sides' raw feature rows it needs beyond the streaming mean and covariance ('both', 'input' or 'none'; logits are
+    always kept as rows). `needs_logits(reference_info)` overrides whether logits are needed for a reference (modes:
+    only without a mixture). `default`: computed when --metrics is left out, where the extractor allows.
+    `check(options, num_input, num_reference)` refuses options the sample counts rule out before anything is
+    extracted; `status(context)` is the one-line status of its phase."""
+
+    name: str
+    keys: tuple[MetricKey, ...]
+    compute: Callable[..., MetricResult]
+    options: type = NoOptions
+    layers: tuple[str, ...] = ("features",)
+    rows: str = "both"
+    default: bool = False
+    needs_logits: Callable[[Any], bool] | None = None
+    check: Callable[[Any, int, int], None] | None = None
+    status: Callable[[Any], str] | None = None
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        if not set(self.layers) <= set(LAYERS) or self.rows not in ROWS:
+            raise ValueError(f"metric {self.name}: layers must be within {LAYERS}, rows one of {ROWS}")
+        if not dataclasses.is_dataclass(self.options):
+            raise ValueError(f"metric {self.name}: options must be a dataclass (NoOptions when it has none)")
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(key.name for key in self.keys)
+
+    def logits_needed(self, reference_info: Any) -> bool:
+        """Whether this family reads class logits against this reference."""
+        if self.needs_logits is not None:
+            return self.needs_logits(reference_info)
+        return "logits" in self.layers
+
+    def option_fields(self) -> list[dataclasses.Field]:
+        return list(dataclasses.fields(self.options))
+
+
+class _Registry(Mapping):
+    """The registered families by name, in registration order (built-ins first, in the order of their list)."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, Metric] = {}
+
+    def __getitem__(self, name: str) -> Metric:
+        return self._families[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._families)
+
+    def __len__(self) -> int:
+        return len(self._families)
+
+    def add(self, metric: Metric) -> None:
+        taken = {key for other in self._families.values() if other.name != metric.name for key in other.key_names}
+        clash = taken & set(metric.key_names)
+        if clash:
+            raise ValueError(f"metric {metric.name}: keys {sorted(clash)} belong to another family")
+        self._families[metric.name] = metric
+
+    def remove(self, name: str) -> None:
+        self._families.pop(name, None)
+
+
+METRIC_FAMILIES = _Registry()
+
+
+def register_metric(metric: Metric) -> Metric:
+    """Register a family (replacing one of the same name); returns it, so a module can keep it as a name.
+
+    >>> from ganeval.metrics.registry import Metric, MetricKey, MetricResult, register_metric
+    >>> toy = register_metric(Metric("toy", (MetricKey("toy", higher_is_better=False),),
+    ...                              compute=lambda context, weights=None: MetricResult({"toy": 0.0})))
+    >>> "toy" in METRIC_FAMILIES
+    True
+    >>> unregister_metric("toy")
+    """
+    METRIC_FAMILIES.add(metric)
+    return metric
+
+
+def unregister_metric(name: str) -> None:
+    METRIC_FAMILIES.remove(name)
+
+
+def metric_keys() -> tuple[str, ...]:
+    """Every registered key, family by family."""
+    return tuple(key for family in METRIC_FAMILIES.values() for key in family.key_names)
+
+
+def key_spec(name: str) -> MetricKey | None:
+    """The MetricKey registered under `name`, or None."""
+    for family in METRIC_FAMILIES.values():
+        for key in family.keys:
+            if key.name == name:
+                return key
+    return None
+
+
+def family_of(key: str) -> Metric | None:
+    """The family that reports `key`, or None."""
+    return next((family for family in METRIC_FAMILIES.values() if key in family.key_names), None)
+
+
+class _Directions(Mapping):
+    """key -> True when higher is better, False when lower is; keys without a direction are absent. A live view of
+    the registry (a family registered later is in it), read like the dict it replaces."""
+
+    def _items(self) -> dict[str, bool]:
+        return {key.name: key.higher_is_better for family in METRIC_FAMILIES.values() for key in family.keys
+                if key.higher_is_better is not None}
+
+    def __getitem__(self, key: str) -> bool:
+        return self._items()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+
+HIGHER_IS_BETTER: Mapping[str, bool] = _Directions()
+
+
+def default_families() -> tuple[str, ...]:
+    """What --metrics left out computes (where the extractor allows): fid, is, kid, prdc."""
+    return tuple(name for name, family in METRIC_FAMILIES.items() if family.default)
 
 
 def parse_metrics(spec: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -76,3 +221,14 @@ def parse_metrics(spec: str | list[str] | tuple[str, ...]) -> list[str]:
     if not families:
         raise InputError(f"--metrics is empty; choose from {', '.join(sorted(METRIC_FAMILIES))}")
     return families
+
+
+def default_options(name: str) -> Any:
+    """Family `name`'s options with their defaults."""
+    return METRIC_FAMILIES[name].options()
+
+
+def __getattr__(name: str):
+    if name == "METRIC_KEYS":  # the keys registered now (a tuple, as before, but never stale)
+        return metric_keys()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

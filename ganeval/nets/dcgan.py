@@ -7,13 +7,20 @@ Images are in [-1, 1] inside the networks; `to_uint8` maps generator output to t
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .mlp import init_normal, pack
+from ..errors import InputError
+from .mlp import check_parameter_counts, check_size_field, init_normal, pack
+
+IMAGE_SIZES = (28, 32)  # the two architectures below
+CHANNELS = (1, 3)  # grey or RGB
+NORMS = ("batch", "spectral", "none")
 
 
 @dataclass(frozen=True)
@@ -31,15 +38,41 @@ class DCGANConfig:
     packing: int = 1
 
     def __post_init__(self) -> None:
-        if self.discriminator_norm not in ("batch", "spectral", "none"):
-            raise ValueError(f"discriminator_norm must be batch, spectral or none, got {self.discriminator_norm}")
-        if self.image_size not in (28, 32):
-            raise ValueError(f"DCGAN image_size must be 28 or 32, got {self.image_size}")
-        if self.channels not in (1, 3):
-            raise ValueError(f"DCGAN channels must be 1 or 3, got {self.channels}")
+        # The last line of defence: ganeval.train.config checks the same with the config keys' names.
+        if self.discriminator_norm not in NORMS:
+            raise InputError(f"DCGAN discriminator_norm = {self.discriminator_norm!r}: must be batch, spectral or none")
+        for item in fields(self):
+            if item.name != "discriminator_norm":
+                check_size_field("DCGAN", item.name, getattr(self, item.name))
+        if self.image_size not in IMAGE_SIZES:
+            raise InputError(f"DCGAN image_size = {self.image_size}: must be 28 or 32 (its 28x28 and 32x32 "
+                             "architectures; other sizes need another network)")
+        if self.channels not in CHANNELS:
+            raise InputError(f"DCGAN channels = {self.channels}: must be 1 (grey) or 3 (RGB)")
+        check_parameter_counts("DCGAN", dcgan_parameter_counts(asdict(self)))
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def dcgan_parameter_counts(options: Mapping[str, Any]) -> dict[str, int]:
+    """The parameters of the generator and the discriminator that DCGANConfig(**options) describes (all fields
+    given, image_size 28 or 32), counted from the sizes alone: computable for any width without building anything."""
+    width, channels, large = options["generator_width"], options["channels"], options["image_size"] == 32
+    start = (128 if large else 196) * width  # 8w x 4 x 4 or 4w x 7 x 7
+    # The projection (no bias) and its BatchNorm, the 4x4 up-convolutions (no bias) with their BatchNorm, the output.
+    generator = (options["latent_dim"] + 2) * start + 8 * width * width * 16 + 4 * width
+    generator += 2 * width * channels * 16 + channels
+    if large:
+        generator += 32 * width * width * 16 + 8 * width
+    width, inputs = options["discriminator_width"], channels * options["packing"]
+    norm = 2 if options["discriminator_norm"] == "batch" else 0  # BatchNorm's scale and shift per channel
+    discriminator = (16 * inputs + 1) * 2 * width + (16 * 2 * width + 1 + norm) * 4 * width
+    if large:
+        discriminator += (16 * 4 * width + 1 + norm) * 8 * width + 8 * width * 4 * 4 + 1
+    else:
+        discriminator += 4 * width * 7 * 7 + 1
+    return {"generator": generator, "discriminator": discriminator}
 
 
 def _up(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -71,7 +104,7 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, config: DCGANConfig = DCGANConfig()):
         super().__init__()
-        self.packing = config.packing
+        self.packing, self.image_shape = config.packing, (config.channels, config.image_size, config.image_size)
         width = config.discriminator_width
         norm = spectral_norm if config.discriminator_norm == "spectral" else (lambda layer: layer)
         batch_norm = nn.BatchNorm2d if config.discriminator_norm == "batch" else (lambda channels: nn.Identity())
@@ -87,6 +120,11 @@ class DCGANDiscriminator(nn.Module):
         init_normal(self)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dim() != 4 or tuple(images.shape[1:]) != self.image_shape:
+            # Images from a folder or file are known only once loaded; torch's own message would be a shape mismatch.
+            shown = "x".join(map(str, images.shape[1:]))
+            raise InputError(f"DCGAN discriminator: images of shape {shown}, but it scores "
+                             f"{'x'.join(map(str, self.image_shape))} images (channels x image_size x image_size)")
         packed = pack(images, self.packing).view(-1, images.shape[1] * self.packing, *images.shape[2:])
         features = self.body(packed)
         # The score stays float32 under bfloat16 autocast (mixed-precision training): the losses compare it with

@@ -18,8 +18,8 @@ from ..data import DATASET_SPECS, KNOWN_SPECS, MIXTURES
 from ..errors import GanevalError, InputError
 from ..metrics.registry import METRIC_FAMILIES, parse_metrics
 from ..models import shipped_path
-from ..nets.dcgan import DCGANConfig
-from ..nets.mlp import MLPConfig
+from ..nets.dcgan import CHANNELS, IMAGE_SIZES, NORMS, DCGANConfig, dcgan_parameter_counts
+from ..nets.mlp import MAX_LAYERS, MAX_PARAMETERS, MLPConfig, mlp_parameter_counts
 from .losses import LOSS_NAMES
 
 if sys.version_info >= (3, 11):
@@ -31,6 +31,10 @@ CONFIG_DIR = shipped_path("configs")  # its parent holds the other shipped files
 MODELS = ("mlp", "dcgan")
 PRECISIONS = ("float32", "bfloat16")
 MAX_STEPS = 9_999_999  # checkpoint names carry 7 digits (step-0002000.pt) so that they sort in step order
+# TOML integers are 64-bit: a larger seed could not be written to the run's config.toml (nor seed torch's generators).
+MAX_SEED = 2**63 - 1
+# A mixture's training set is drawn and held in memory (float64 points: about 0.5 GB while drawing 10 million).
+MAX_TRAIN_SIZE = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -127,9 +131,11 @@ def _number(low: float, *, above: bool = False, high: float | None = None, below
     return Rule(expected, accepts, float)
 
 
-def _choice(options: tuple) -> Rule:
+def _choice(options: tuple, why: str = "") -> Rule:
+    """One of `options`; `why` (shown in parentheses) says what they stand for."""
     kind = _is_integer if all(_is_integer(option) for option in options) else (lambda value: isinstance(value, str))
-    return Rule(f"one of {', '.join(map(str, options))}", lambda value: kind(value) and value in options)
+    expected = f"one of {', '.join(map(str, options))}" + (f" ({why})" if why else "")
+    return Rule(expected, lambda value: kind(value) and value in options)
 
 
 def _is_text(value: Any) -> bool:
@@ -192,19 +198,28 @@ FIELD_RULES: dict[str, Rule] = {
     "eval_samples": _integer(2),
     "eval_metrics": Rule(f"a comma-separated list of metrics from {', '.join(sorted(METRIC_FAMILIES))}",
                          _is_metric_list),
-    "train_size": _integer(2),
-    "seed": _integer(0),  # numpy's generators (the mixtures' samples) refuse negative seeds
+    "train_size": _integer(2, MAX_TRAIN_SIZE),
+    "seed": _integer(0, MAX_SEED),  # numpy's generators (the mixtures' samples) refuse negative seeds
 }
 
-_WIDTH = _integer(1)
-# The options of each model's networks (the nets' config fields but `packing`, which the top-level key sets).
+_WIDTH, _LAYERS = _integer(1), _integer(1, MAX_LAYERS)
+# The options of each model's networks (the nets' config fields but `packing`, which the top-level key sets). Widths
+# have no bound of their own: the networks' parameter counts do (MAX_PARAMETERS, see _check_network_sizes).
 MODEL_OPTION_RULES: dict[str, dict[str, Rule]] = {
-    "mlp": {"latent_dim": _WIDTH, "data_dim": _WIDTH, "generator_width": _WIDTH, "generator_layers": _WIDTH,
-            "discriminator_width": _WIDTH, "discriminator_layers": _WIDTH, "maxout_pieces": _WIDTH},
-    "dcgan": {"image_size": _choice((28, 32)), "channels": _choice((1, 3)), "latent_dim": _WIDTH,
-              "generator_width": _WIDTH, "discriminator_width": _WIDTH,
-              "discriminator_norm": _choice(("batch", "spectral", "none"))},
+    "mlp": {"latent_dim": _WIDTH, "data_dim": _WIDTH, "generator_width": _WIDTH, "generator_layers": _LAYERS,
+            "discriminator_width": _WIDTH, "discriminator_layers": _LAYERS, "maxout_pieces": _WIDTH},
+    "dcgan": {"image_size": _choice(IMAGE_SIZES, "the DCGAN's 28x28 and 32x32 architectures"),
+              "channels": _choice(CHANNELS, "grey or RGB"), "latent_dim": _WIDTH,
+              "generator_width": _WIDTH, "discriminator_width": _WIDTH, "discriminator_norm": _choice(NORMS)},
 }
+# The options that size each network, for the message about one too large (packing sizes the discriminators too).
+SIZING_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "mlp": {"generator": ("latent_dim", "generator_width", "generator_layers", "data_dim"),
+            "discriminator": ("data_dim", "discriminator_width", "discriminator_layers", "maxout_pieces")},
+    "dcgan": {"generator": ("latent_dim", "generator_width", "image_size", "channels"),
+              "discriminator": ("discriminator_width", "image_size", "channels", "discriminator_norm")},
+}
+PARAMETER_COUNTS = {"mlp": mlp_parameter_counts, "dcgan": dcgan_parameter_counts}
 MODEL_DEFAULTS = {"mlp": MLPConfig(), "dcgan": DCGANConfig()}
 # The image shape (channels, size) of each known image source, which the DCGAN's options must match.
 IMAGE_SOURCE_SHAPES = {"fashion-mnist": (1, 28), "stacked-fashion-mnist": (3, 28), "cifar10": (3, 32)}
@@ -221,6 +236,8 @@ def checked_values(values: dict, source: str = "config", overridden: frozenset[s
     checked["model_options"] = _checked_options(checked["model"], checked["model_options"], source, overridden)
     _check_combinations(checked, source)
     _check_data_fits_model(checked, source)
+    _check_batch_fits_data(checked, source)
+    _check_network_sizes(checked, source)  # last: the image size and channels are the data's by now
     return checked
 
 
@@ -240,8 +257,12 @@ def _checked_options(model: str, options: dict, source: str, overridden: frozens
     rules = MODEL_OPTION_RULES[model]
     unknown = sorted(set(options) - set(rules))
     if unknown:
-        raise InputError(f"{source}: unknown model_options {', '.join(unknown)} for model {model}; "
+        # An empty or odd name (--set model_options.=3) is quoted, or the message would show a gap.
+        names = ", ".join(key if key.isidentifier() else _shown(key) for key in unknown)
+        raise InputError(f"{source}: unknown model_options {names} for model {model}; "
                          f"valid: {', '.join(sorted(rules))}")
+    if "model_options" in overridden:  # --set model_options={...} sets every option in the table
+        overridden = overridden | {f"model_options.{key}" for key in options}
     return {key: _checked(f"model_options.{key}", value, rules[key], source, overridden)
             for key, value in options.items()}
 
@@ -271,6 +292,36 @@ def _check_data_fits_model(values: dict, source: str) -> None:
         raise InputError(f"{source}: data {_shown(data)} holds {shape[0]}x{shape[1]}x{shape[1]} images; use "
                          f"model_options.channels = {shape[0]} and model_options.image_size = {shape[1]} "
                          f"(not {options['channels']} and {options['image_size']})")
+
+
+def _check_batch_fits_data(values: dict, source: str) -> None:
+    """A mixture's training set is `train_size` points: a larger batch would repeat points in every batch (the
+    size of a file's or data set's samples is known once training loads them)."""
+    if values["data"] in MIXTURES and values["batch_size"] > values["train_size"]:
+        raise InputError(f"{source}: batch_size = {values['batch_size']}: larger than train_size = "
+                         f"{values['train_size']}, the points drawn from {_shown(values['data'])} to train on; "
+                         "use batch_size <= train_size")
+
+
+def _check_network_sizes(values: dict, source: str) -> None:
+    """Refuse networks above MAX_PARAMETERS from their sizes alone, before anything is built or allocated."""
+    model = values["model"]
+    options = {**asdict(MODEL_DEFAULTS[model]), **values["model_options"], "packing": values["packing"]}
+    for network, count in PARAMETER_COUNTS[model](options).items():
+        if count > MAX_PARAMETERS:
+            raise InputError(f"{source}: {_sizing_settings(model, network, options)}: the {network} would have "
+                             f"{count:,} parameters; at most {MAX_PARAMETERS:,} per network")
+
+
+def _sizing_settings(model: str, network: str, options: dict) -> str:
+    """The settings that make `network` large: its sizing options that differ from the model's defaults (and
+    packing, which widens the discriminator's input), else all its sizing options."""
+    defaults = asdict(MODEL_DEFAULTS[model])
+    keys = SIZING_OPTIONS[model][network]
+    named = [f"model_options.{key} = {_shown(options[key])}" for key in keys if options[key] != defaults[key]]
+    if network == "discriminator" and options["packing"] > 1:
+        named.append(f"packing = {options['packing']}")
+    return ", ".join(named or [f"model_options.{key} = {_shown(options[key])}" for key in keys])
 
 
 def _shown(value: Any, limit: int = 60) -> str:

@@ -1,11 +1,12 @@
-"""The GAN training loop: alternating discriminator and generator steps, checkpoints, resume, seeded generation.
+"""The GAN training loop: alternating discriminator and generator steps, checkpoints, resume.
 
 Read top to bottom: build (networks, optimisers, data) -> for each step: d_steps discriminator updates on a real and
 a generated batch, then one generator update against the fixed discriminator (on a fresh generated batch, or the
 last one with `reuse_fake_batch`), the EMA update, and a checkpoint every `checkpoint_every` steps. All randomness
 comes from one CPU torch.Generator whose state is saved in each checkpoint, so a resumed run continues exactly where
 the interrupted one stopped. SIGINT and SIGTERM stop the run after the step under way, with a checkpoint of the
-finished steps (see ganeval.train.stop_signals).
+finished steps (see ganeval.train.stop_signals). Seeded generation from a generator or a checkpoint is
+ganeval.data.checkpoint's (evaluation uses it without importing training); its names are importable from here too.
 """
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ from tqdm import tqdm
 
 from ..atomic import write_text_atomically
 from ..data import load_source
-from ..errors import InputError, UnknownNameError
-from ..nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator, from_uint8, to_uint8
-from ..nets.mlp import MaxoutDiscriminator, MLPConfig, MLPGenerator
+from ..data.checkpoint import LATENT_KINDS, CheckpointSource, generate, latent_codes
+from ..data.checkpoint import generator_from_checkpoint as rebuild_generator
+from ..errors import InputError
+from ..nets.build import build_discriminator, build_generator, latent_dim, network_config
+from ..nets.dcgan import from_uint8
 from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from .config import TrainConfig, from_dict
 from .losses import discriminator_loss, generator_loss, gradient_penalty
@@ -55,7 +58,7 @@ class Trainer:
 
     @property
     def latent_dim(self) -> int:
-        return latent_dim(self.config)
+        return latent_dim(self.config.model, self.config.model_options)
 
     @property
     def ended_by_time_budget(self) -> bool:
@@ -86,45 +89,17 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.exit_code = 128 + (signum or signal.SIGINT)
 
 
-def latent_dim(config: TrainConfig) -> int:
-    return MLPConfig(**_mlp_options(config)).latent_dim if config.model == "mlp" else DCGANConfig(**_dcgan_options(config)).latent_dim
-
-
-def build_generator(config: TrainConfig) -> nn.Module:
-    """The generator described by a config (used for training and to rebuild checkpoints)."""
-    return MLPGenerator(MLPConfig(**_mlp_options(config))) if config.model == "mlp" else DCGANGenerator(DCGANConfig(**_dcgan_options(config)))
-
-
-def build_discriminator(config: TrainConfig) -> nn.Module:
-    if config.model == "mlp":
-        return MaxoutDiscriminator(MLPConfig(**_mlp_options(config), packing=config.packing))
-    return DCGANDiscriminator(DCGANConfig(**_dcgan_options(config), packing=config.packing))
-
-
-def _mlp_options(config: TrainConfig) -> dict:
-    return _checked_options(config, MLPConfig)
-
-
-def _dcgan_options(config: TrainConfig) -> dict:
-    return _checked_options(config, DCGANConfig)
-
-
-def _checked_options(config: TrainConfig, kind) -> dict:
-    valid = set(kind.__dataclass_fields__) - {"packing"}
-    unknown = sorted(set(config.model_options) - valid)
-    if unknown:
-        raise InputError(f"config {config.name}: unknown model_options {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
-    return dict(config.model_options)
-
-
 def create_trainer(config: TrainConfig, device: torch.device, data_root: str | None = None) -> Trainer:
     """Fresh networks (seeded), optimisers and the training data on `device`."""
     torch.manual_seed(config.seed)
-    generator, discriminator = build_generator(config).to(device), build_discriminator(config).to(device)
+    source = f"config {config.name}"
+    generator = build_generator(config.model, config.model_options, source).to(device)
+    discriminator = build_discriminator(config.model, config.model_options, config.packing, source).to(device)
     samples = load_source(config.data, num_samples=config.train_size if config.model == "mlp" else None,
                           seed=config.seed, data_root=data_root)
     if (samples.kind == "vectors") != (config.model == "mlp"):
         raise InputError(f"config {config.name}: model {config.model} cannot train on {samples.kind} from {config.data}")
+    check_data_fits(config, samples.data)
     return Trainer(
         config=config,
         generator=generator,
@@ -136,6 +111,25 @@ def create_trainer(config: TrainConfig, device: torch.device, data_root: str | N
         random=torch.Generator().manual_seed(config.seed),
         device=device,
     )
+
+
+def check_data_fits(config: TrainConfig, data: torch.Tensor) -> None:
+    """The data's shape must be what the networks take, and a batch no larger than the data: checked before the
+    first checkpoint is written, so a mismatched folder or array file is one line and no half-started run."""
+    options = network_config(config.model, config.model_options, config.packing, f"config {config.name}")
+    if config.model == "dcgan":
+        wanted = (options.channels, options.image_size, options.image_size)
+        if tuple(data.shape[1:]) != wanted:
+            held = "x".join(map(str, data.shape[1:]))
+            raise InputError(f"config {config.name}: data {config.data} holds {held} images but the DCGAN takes "
+                             f"{'x'.join(map(str, wanted))}; set model_options.channels and model_options.image_size "
+                             f"(1 or 3 channels, 28 or 32 pixels)")
+    elif data.shape[1] != options.data_dim:
+        raise InputError(f"config {config.name}: data {config.data} holds {data.shape[1]}-dim points; set "
+                         f"model_options.data_dim = {data.shape[1]}")
+    if len(data) < config.batch_size:
+        raise InputError(f"config {config.name}: batch_size = {config.batch_size}: larger than the {len(data)} "
+                         f"samples of {config.data}")
 
 
 def learning_rate_scale(config: TrainConfig, step: int) -> float:
@@ -214,9 +208,8 @@ def train(
     out: Path,
     *,
     device: torch.device = torch.device("cpu"),
-    resume: bool = False,
+    resume: bool | Collection[str] = False,
     overwrite: bool = False,
-    changing: Collection[str] | None = None,
     data_root: str | None = None,
     progress: bool | None = None,
     on_checkpoint: Callable[[Path, int, bool], dict | None] | None = None,
@@ -226,7 +219,8 @@ def train(
     A folder that already holds a run is an InputError unless `resume` continues it or `overwrite` removes its
     files first (see ganeval.train.run_folder), so two runs never mix their checkpoints and records; temporary
     files of writes a kill cut short are removed. A resumed run keeps its saved config: a config that differs in
-    other keys than run_folder.RESUMABLE_KEYS, or in resumable keys not in `changing` (None: any), is an InputError.
+    other keys than run_folder.RESUMABLE_KEYS is an InputError. `resume=True` lets any resumable key change; a
+    collection of key names (the ones the user set, even none) resumes and lets only those change.
     SIGINT (Ctrl-C) or SIGTERM lets the step under way finish, writes the checkpoint of the finished steps (as a
     scheduled one, unscored) and raises TrainingInterrupted (a KeyboardInterrupt), whose `trainer` tells the step
     reached; a second signal raises at once, dropping a step cut short (the run then stands at its last checkpoint).
@@ -240,6 +234,7 @@ def train(
     CheckpointScorer has) also runs on the checkpoint a resumed run starts from when that says its record is
     missing, as a kill between the checkpoint and its score leaves it; a missing picture is drawn again.
     """
+    resume, changing = _resume_options(resume)
     replaced = prepare_run_folder(out, resume=resume, overwrite=overwrite)
     checkpoints = out / "checkpoints"
     saved = sorted(checkpoints.glob("step-*.pt")) if resume else []
@@ -297,6 +292,17 @@ def train(
             trainer.interrupted = True
             raise TrainingInterrupted(trainer, requested.signum) from interrupt
     return trainer
+
+
+def _resume_options(resume: bool | Collection[str]) -> tuple[bool, frozenset[str] | None]:
+    """train()'s `resume` as (whether to resume, the keys the resumed config may change; None: any resumable key).
+
+    A collection always means resuming, an empty one too (nothing may change): its truth value does not count."""
+    if isinstance(resume, bool):
+        return resume, None
+    if isinstance(resume, str):  # a str is a collection of characters: refuse rather than allow "s", "t", ...
+        raise TypeError(f"train(resume={resume!r}): give True or a collection of config keys, not one string")
+    return True, frozenset(resume)
 
 
 def keep_finished_steps(trainer: Trainer, out: Path) -> None:
@@ -407,50 +413,22 @@ def restore(trainer: Trainer, checkpoint: dict) -> None:
 
 
 def generator_from_checkpoint(checkpoint: dict, ema: bool = False, device: torch.device = torch.device("cpu"),
-                              source: str = "checkpoint"):
+                              source: str = "checkpoint") -> tuple[nn.Module, TrainConfig]:
     """(generator in eval mode, its TrainConfig) rebuilt from a checkpoint's own config; `source` names the file
-    in messages."""
-    if not isinstance(checkpoint.get("config"), dict):
+    in messages. Every config value is checked, as a config file's are (ganeval.data.checkpoint's version reads
+    only what generation needs)."""
+    config = checkpoint_config(checkpoint.get("config"), source)
+    generator, _ = rebuild_generator(checkpoint, ema=ema, device=device, source=source)
+    return generator, config
+
+
+def checkpoint_config(values: object, source: str) -> TrainConfig:
+    """A checkpoint's stored config as a TrainConfig, every value checked as a config file's are; `source` names
+    the checkpoint file. Pass it as CheckpointSource(..., check_config=checkpoint_config) to refuse a checkpoint
+    whose config training would refuse, though generation does not read the broken value."""
+    if not isinstance(values, dict):
         raise InputError(f"{source}: holds no training config (not a ganeval checkpoint?)")
-    config = from_dict(checkpoint["config"], f"{source}: checkpoint config")
-    generator = build_generator(config)
-    if ema and checkpoint.get("ema") is None:
-        raise InputError(f"--ema: {source} has no EMA weights (its config has ema = 0)")
-    try:
-        generator.load_state_dict(checkpoint["ema"] if ema else checkpoint["generator"])
-    except (KeyError, RuntimeError, TypeError, AttributeError) as exc:  # missing, or shaped for another network
-        raise InputError(f"{source}: its generator weights do not fit its config ({type(exc).__name__})") from exc
-    return generator.to(device).eval(), config
-
-
-LATENT_KINDS = ("normal", "sobol")
-
-
-@torch.no_grad()
-def generate(generator: nn.Module, config: TrainConfig, num_samples: int, seed: int, *, batch_size: int = 500,
-             device: torch.device = torch.device("cpu"), latents: str = "normal") -> torch.Tensor:
-    """`num_samples` samples from a seeded latent stream: uint8 images or float points, independent of batch size.
-
-    `latents='sobol'` draws the latents from a scrambled Sobol sequence through the inverse normal CDF (quasi-Monte
-    Carlo, as Chong & Forsyth recommend for FID-infinity: the samples cover the latent space more evenly, which
-    lowers the variance of the score)."""
-    latents = latent_codes(num_samples, latent_dim(config), seed, latents)
-    outputs = [generator(chunk.to(device)).cpu() for chunk in latents.split(batch_size)]
-    samples = torch.cat(outputs)
-    return samples.double() if config.model == "mlp" else to_uint8(samples)
-
-
-def latent_codes(num_samples: int, dim: int, seed: int, kind: str = "normal") -> torch.Tensor:
-    """num_samples x dim standard normal latents: pseudo-random ('normal') or scrambled Sobol ('sobol')."""
-    if kind == "normal":
-        return torch.randn(num_samples, dim, generator=torch.Generator().manual_seed(seed))
-    if kind != "sobol":
-        raise UnknownNameError("latents", kind, LATENT_KINDS)
-    if dim > torch.quasirandom.SobolEngine.MAXDIM:
-        raise InputError(f"--latents sobol supports up to {torch.quasirandom.SobolEngine.MAXDIM} latent dimensions, not {dim}")
-    uniform = torch.quasirandom.SobolEngine(dim, scramble=True, seed=seed).draw(num_samples, dtype=torch.float64)
-    tiny = torch.finfo(torch.float32).eps  # keeps the inverse CDF finite at the sequence's 0
-    return torch.special.ndtri(uniform.clamp(tiny, 1 - tiny)).float()
+    return from_dict(values, f"{source}: checkpoint config")
 
 
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -494,16 +472,8 @@ def _latents(trainer: Trainer, count: int) -> torch.Tensor:
 
 def checkpoint_samples(path: str | Path, num_samples: int | None, seed: int, *, ema: bool = False,
                        device: torch.device = torch.device("cpu"), latents: str = "normal") -> tuple[torch.Tensor, dict]:
-    """Generate samples from a checkpoint file: (samples, {'run', 'checkpoint', 'step', 'run_dir'})."""
-    path = Path(path)
-    checkpoint = load_checkpoint(path, map_location=device)
-    generator, config = generator_from_checkpoint(checkpoint, ema=ema, device=device, source=str(path))
-    count = config.eval_samples if num_samples is None else num_samples
-    if count < 2:
-        raise InputError(f"--num-samples {count}: needs at least 2 samples")
-    run_dir = path.parent.parent if path.parent.name == "checkpoints" else None
-    info = {"run": run_dir.name if run_dir else config.name, "checkpoint": path.name, "step": int(checkpoint["step"]),
-            "ema": ema, "run_dir": str(run_dir) if run_dir else None}
-    if latents != "normal":
-        info["latents"] = latents
-    return generate(generator, config, count, seed, device=device, latents=latents), info
+    """Generate samples from a checkpoint file: (samples, {'run', 'checkpoint', 'step', 'ema', 'run_dir'} and
+    'latents' when not 'normal'). A CheckpointSource that also checks every value of the stored config, as
+    `ganeval sample` always has."""
+    source = CheckpointSource(path, ema=ema, latents=latents, device=device, check_config=checkpoint_config)
+    return source.samples(num_samples, seed).data, source.info.record()

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import torch
 
-from ..evaluate import score
-from ..runs import read_records
+from ..config import DataConfig, ScoreConfig
+from ..pipeline import score
+from ..reference import ReferenceStore
+from ..runs import asked_settings, is_scored, read_records
 from .config import TrainConfig
 
 
@@ -21,8 +23,11 @@ class CheckpointScorer:
 
     def __init__(self, config: TrainConfig, device: torch.device, data_root: str | None = None):
         self.config = config
-        self.device = device
-        self.data_root = data_root
+        self.score_config = ScoreConfig(
+            metrics=tuple(config.eval_metrics.split(",")), num_samples=config.eval_samples, ema=config.ema > 0,
+            device=str(device), progress=False, data=DataConfig(data_root=data_root),
+        )
+        self.store = ReferenceStore()  # one reference pass for the whole run, cached or not
 
     def due(self, step: int, last: bool = False) -> bool:
         """Whether the checkpoint of `step` is scored: every `eval_every`-th scheduled one and the last; not one
@@ -38,23 +43,12 @@ class CheckpointScorer:
         a kill between the checkpoint and its score leaves it so, and the resumed run scores it then."""
         if not self.due(step, last):
             return False
-        run_dir = checkpoint.parent.parent
-        return not any(record.get("checkpoint") == checkpoint.name and record.get("reference_argument") == self.config.data
-                       and record.get("requested_num_samples") == self.config.eval_samples
-                       for record in read_records(run_dir))
+        settings = asked_settings(self.config.data, self.score_config)
+        return not is_scored(checkpoint, settings, read_records(checkpoint.parent.parent))
 
     def __call__(self, checkpoint: Path, step: int, last: bool = False) -> dict | None:
         """The record of `checkpoint` (also appended to the run's metrics.jsonl), or None when not due; `last`
         marks a run's final checkpoint (a time budget may end it before `steps`), which is always scored."""
         if not self.due(step, last):
             return None
-        return score(
-            str(checkpoint),
-            self.config.data,
-            self.config.eval_metrics,
-            num_samples=self.config.eval_samples,
-            ema=self.config.ema > 0,
-            device=self.device,
-            progress=False,
-            data_root=self.data_root,
-        )
+        return score(str(checkpoint), self.config.data, self.score_config, self.store)

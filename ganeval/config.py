@@ -1,0 +1,117 @@
+"""What a score is asked to do: `ScoreConfig`, a tree of frozen dataclasses whose fields carry their CLI flags.
+
+`ganeval score`'s flags are built from these fields (and from each metric family's options, see
+ganeval.metrics.registry), so a default or a help text is written once. Torch-free: the CLI imports it to build its
+parser.
+
+>>> config = ScoreConfig(metrics=("fid", "kid"), num_samples=500)
+>>> config.seed, config.batch_size
+(2020, 64)
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError
+
+DEFAULT_SEED = 2020  # torch-fidelity's rng_seed: default KID subsets and IS splits match it
+DEFAULT_REPLICATES = 200  # bootstrap replicates of --ci
+DEFAULT_BATCH_SIZE = 64
+LATENT_KINDS = ("normal", "sobol")  # checkpoints: a normal latent stream, or a scrambled Sobol sequence
+FID_BOOTSTRAP_METHODS = ("auto", "exact", "expansion")
+
+
+def flag(name: str, help: str, *, metavar: str | None = None, choices: tuple[str, ...] | None = None) -> dict:
+    """The metadata of a field that is a CLI flag: its name, help, metavar and choices."""
+    return {"flag": name, "help": help, "metavar": metavar, "choices": choices}
+
+
+@dataclass(frozen=True)
+class BootstrapOptions:
+    """What `--ci LEVEL` asks for: the interval's level, the number of replicates, and the FID method."""
+
+    level: float = 0.95
+    replicates: int = DEFAULT_REPLICATES
+    fid_method: str = "auto"  # 'exact', 'expansion' or 'auto' (see metrics.fid.frechet_replicates)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.level < 1:
+            raise InputError(f"--ci {self.level}: the confidence level must lie strictly between 0 and 1, e.g. 0.95")
+        if self.replicates < 10:
+            raise InputError(f"--ci-replicates {self.replicates}: use at least 10 bootstrap replicates (200 is usual)")
+
+
+@dataclass(frozen=True)
+class ExtractorConfig:
+    """The feature extractor ('auto' picks one from the data) and options keyed by extractor name
+    ({"inception-v3-compat": {"weights": PATH}}); options for an extractor not used are an error. `instance`: an
+    extractor object of the caller's own (a ganeval.features.FeatureExtractor), used instead of creating one."""
+
+    name: str = "auto"
+    options: dict[str, dict] = field(default_factory=dict)
+    instance: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How sources are read."""
+
+    data_root: str | None = field(default=None, metadata=flag(
+        "--data-root", "folder holding datasets (default: $GANEVAL_DATA, system folders)", metavar="DIR"))
+    download: bool = field(default=False, metadata=flag(
+        "--download", "download datasets through torchvision if missing"))
+    max_image_pixels: int | None = field(default=None, metadata=flag(
+        "--max-image-pixels", "refuse images of more than N pixels (width x height), read from their headers before "
+        "decoding (default 67108864 = 8192x8192)", metavar="N"))
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Everything a score depends on besides its two inputs.
+
+    `metrics`: family names (None: every default family the extractor supports); `metric_options`: options
+    dataclasses by family (a family left out uses its defaults). `num_samples` takes a seeded subset of the
+    generated side only (as pytorch-fid and torch-fidelity do), `reference_samples` of the reference. `ci` adds
+    bootstrap intervals. `ema` and `latents` apply to checkpoints. `progress` None: bars when stderr is a terminal."""
+
+    metrics: tuple[str, ...] | None = None
+    metric_options: dict[str, Any] = field(default_factory=dict)
+    extractor: ExtractorConfig = field(default_factory=ExtractorConfig)
+    num_samples: int | None = field(default=None, metadata=flag(
+        "--num-samples", "use a seeded random subset of N samples", metavar="N"))
+    reference_samples: int | None = field(default=None, metadata=flag(
+        "--reference-samples", "use a seeded random subset of N reference samples (default: all; --num-samples cuts "
+        "the input only)", metavar="N"))
+    seed: int = field(default=DEFAULT_SEED, metadata=flag(
+        "--seed", f"seed for subsets and resampling (default {DEFAULT_SEED})"))
+    batch_size: int = field(default=DEFAULT_BATCH_SIZE, metadata=flag(
+        "--batch-size", f"extraction batch size (default {DEFAULT_BATCH_SIZE})"))
+    device: str = field(default="auto", metadata=flag("--device", "auto, cpu, cuda or cuda:N (default auto)"))
+    ci: BootstrapOptions | None = None
+    ema: bool = field(default=False, metadata=flag("--ema", "checkpoints: use the generator's EMA weights"))
+    latents: str = field(default="normal", metadata=flag(
+        "--latents", "checkpoints: latents from a normal stream or a scrambled Sobol sequence (default normal)",
+        choices=LATENT_KINDS))
+    data: DataConfig = field(default_factory=DataConfig)
+    use_cache: bool = True
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.seed < 2**32 - 1:
+            raise InputError(f"--seed {self.seed} must be between 0 and 2^32 - 2")
+        if self.latents not in LATENT_KINDS:
+            raise InputError(f"--latents {self.latents}: choose {' or '.join(LATENT_KINDS)}")
+
+    def options_for(self, family: str, default_factory: type) -> Any:
+        """The options of `family`: those given, else `default_factory()` (the family's options class)."""
+        return self.metric_options.get(family) or default_factory()
+
+    def replace(self, **changes: Any) -> ScoreConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def flag_fields(cls: type) -> list[dataclasses.Field]:
+    """The fields of a config dataclass that are CLI flags (they carry flag metadata)."""
+    return [item for item in dataclasses.fields(cls) if "flag" in item.metadata]

@@ -1,0 +1,270 @@
+"""score(source, reference, config): one feature pass per side, then every requested metric -> a Record.
+
+The steps, each owned by its module: the input is read (ganeval.data: datasets, files, checkpoints), the reference
+parsed once (ganeval.reference.parse_reference) and loaded or extracted through the ReferenceStore (its cache), the
+extractor chosen and created (ganeval.features), the input extracted, and the metrics computed on the features
+(ganeval.evaluate, which does no I/O). A checkpoint's record is appended to its run's metrics.jsonl.
+
+>>> from ganeval.config import ScoreConfig
+>>> record = score("ring8", "ring8", ScoreConfig(metrics=("fid", "prdc"), seed=1, progress=False, use_cache=False))
+>>> record["fid"] < 0.01 and record["coverage"] > 0.9
+True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import BootstrapOptions, DataConfig, ExtractorConfig, ScoreConfig
+from .data import Samples, load_source
+from .data.checkpoint import CheckpointSource, is_checkpoint
+from .data.samples import warn_if_scales_differ
+from .device import resolve_device
+from .errors import InputError
+from .evaluate import (
+    Described,
+    MetricOptions,
+    Needs,
+    Origin,
+    check_sample_counts,
+    compute_metrics,
+    make_record,
+    plan,
+    select_families,
+)
+from .features import FeatureExtractor, create
+from .features.extract import Features, extract
+from .reference import (
+    CachedReference,
+    MomentsReference,
+    ReferenceSpec,
+    ReferenceStats,
+    ReferenceStore,
+    SamplesReference,
+    check_card,
+    check_comparable,
+    check_dimensions,
+    check_image_shapes,
+    check_rows,
+    parse_reference,
+    probe_dimension,
+    save_moments,
+)
+from .reference.checks import warn_if_foreign_to_classifier
+from .records import Record
+from .runs import append_record, asked_settings
+from .timing import PhaseTimer
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A score's record and the input's features it was computed from (to save their moments, say)."""
+
+    record: Record
+    features: Features
+
+
+@dataclass(frozen=True)
+class Input:
+    """The samples to score and, for a checkpoint, the record fields that say where they came from."""
+
+    samples: Samples
+    checkpoint: dict | None = None  # run, checkpoint, step, ema (latents), run_dir
+
+
+def score(source: str | Path | Samples, reference: str | Path | Samples | ReferenceSpec,
+          config: ScoreConfig | None = None, store: ReferenceStore | None = None) -> Record:
+    """Score `source` against `reference` under `config` (default ScoreConfig()); returns the record.
+
+    `source`: a source spec (see ganeval.data), a checkpoint .pt or Samples. `reference`: the same, `ref:KEY`, a
+    mean/covariance .npz, or a parsed ReferenceSpec. `store` (default: the cache folder, unless
+    config.use_cache is False) keeps reference statistics; a sweep passes one store to every score."""
+    return score_in_full(source, reference, config, store).record
+
+
+def score_in_full(source, reference, config: ScoreConfig | None = None,
+                  store: ReferenceStore | None = None) -> Scored:
+    """score(), also returning the input's features."""
+    config = config or ScoreConfig()
+    store = store or ReferenceStore(enabled=config.use_cache)
+    timer = PhaseTimer(config.progress)
+    spec = reference if isinstance(reference, (SamplesReference, CachedReference, MomentsReference)) else None
+    with timer.phase("input"):
+        given = open_input(source, config)
+    with timer.phase("reference"):
+        spec = spec or parse_reference(reference)
+        real_samples, loaded = _reference_side(spec, config, store)
+    check_comparable(given.samples, real_samples)
+    if real_samples is not None:
+        warn_if_scales_differ(given.samples, real_samples)  # [0, 1] against [0, 255]: a scale, not a difference
+    with timer.phase("extractor"):
+        extractor = choose_extractor(config, given.samples, spec, loaded)
+    check_image_shapes(given.samples, real_samples, extractor)
+    families = select_families(config.metrics, extractor, moments_only=isinstance(spec, MomentsReference))
+    if real_samples is not None:  # fail before extracting (and caching) anything
+        check_sample_counts(families, config, len(given.samples), len(real_samples))
+    info = real_samples.info if real_samples is not None else loaded.info
+    needs = plan(families, info, explicit=config.metrics is not None, ci=config.ci)
+    with timer.phase("reference"):
+        real = _reference_stats(spec, real_samples, loaded, extractor, needs, config, store)
+    if isinstance(spec, MomentsReference):  # fail before a long extraction, not after it
+        check_dimensions(real, probe_dimension(given.samples, extractor), extractor, given.samples)
+    with timer.phase("extract_input"):
+        features = extract(given.samples, extractor, keep_rows=needs.input_rows, logits=needs.logits,
+                           batch_size=config.batch_size, progress=config.progress)
+    check_dimensions(real, features.embedding.dim, extractor, given.samples)
+    values, diagnostics = compute_metrics(families, real, features, config, _deriver(store, real, timer), timer)
+    diagnostics["timing"] = timer.summary()
+    described = Described(given.samples.name, len(given.samples), real, extractor, config.seed)
+    settings = asked_settings(reference if isinstance(reference, (str, Path)) else None, config)
+    record = make_record(described, values, diagnostics, Origin(given.checkpoint, settings))
+    if given.checkpoint and given.checkpoint.get("run_dir"):  # the run's own metrics.jsonl, where tables read it
+        append_record(given.checkpoint["run_dir"], record.to_json())
+    return Scored(record, features)
+
+
+def open_input(source, config: ScoreConfig) -> Input:
+    """The samples to score: a seeded subset of `config.num_samples` (seed + 1: never the reference's subset), or
+    the samples a checkpoint generates from the latent stream of `config.seed`."""
+    if is_checkpoint(source):
+        checkpoint = CheckpointSource(source, ema=config.ema, latents=config.latents,
+                                      device=resolve_device(config.device))
+        return Input(checkpoint.samples(config.num_samples, config.seed), checkpoint.info.record())
+    if config.latents != "normal":
+        raise InputError(f"--latents {config.latents} applies to checkpoints; {source} is not one")
+    if isinstance(source, Samples):
+        return Input(source.subset(config.num_samples, config.seed + 1))
+    data = config.data
+    return Input(load_source(source, num_samples=config.num_samples, seed=config.seed + 1, data_root=data.data_root,
+                             download=data.download, max_image_pixels=data.max_image_pixels))
+
+
+def _reference_side(spec: ReferenceSpec, config: ScoreConfig, store: ReferenceStore):
+    """(reference Samples, None) for samples, a seeded subset with `reference_samples`; (None, ReferenceStats) for
+    a cached entry or a moments file, read once here."""
+    if isinstance(spec, SamplesReference):
+        count = config.reference_samples
+        if isinstance(spec.source, Samples):
+            return spec.source.subset(count, config.seed), None
+        if count is not None and count < 2:
+            raise InputError(f"--reference-samples {count}: needs at least 2 samples")
+        data = config.data
+        return load_source(spec.source, num_samples=count, seed=config.seed, data_root=data.data_root,
+                           download=data.download, max_image_pixels=data.max_image_pixels), None
+    if config.reference_samples is not None:
+        raise InputError(f"--reference-samples {config.reference_samples}: reference {spec.name} holds statistics, "
+                         f"not samples; give the source it came from (see `ganeval ref show`) to take a subset")
+    return None, store.load(spec)
+
+
+def _reference_stats(spec: ReferenceSpec, samples: Samples | None, loaded: ReferenceStats | None,
+                     extractor: FeatureExtractor, needs: Needs, config: ScoreConfig,
+                     store: ReferenceStore) -> ReferenceStats:
+    """The reference's statistics in the extractor's space: extracted (or found in the store) for samples; a cached
+    entry checked against the extractor and the rows the metrics need."""
+    if samples is not None:
+        return store.from_samples(samples, extractor, rows=needs.reference_rows, batch_size=config.batch_size,
+                                  progress=config.progress)
+    if isinstance(spec, CachedReference):
+        check_card(loaded.card, extractor, spec.spec)
+        if needs.reference_rows:
+            check_rows(loaded, spec.spec)
+    return loaded
+
+
+def _deriver(store: ReferenceStore, real: ReferenceStats, timer: PhaseTimer):
+    """MetricContext.derive: the store's get_or_compute, timed as a phase of its own when it computes (over
+    60,000 rows the radii take longer than the metrics)."""
+    def derive(kind: str, parameter: int, compute, status: str, phase: str | None = None):
+        def timed():
+            with timer.phase(phase or f"reference_{kind}", status):
+                return compute(real.rows)
+        return store.get_or_compute(real, kind, parameter, timed)
+
+    return derive
+
+
+def choose_extractor(config: ScoreConfig, samples: Samples, spec: ReferenceSpec | None = None,
+                     loaded: ReferenceStats | None = None) -> FeatureExtractor:
+    """The configured extractor, created on the configured device ('auto': see resolve_extractor_name), or the
+    caller's own extractor object."""
+    if config.extractor.instance is not None:
+        return config.extractor.instance
+    name = resolve_extractor_name(config.extractor.name, samples, spec, loaded)
+    return create_for(name, config.extractor.options, config.device)
+
+
+def create_for(name: str, extractor_options: dict[str, dict] | None, device) -> FeatureExtractor:
+    """Create extractor `name` with its options; options meant for another extractor are an error, not ignored."""
+    extractor_options = extractor_options or {}
+    for other in extractor_options:
+        if other != name and extractor_options[other]:
+            raise InputError(f"options for {other} were given, but the extractor is {name}; choose it with --extractor {other}")
+    return create(name, device=resolve_device(device), **extractor_options.get(name, {}))
+
+
+def resolve_extractor_name(name: str, samples: Samples, spec: ReferenceSpec | None = None,
+                           loaded: ReferenceStats | None = None) -> str:
+    """'auto': the extractor a cached reference was built with; else `identity` for vectors, `fmnist-classifier`
+    for 28x28 images (grey or stacked) and `inception-v3-compat` for other images."""
+    if name != "auto":
+        return name
+    if loaded is not None and loaded.card is not None:
+        return loaded.card.extractor
+    if samples.kind == "vectors":
+        return "identity"
+    if tuple(samples.data.shape[2:]) != (28, 28):
+        return "inception-v3-compat"
+    if spec is not None:
+        warn_if_foreign_to_classifier(spec)
+    return "fmnist-classifier"
+
+
+# The keyword form of score() (ganeval.score): today's calls, e.g. score("ring8", "ring8", "fid,prdc", seed=1).
+_CONFIG_KEYWORDS = {"num_samples", "reference_samples", "seed", "batch_size", "device", "ema", "latents", "use_cache",
+                    "progress"}
+_DATA_KEYWORDS = {"data_root", "download", "max_image_pixels"}
+
+
+def score_keywords(samples, reference, metrics: str | list[str] | None = None, **keywords) -> dict:
+    """score() with keywords: `extractor` (a name, or an extractor object), `extractor_options` ({name: options}),
+    `options` (MetricOptions), `ci` (a level such as 0.95, or BootstrapOptions), `save_stats` (write the input's
+    feature mean and covariance as a pytorch-fid .npz), and ScoreConfig's and DataConfig's fields (num_samples,
+    reference_samples, seed, batch_size, device, ema, latents, use_cache, progress, data_root, download,
+    max_image_pixels). Returns the record.
+
+    >>> record = score_keywords("ring8", "ring8", "fid,prdc", seed=1, progress=False, use_cache=False)
+    >>> record["fid"] < 0.01 and record["coverage"] > 0.9
+    True
+    """
+    save_stats = keywords.pop("save_stats", None)
+    config = config_from_keywords(metrics, keywords)
+    if save_stats is not None:
+        from .reference import check_stats_path
+
+        check_stats_path(save_stats)
+    scored = score_in_full(samples, reference, config)
+    if save_stats is not None:
+        save_moments(save_stats, scored.features.embedding)
+    return scored.record.to_json()
+
+
+def config_from_keywords(metrics, keywords: dict) -> ScoreConfig:
+    """The ScoreConfig of score_keywords' arguments; an unknown keyword is a TypeError, as for any function."""
+    unknown = set(keywords) - _CONFIG_KEYWORDS - _DATA_KEYWORDS - {"extractor", "extractor_options", "options", "ci"}
+    if unknown:
+        raise TypeError(f"score() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    ci = keywords.get("ci")
+    if ci is not None and not isinstance(ci, BootstrapOptions):
+        ci = BootstrapOptions(level=float(ci))
+    extractor = keywords.get("extractor", "auto")
+    options = keywords.get("options") or MetricOptions()
+    return ScoreConfig(
+        metrics=None if metrics is None else tuple(metrics.split(",") if isinstance(metrics, str) else metrics),
+        metric_options=options.by_family(),
+        extractor=ExtractorConfig(extractor, keywords.get("extractor_options") or {}) if isinstance(extractor, str)
+        else ExtractorConfig(extractor.name, instance=extractor),
+        ci=ci,
+        data=DataConfig(**{key: keywords[key] for key in _DATA_KEYWORDS if key in keywords}),
+        **{key: keywords[key] for key in _CONFIG_KEYWORDS if key in keywords},
+    )
