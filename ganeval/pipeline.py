@@ -88,39 +88,58 @@ def score_in_full(source, reference, config: ScoreConfig | None = None,
     config = config or ScoreConfig()
     store = store or ReferenceStore(enabled=config.use_cache)
     timer = PhaseTimer(config.progress)
-    spec = reference if isinstance(reference, (SamplesReference, CachedReference, MomentsReference)) else None
     with timer.phase("input"):
         given = open_input(source, config)
-    with timer.phase("reference"):
-        spec = spec or parse_reference(reference)
-        real_samples, loaded = _reference_side(spec, config, store)
-    check_comparable(given.samples, real_samples)
-    if real_samples is not None:
-        warn_if_scales_differ(given.samples, real_samples)  # [0, 1] against [0, 255]: a scale, not a difference
-    with timer.phase("extractor"):
-        extractor = choose_extractor(config, given.samples, spec, loaded)
-    check_image_shapes(given.samples, real_samples, extractor)
-    families = select_families(config.metrics, extractor, moments_only=isinstance(spec, MomentsReference))
-    if real_samples is not None:  # fail before extracting (and caching) anything
-        check_sample_counts(families, config, len(given.samples), len(real_samples))
-    info = real_samples.info if real_samples is not None else loaded.info
-    needs = plan(families, info, explicit=config.metrics is not None, ci=config.ci)
-    with timer.phase("reference"):
-        real = _reference_stats(spec, real_samples, loaded, extractor, needs, config, store)
-    if isinstance(spec, MomentsReference):  # fail before a long extraction, not after it
-        check_dimensions(real, probe_dimension(given.samples, extractor), extractor, given.samples)
+    planned = prepare(given.samples, reference, config, store, timer)
     with timer.phase("extract_input"):
-        features = extract(given.samples, extractor, keep_rows=needs.input_rows, logits=needs.logits,
-                           batch_size=config.batch_size, progress=config.progress)
-    check_dimensions(real, features.embedding.dim, extractor, given.samples)
-    values, diagnostics = compute_metrics(families, real, features, config, _deriver(store, real, timer), timer)
+        features = extract(given.samples, planned.extractor, keep_rows=planned.needs.input_rows,
+                           logits=planned.needs.logits, batch_size=config.batch_size, progress=config.progress)
+    real = planned.reference
+    check_dimensions(real, features.embedding.dim, planned.extractor, given.samples)
+    values, diagnostics = compute_metrics(planned.families, real, features, config, _deriver(store, real, timer), timer)
     diagnostics["timing"] = timer.summary()
-    described = Described(given.samples.name, len(given.samples), real, extractor, config.seed)
+    described = Described(given.samples.name, len(given.samples), real, planned.extractor, config.seed)
     settings = asked_settings(reference if isinstance(reference, (str, Path)) else None, config)
     record = make_record(described, values, diagnostics, Origin(given.checkpoint, settings))
     if given.checkpoint and given.checkpoint.get("run_dir"):  # the run's own metrics.jsonl, where tables read it
         append_record(given.checkpoint["run_dir"], record.to_json())
     return Scored(record, features)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a score extracts and computes: the reference's statistics, the extractor, the families and Needs."""
+
+    reference: ReferenceStats
+    extractor: FeatureExtractor
+    families: list[str]
+    needs: Needs
+
+
+def prepare(samples: Samples, reference, config: ScoreConfig, store: ReferenceStore, timer: PhaseTimer) -> Plan:
+    """Everything before the input's extraction, each check as early as it can be made: the reference parsed and
+    read (or its samples loaded), the extractor chosen, the families and sample counts checked, the reference's
+    statistics extracted or found."""
+    spec = reference if isinstance(reference, (SamplesReference, CachedReference, MomentsReference)) else None
+    with timer.phase("reference"):
+        spec = spec or parse_reference(reference)
+        real_samples, loaded = _reference_side(spec, config, store)
+    check_comparable(samples, real_samples)
+    if real_samples is not None:
+        warn_if_scales_differ(samples, real_samples)  # [0, 1] against [0, 255]: a scale, not a difference
+    with timer.phase("extractor"):
+        extractor = choose_extractor(config, samples, spec, loaded)
+    check_image_shapes(samples, real_samples, extractor)
+    families = select_families(config.metrics, extractor, moments_only=isinstance(spec, MomentsReference))
+    if real_samples is not None:  # fail before extracting (and caching) anything
+        check_sample_counts(families, config, len(samples), len(real_samples))
+    info = real_samples.info if real_samples is not None else loaded.info
+    needs = plan(families, info, explicit=config.metrics is not None, ci=config.ci)
+    with timer.phase("reference"):
+        real = _reference_stats(spec, real_samples, loaded, extractor, needs, config, store)
+    if isinstance(spec, MomentsReference):  # fail before a long extraction, not after it
+        check_dimensions(real, probe_dimension(samples, extractor), extractor, samples)
+    return Plan(real, extractor, families, needs)
 
 
 def open_input(source, config: ScoreConfig) -> Input:

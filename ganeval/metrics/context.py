@@ -41,8 +41,3 @@ class MetricContext:
     @property
     def num_samples(self) -> int:
         return self.features.num_samples
-
-    def with_options(self, options: Any) -> MetricContext:
-        from dataclasses import replace
-
-        return replace(self, options=options)

@@ -25,7 +25,8 @@ from tqdm import tqdm
 
 from ..atomic import write_text_atomically
 from ..data import load_source
-from ..data.checkpoint import LATENT_KINDS, CheckpointSource, generate, latent_codes
+# LATENT_KINDS and latent_codes stay importable from here, as before the move to ganeval.data.checkpoint
+from ..data.checkpoint import LATENT_KINDS, CheckpointSource, generate, latent_codes  # noqa: F401
 from ..data.checkpoint import generator_from_checkpoint as rebuild_generator
 from ..errors import InputError
 from ..nets.build import build_discriminator, build_generator, latent_dim, network_config
