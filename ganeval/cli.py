@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -420,4 +421,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if os.environ.get("RANK", "0") != "0":  # under torchrun every rank sees the same data: rank 0 says it once
+        return
     print(f"ganeval: warning: {message}", file=sys.stderr)

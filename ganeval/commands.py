@@ -16,6 +16,7 @@ from .compare import compare, render
 from .data import load_source
 from .data.files import save_samples
 from .device import resolve_device
+from .distributed import init_world, world_from_environment
 from .errors import EXIT_CHECK_FAILED, EXIT_OK, GanevalError
 from .data.checkpoint import CheckpointSource
 from .cli import score_config
@@ -45,6 +46,7 @@ from .verdicts import check_outputs as check_verdict_outputs, publish, verdicts_
 
 
 def run_train(args: argparse.Namespace) -> int:
+    _one_process("train")
     overrides = list(args.set) + ([f"steps={args.steps}"] if args.steps is not None else [])
     config = load_config(args.config, overrides)
     out = args.out or Path("runs") / config.name
@@ -64,6 +66,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    _one_process("sample")
     if args.out.suffix:
         check_output_file(args.out, "--out")
     else:
@@ -107,10 +110,12 @@ def run_gate(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    _one_process("demo")
     return demo.run(args.runs, args.out, device=resolve_device(args.device), progress=False if args.quiet else None)
 
 
 def run_train_classifier(args: argparse.Namespace) -> int:
+    _one_process("train-classifier")
     if args.epochs is not None and args.epochs < 1:
         raise GanevalError(f"--epochs must be at least 1, got {args.epochs}")
     check_output_folder(args.out, "--out")  # before an epoch of training, not after it
@@ -125,13 +130,25 @@ def run_train_classifier(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _one_process(command: str) -> None:
+    """Commands that are not sharded yet refuse torchrun's K processes, which would each do (and write) it all."""
+    world = world_from_environment()
+    if world.distributed:
+        raise GanevalError(f"ganeval {command} runs in one process (this is rank {world.rank} of {world.size}); "
+                           f"launch it without torchrun (score and ref build are sharded)")
+
+
 def run_score(args: argparse.Namespace) -> int:
     """Score INPUT; a run directory scores each checkpoint not yet scored with these settings (one reference pass).
     `--out FILE` also writes the record as JSON, `--append RUN` appends it to RUN/metrics.jsonl."""
     args.reference = _reference_argument(args)
     config = score_config(args)  # bad flags fail here, before any scoring
     _check_outputs(args)
-    store = ReferenceStore(enabled=config.use_cache)
+    world = init_world(config.device)  # torchrun: every rank scores its shard, the main rank writes
+    store = ReferenceStore(enabled=config.use_cache, world=world)
+    if world.distributed and is_run_dir(args.input):
+        raise GanevalError(f"{args.input}: sweeps of a run directory run in one process for now; score its "
+                           f"checkpoints one by one under torchrun")
     if is_run_dir(args.input):
         for flag, value in (("--out", args.out), ("--save-stats", args.save_stats)):
             if value is not None:
@@ -141,9 +158,10 @@ def run_score(args: argparse.Namespace) -> int:
             print(f"{args.input}: every checkpoint is already scored with these settings", file=sys.stderr)
         return EXIT_OK
     scored = score_in_full(args.input, args.reference, config, store)
-    if args.save_stats is not None:
-        save_moments(args.save_stats, scored.features.embedding)
-    _print_and_write(args, args.input, scored.record)
+    if world.is_main:
+        if args.save_stats is not None:
+            save_moments(args.save_stats, scored.features.embedding)
+        _print_and_write(args, args.input, scored.record)
     return EXIT_OK
 
 
@@ -189,7 +207,10 @@ def _print_and_write(args: argparse.Namespace, samples: str, record: Record) -> 
 
 def run_ref_build(args: argparse.Namespace) -> int:
     check_output_folder(cache_dir(), "the reference cache ($GANEVAL_CACHE)")  # building is all this command does
+    world = init_world(args.device)  # torchrun: every rank extracts its shard, the main rank writes
     reference = _built_reference(args)
+    if not world.is_main:
+        return EXIT_OK
     state = "already cached" if reference.from_cache else "built"
     print(f"{state}: ref:{reference.card.key}  ({reference.card.source}, {reference.card.extractor}, N={reference.card.num_samples})")
     return EXIT_OK
@@ -210,6 +231,7 @@ def _built_reference(args: argparse.Namespace) -> ReferenceStats:
 def run_ref_export(args: argparse.Namespace) -> int:
     """`ref export KEY|SPEC --out stats.npz`: a cached reference (built first from a SPEC) as pytorch-fid statistics,
     with its provenance card beside them."""
+    _one_process("ref export")
     check_stats_path(args.out)
     check_output_file(args.out, "--out")  # before a reference is built, which may take minutes
     cached = cached_reference_spec(args.spec)

@@ -1,19 +1,24 @@
 """Device selection shared by the CLI and the library."""
 from __future__ import annotations
 
+import os
+
 import torch
 
 from .errors import InputError
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """Map 'auto' (or None) to CUDA when present, else CPU; validate explicit names.
+    """Map 'auto' (or None) to CUDA when present (under torchrun, this process's GPU: cuda:LOCAL_RANK), else CPU;
+    validate explicit names.
 
     >>> resolve_device("cpu")
     device(type='cpu')
     """
     if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:

@@ -33,7 +33,7 @@ from .evaluate import (
     select_families,
 )
 from .features import FeatureExtractor, create
-from .features.extract import Features, extract
+from .features.extract import Features
 from .reference import (
     CachedReference,
     MomentsReference,
@@ -92,8 +92,9 @@ def score_in_full(source, reference, config: ScoreConfig | None = None,
         given = open_input(source, config)
     planned = prepare(given.samples, reference, config, store, timer)
     with timer.phase("extract_input"):
-        features = extract(given.samples, planned.extractor, keep_rows=planned.needs.input_rows,
-                           logits=planned.needs.logits, batch_size=config.batch_size, progress=config.progress)
+        features = store.world.extract(given.samples, planned.extractor, keep_rows=planned.needs.input_rows,
+                                       logits=planned.needs.logits, batch_size=config.batch_size,
+                                       progress=config.progress)
     real = planned.reference
     check_dimensions(real, features.embedding.dim, planned.extractor, given.samples)
     values, diagnostics = compute_metrics(planned.families, real, features, config, _deriver(store, real, timer), timer)
@@ -101,7 +102,7 @@ def score_in_full(source, reference, config: ScoreConfig | None = None,
     described = Described(given.samples.name, len(given.samples), real, planned.extractor, config.seed)
     settings = asked_settings(reference if isinstance(reference, (str, Path)) else None, config)
     record = make_record(described, values, diagnostics, Origin(given.checkpoint, settings))
-    if given.checkpoint and given.checkpoint.get("run_dir"):  # the run's own metrics.jsonl, where tables read it
+    if given.checkpoint and given.checkpoint.get("run_dir") and store.world.is_main:  # where tables read it
         append_record(given.checkpoint["run_dir"], record.to_json())
     return Scored(record, features)
 

@@ -77,10 +77,13 @@ class Samples:
             return self
         return Samples(self.data[rows], self.name, None if self.labels is None else self.labels[rows], self.mixture)
 
-    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
+    def batches(self, batch_size: int, rows: range | None = None) -> Iterator[torch.Tensor]:
+        """Batches of `batch_size` rows, of all rows or of the contiguous `rows` (a distributed score's shard)."""
         if batch_size < 1:
             raise InputError(f"--batch-size must be at least 1, got {batch_size}")
-        yield from self.data.split(batch_size)
+        data = self.data if rows is None else self.data[rows.start:rows.stop]
+        if len(data):  # an empty shard has no batches (split would give one empty batch)
+            yield from data.split(batch_size)
 
 
 def subset_rows(count: int, num_samples: int | None, seed: int, name: str) -> torch.Tensor | None:

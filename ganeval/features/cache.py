@@ -161,12 +161,10 @@ def load_reference(key_or_path: str | os.PathLike, folder: Path | None = None):
     path = reference_path(key_or_path, folder)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        stats = FeatureStats.from_state_dict(payload["stats"])
+        stats = FeatureStats.from_state_dict(payload["stats"], payload.get("raw"))
         derived = DerivedStatistics.from_payload(payload)
     except Exception as exc:  # a damaged or foreign file: torch, pickle and key errors of several types
         raise InputError(f"{path}: unreadable reference statistics ({type(exc).__name__}); delete it and rebuild") from exc
-    if payload.get("raw") is not None:
-        stats.keep_raw, stats._raw = True, [payload["raw"]]
     return stats, card, derived
 
 

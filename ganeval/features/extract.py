@@ -22,15 +22,17 @@ class Features:
 
 
 def extract(samples: Samples, extractor: FeatureExtractor, *, keep_rows: bool, logits: str | None = None,
-            batch_size: int, progress: bool | None) -> Features:
-    """One pass over `samples`. `logits`: None (not extracted), 'required' (a missing logits output is an error) or
-    'optional' (dropped when the extractor returns none, as IS chosen by default is)."""
+            batch_size: int, progress: bool | None, rows: range | None = None) -> Features:
+    """One pass over `samples` (or over its contiguous `rows`: a shard). `logits`: None (not extracted), 'required'
+    (a missing logits output is an error) or 'optional' (dropped when the extractor returns none, as IS chosen by
+    default is)."""
     wanted = {"embedding": (extractor.feature_layer, FeatureStats(keep_raw=keep_rows))}
     if logits and extractor.logits_layer:
         wanted["logits"] = (extractor.logits_layer, FeatureStats(keep_raw=True))
     show = sys.stderr.isatty() if progress is None else progress
-    with tqdm(total=len(samples), desc=f"features {samples.name}", unit="sample", disable=not show, leave=False) as bar:
-        for batch in samples.batches(batch_size):
+    total = len(samples) if rows is None else len(rows)
+    with tqdm(total=total, desc=f"features {samples.name}", unit="sample", disable=not show, leave=False) as bar:
+        for batch in samples.batches(batch_size, rows):
             outputs = extractor(batch)
             if logits == "optional" and "logits" in wanted and wanted["logits"][0] not in outputs:
                 del wanted["logits"]

@@ -108,11 +108,14 @@ class FeatureStats:
         return {"num_samples": self.num_samples, "shift": self.shift, "sum": self.sum, "outer_sum": self.outer_sum}
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> FeatureStats:
-        stats = cls()
+    def from_state_dict(cls, state: dict, rows: torch.Tensor | None = None) -> FeatureStats:
+        """Statistics from state_dict(); with `rows`, the raw rows they were computed from, kept."""
+        stats = cls(keep_raw=rows is not None)
         stats.num_samples = int(state["num_samples"])
         stats.shift, stats.sum, stats.outer_sum = state["shift"], state["sum"], state["outer_sum"]
         stats.device = None if stats.shift is None else stats.shift.device
+        if rows is not None:
+            stats._raw = [rows]
         return stats
 
     def _require(self, count: int) -> None:

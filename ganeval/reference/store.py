@@ -23,7 +23,7 @@ from ..features.cache import (
     reference_path,
     save_reference,
 )
-from ..features.extract import extract
+from ..distributed import World, current_world
 from .spec import CachedReference, MomentsReference, ReferenceSpec
 from .stats import ReferenceStats
 
@@ -37,9 +37,10 @@ class ReferenceStore:
     >>> real = store.from_samples(samples, extractor, rows=True, batch_size=64, progress=False)   # doctest: +SKIP
     """
 
-    def __init__(self, folder: Path | None = None, *, enabled: bool = True) -> None:
+    def __init__(self, folder: Path | None = None, *, enabled: bool = True, world: World | None = None) -> None:
         self.folder = folder
         self.enabled = enabled
+        self.world = world or current_world()  # every rank extracts its shard; only the main rank writes
         self._derived: dict[str, DerivedStatistics] = {}  # by cache key
         self._entry_folders: dict[str, Path] = {}  # where each entry read or written lives
         self._extracted: dict[str, ReferenceStats] = {}  # by cache key: this process's extractions
@@ -66,20 +67,32 @@ class ReferenceStore:
         if known is not None and (known.rows is not None or not rows):
             return known
         if self.enabled and known is None:
-            try:
-                cached = self._read_entry(key, self.cache_folder, name=samples.name, info=samples.info)
-                if cached.card.has_raw_features or not rows:
-                    return cached
-            except InputError:
-                pass  # no entry yet (or a damaged one): compute and (re)write it
-        stats = extract(samples, extractor, keep_rows=rows, batch_size=batch_size, progress=progress).embedding
+            cached = self._usable_entry(key, samples, rows)
+            if cached is not None:
+                return cached
+        stats = self.world.extract(samples, extractor, keep_rows=rows, batch_size=batch_size, progress=progress).embedding
         card = make_card(key, samples.name, content, extractor, stats)
         reference = ReferenceStats.from_stats(samples.name, stats, samples.info, card)
         self._extracted[key] = reference
         self._derived[key] = DerivedStatistics()
-        if self.enabled and save_reference(stats, card, self.cache_folder) is not None:
+        if self.enabled and self.world.is_main and save_reference(stats, card, self.cache_folder) is not None:
             self._entry_folders[key] = self.cache_folder
         return reference
+
+    def _usable_entry(self, key: str, samples: Samples, rows: bool) -> ReferenceStats | None:
+        """The cache entry of `key` when it exists (with rows, when `rows`); the main rank decides for all, so
+        that every rank reads it, or none does and all extract together."""
+        cached = None
+        if self.world.is_main:
+            try:
+                cached = self._read_entry(key, self.cache_folder, name=samples.name, info=samples.info)
+            except InputError:
+                pass  # no entry yet (or a damaged one): compute and (re)write it
+            if cached is not None and rows and not cached.card.has_raw_features:
+                cached = None
+        if not self.world.broadcast(cached is not None):
+            return None
+        return cached or self._read_entry(key, self.cache_folder, name=samples.name, info=samples.info)
 
     def get_or_compute(self, reference: ReferenceStats, kind: str, parameter: int,
                        compute: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -106,6 +119,6 @@ class ReferenceStore:
 
     def _save(self, reference: ReferenceStats, derived: DerivedStatistics) -> None:
         folder = self._entry_folders.get(reference.key) if reference.key else None
-        if self.enabled and folder is not None and reference.stats is not None:
+        if self.enabled and self.world.is_main and folder is not None and reference.stats is not None:
             save_reference(reference.stats, reference.card, folder, derived=derived)
 

@@ -1,0 +1,119 @@
+"""Sharded scoring under torchrun (gloo on CPU): K processes give the record one process gives, and only rank 0
+writes it."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganeval.distributed import World
+
+TORCHRUN = Path(sys.executable).with_name("torchrun")
+EXACT = ("kid_mean", "kid_std", "precision", "recall", "density", "coverage", "modes", "high_quality", "reverse_kl",
+         "ndb", "ndb_fraction", "ndb_js")
+
+pytestmark = pytest.mark.skipif(not TORCHRUN.exists() and shutil.which("torchrun") is None,
+                                reason="torchrun is not installed beside this Python")
+
+
+def test_blocked_shards_cover_the_rows_in_order():
+    for size in (1, 2, 3, 7):
+        for unit in (1, 3, 64):
+            rows = [row for rank in range(size) for row in World(rank, size).shard(10, unit)]
+            assert rows == list(range(10))
+    assert [World(rank, 2).shard(10, 4) for rank in range(2)] == [range(0, 4), range(4, 10)]  # whole batches
+    assert [list(World(rank, 3).shard(2)) for rank in range(3)] == [[], [0], [1]]  # more ranks than rows
+
+
+def _score(tmp_path: Path, processes: int, args: list[str], name: str) -> dict:
+    out = tmp_path / f"{name}-{processes}.json"
+    launcher = [sys.executable, "-m"] if processes == 1 else [str(TORCHRUN if TORCHRUN.exists() else "torchrun"),
+                                                                "--standalone", f"--nproc_per_node={processes}", "-m"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "GANEVAL_CACHE": str(tmp_path / f"cache-{processes}")}
+    result = subprocess.run([*launcher, "ganeval", "score", *args, "--quiet", "--json", "--out", str(out)],
+                            capture_output=True, text=True, env=environment, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("\n") == 1, "only rank 0 prints the record"
+    return json.loads(out.read_text())
+
+
+def _same_record(single: dict, sharded: dict) -> None:
+    for key, value in single.items():
+        if key in ("fid", "is_mean", "is_std") or key.startswith("fid_ci") or key.startswith("is_mean_ci"):
+            assert sharded[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+        elif key in EXACT or key.endswith(("_ci_low", "_ci_high")):
+            assert sharded[key] == value, key
+    assert sharded["num_samples"] == single["num_samples"] and sharded["num_reference"] == single["num_reference"]
+    if "modes" in single["diagnostics"]:
+        assert sharded["diagnostics"]["modes"]["mode_counts"] == single["diagnostics"]["modes"]["mode_counts"]
+
+
+def test_points_scored_on_two_and_three_processes_match_one(tmp_path):
+    rng = np.random.default_rng(0)
+    centres = np.stack(np.meshgrid(np.arange(-4, 5, 2), np.arange(-4, 5, 2)), -1).reshape(-1, 2)
+    points = centres[rng.integers(0, 25, 401)] + rng.normal(scale=0.05, size=(401, 2))
+    np.save(tmp_path / "fake.npy", points)
+    args = [str(tmp_path / "fake.npy"), "grid25", "--metrics", "fid,kid,prdc,modes,ndb", "--kid-subsets", "5",
+            "--ndb-bins", "10", "--ci", "0.9", "--ci-replicates", "20"]
+    single = _score(tmp_path, 1, args, "points")
+    for processes in (2, 3):
+        _same_record(single, _score(tmp_path, processes, args, "points"))
+    assert (tmp_path / "cache-2" / "references").is_dir()  # rank 0 cached the reference
+
+
+def test_a_folder_scored_on_two_processes_matches_one(tmp_path):
+    rng = np.random.default_rng(1)
+    for side, count in (("fake", 37), ("real", 45)):
+        (tmp_path / side).mkdir()
+        for index in range(count):
+            Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(tmp_path / side / f"{index:03d}.png")
+    args = [str(tmp_path / "fake"), str(tmp_path / "real"), "--metrics", "fid,is,kid", "--extractor",
+            "fmnist-classifier", "--kid-subset-size", "20", "--kid-subsets", "5", "--is-splits", "2"]
+    single = _score(tmp_path, 1, args, "folder")
+    _same_record(single, _score(tmp_path, 2, args, "folder"))
+
+
+def test_a_checkpoint_scored_on_two_processes_matches_one_and_is_recorded_once(tmp_path):
+    run = tmp_path / "run"
+    train = subprocess.run([sys.executable, "-m", "ganeval", "train", "ring8-gan", "--steps", "2", "--set", "batch_size=10",
+                            "--set", "train_size=500", "--out", str(run), "--no-eval", "--quiet"],
+                           capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert train.returncode == 0, train.stderr
+    checkpoint = str(run / "checkpoints" / "step-0000002.pt")
+    args = [checkpoint, "ring8", "--metrics", "fid,prdc,modes", "--num-samples", "300", "--ci", "0.9",
+            "--ci-replicates", "20"]
+    single = _score(tmp_path, 1, args, "checkpoint")
+    sharded = _score(tmp_path, 2, args, "checkpoint")
+    _same_record(single, sharded)
+    records = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(records) == 2, "each score appends its record once (rank 0), not once per rank"
+    assert "torchrun" in subprocess.run([str(TORCHRUN if TORCHRUN.exists() else "torchrun"), "--standalone",
+                                         "--nproc_per_node=2", "-m", "ganeval", "train", "ring8-gan", "--out",
+                                         str(tmp_path / "other")], capture_output=True, text=True,
+                                        env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300).stderr
+
+
+def test_ref_build_on_two_processes_caches_the_single_process_statistics(tmp_path):
+    import torch
+
+    np.save(tmp_path / "real.npy", np.random.default_rng(2).normal(size=(301, 5)))
+    cards = {}
+    for processes in (1, 2):
+        cache = tmp_path / f"cache-{processes}"
+        launcher = [sys.executable, "-m"] if processes == 1 else [str(TORCHRUN if TORCHRUN.exists() else "torchrun"),
+                                                                    "--standalone", "--nproc_per_node=2", "-m"]
+        result = subprocess.run([*launcher, "ganeval", "ref", "build", str(tmp_path / "real.npy"), "--quiet"],
+                                capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "OMP_NUM_THREADS": "1", "GANEVAL_CACHE": str(cache)})
+        assert result.returncode == 0 and result.stdout.count("\n") == 1, result.stderr[-2000:]
+        (entry,) = (cache / "references").glob("*.pt")
+        cards[processes] = torch.load(entry, weights_only=True)
+    assert torch.equal(cards[1]["raw"], cards[2]["raw"])
+    assert torch.allclose(cards[1]["stats"]["outer_sum"], cards[2]["stats"]["outer_sum"], rtol=1e-12)
