@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import (DEFAULT_REPLICATES, DEFAULT_SEED, LATENT_KINDS, BootstrapOptions, DataConfig, ExtractorConfig,
-                     ScoreConfig, flag_fields)
+from .config import (DEFAULT_DIST_TIMEOUT_S, DEFAULT_REPLICATES, DEFAULT_SEED, LATENT_KINDS, BootstrapOptions,
+                     DataConfig, ExtractorConfig, ScoreConfig, flag_fields)
 from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, GanevalError, InputError
 from .metrics.registry import METRIC_FAMILIES, Metric, default_families, parse_metrics
 
@@ -166,6 +166,9 @@ def _add_extraction_options(parser: argparse.ArgumentParser, score_fields: Seque
     _add_extractor_options(parser)
     add_config_flags(parser, ScoreConfig, score_fields)
     add_config_flags(parser, DataConfig)
+    parser.add_argument("--dist-timeout", type=float, default=DEFAULT_DIST_TIMEOUT_S, metavar="SECONDS",
+                        help=f"under torchrun: how long a process waits for the others before all stop (default "
+                             f"{DEFAULT_DIST_TIMEOUT_S})")
     _add_quiet_and_process_options(parser)
 
 
@@ -413,11 +416,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         except GanevalError as error:
             if getattr(args, "debug", False):
                 raise
-            print(f"ganeval: error: {error}", file=sys.stderr)
+            print(f"ganeval: error{_rank_text()}: {error}", file=sys.stderr)
             return error.exit_code
         except KeyboardInterrupt as interrupt:  # a training run's carries the signal's code (143 for SIGTERM)
             print("ganeval: interrupted", file=sys.stderr)
             return getattr(interrupt, "exit_code", EXIT_INTERRUPTED)
+
+
+def _rank_text() -> str:
+    """' (rank 1 of 2)' under torchrun, so that the line says which process failed; '' in one process."""
+    size = os.environ.get("WORLD_SIZE", "1")
+    return f" (rank {os.environ.get('RANK', '0')} of {size})" if size not in ("", "1") else ""
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

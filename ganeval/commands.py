@@ -144,17 +144,17 @@ def run_score(args: argparse.Namespace) -> int:
     args.reference = _reference_argument(args)
     config = score_config(args)  # bad flags fail here, before any scoring
     _check_outputs(args)
-    world = init_world(config.device)  # torchrun: every rank scores its shard, the main rank writes
+    world = init_world(config.device, args.dist_timeout)  # torchrun: ranks score their shards, rank 0 writes
     store = ReferenceStore(enabled=config.use_cache, world=world)
-    if world.distributed and is_run_dir(args.input):
-        raise GanevalError(f"{args.input}: sweeps of a run directory run in one process for now; score its "
-                           f"checkpoints one by one under torchrun")
     if is_run_dir(args.input):
         for flag, value in (("--out", args.out), ("--save-stats", args.save_stats)):
             if value is not None:
                 raise GanevalError(f"{flag} writes one score; {args.input} is a run directory with a score per checkpoint")
-        if not score_run(args.input, args.reference, config, lambda path, record: _print_and_write(args, str(path), record),
-                         store):
+        def shown(path: Path, record: Record) -> None:
+            if world.is_main:
+                _print_and_write(args, str(path), record)
+
+        if not score_run(args.input, args.reference, config, shown, store) and world.is_main:
             print(f"{args.input}: every checkpoint is already scored with these settings", file=sys.stderr)
         return EXIT_OK
     scored = score_in_full(args.input, args.reference, config, store)
@@ -207,7 +207,7 @@ def _print_and_write(args: argparse.Namespace, samples: str, record: Record) -> 
 
 def run_ref_build(args: argparse.Namespace) -> int:
     check_output_folder(cache_dir(), "the reference cache ($GANEVAL_CACHE)")  # building is all this command does
-    world = init_world(args.device)  # torchrun: every rank extracts its shard, the main rank writes
+    world = init_world(args.device, args.dist_timeout)  # torchrun: ranks extract shards, rank 0 writes
     reference = _built_reference(args)
     if not world.is_main:
         return EXIT_OK

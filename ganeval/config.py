@@ -19,6 +19,7 @@ from .errors import InputError
 DEFAULT_SEED = 2020  # torch-fidelity's rng_seed: default KID subsets and IS splits match it
 DEFAULT_REPLICATES = 200  # bootstrap replicates of --ci
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_DIST_TIMEOUT_S = 300  # torchrun: how long a process waits for the others before the job gives up
 LATENT_KINDS = ("normal", "sobol")  # checkpoints: a normal latent stream, or a scrambled Sobol sequence
 FID_BOOTSTRAP_METHODS = ("auto", "exact", "expansion")
 

@@ -11,6 +11,7 @@ the streaming moments merge exactly (FeatureStats.merge) up to float64 rounding.
 """
 from __future__ import annotations
 
+import atexit
 import datetime as _dt
 import os
 from dataclasses import dataclass
@@ -18,14 +19,12 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .config import DEFAULT_DIST_TIMEOUT_S
 from .errors import InputError
 from .data import Samples
 from .features import FeatureExtractor
 from .features.extract import Features, extract
 from .features.stats import FeatureStats
-
-DEFAULT_TIMEOUT_S = 300  # how long a rank waits for the others before the whole world gives up
-
 
 @dataclass(frozen=True)
 class World:
@@ -90,6 +89,14 @@ class World:
         return self.gather_features(extract(samples, extractor, keep_rows=keep_rows, logits=logits,
                                              batch_size=batch_size, progress=progress if self.is_main else False, rows=shard))
 
+    def gather_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """Every rank's block of rows (a shard of generated samples), concatenated in rank order, on the CPU."""
+        if not self.distributed:
+            return rows
+        blocks = [None] * self.size
+        dist.all_gather_object(blocks, rows.cpu())
+        return torch.cat(blocks)
+
     def gather_features(self, features: Features) -> Features:
         """Features of the whole sample set from each rank's Features of its shard."""
         if not self.distributed:
@@ -122,16 +129,20 @@ def world_from_environment() -> World:
     return World(rank, size, local_rank)
 
 
-def init_world(device: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S) -> World:
+def init_world(device: str = "auto", timeout_s: float = DEFAULT_DIST_TIMEOUT_S) -> World:
     """Join the job's process group when launched by torchrun (NCCL for CUDA devices, gloo otherwise); a world of
     one process otherwise. A rank that waits longer than `timeout_s` for the others fails."""
     world = world_from_environment()
     if not world.distributed or dist.is_initialized():
         return world
+    if not timeout_s > 0:
+        raise InputError(f"--dist-timeout {timeout_s}: must be a number of seconds above 0")
     cuda = device != "cpu" and torch.cuda.is_available()
     if cuda:
         torch.cuda.set_device(world.local_rank)
     dist.init_process_group("nccl" if cuda else "gloo", timeout=_dt.timedelta(seconds=timeout_s))
+    # leave the group before the interpreter exits: a gloo group still up at exit aborts the process (SIGABRT)
+    atexit.register(dist.destroy_process_group)
     return world
 
 

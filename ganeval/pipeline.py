@@ -17,9 +17,10 @@ from pathlib import Path
 
 from .config import BootstrapOptions, DataConfig, ExtractorConfig, ScoreConfig
 from .data import Samples, load_source
-from .data.checkpoint import CheckpointSource, is_checkpoint
+from .data.checkpoint import GENERATION_BATCH, CheckpointSource, is_checkpoint
 from .data.samples import warn_if_scales_differ
 from .device import resolve_device
+from .distributed import current_world
 from .errors import InputError
 from .evaluate import (
     Described,
@@ -149,7 +150,10 @@ def open_input(source, config: ScoreConfig) -> Input:
     if is_checkpoint(source):
         checkpoint = CheckpointSource(source, ema=config.ema, latents=config.latents,
                                       device=resolve_device(config.device))
-        return Input(checkpoint.samples(config.num_samples, config.seed), checkpoint.info.record())
+        count, world = checkpoint.count(config.num_samples), current_world()
+        block = checkpoint.generate(count, config.seed, world.shard(count, unit=GENERATION_BATCH))
+        samples = Samples(world.gather_rows(block), checkpoint.name)  # each rank generated whole batches of its own
+        return Input(samples, checkpoint.info.record())
     if config.latents != "normal":
         raise InputError(f"--latents {config.latents} applies to checkpoints; {source} is not one")
     if isinstance(source, Samples):

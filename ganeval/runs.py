@@ -134,7 +134,26 @@ def score_run(run_dir: str | os.PathLike, reference: str, config: ScoreConfig,
         if on_scored is not None:
             on_scored(checkpoint, record)
 
-    return score_checkpoints(run_dir, lambda path, records: is_scored(path, settings, records), score_one)
+    def scored(path: Path, records: list[dict]) -> bool:
+        return is_scored(path, settings, records)
+
+    if store.world.distributed:
+        return _score_together(run_dir, scored, score_one, store.world)
+    return score_checkpoints(run_dir, scored, score_one)
+
+
+def _score_together(run_dir, is_scored: Callable[[Path, list[dict]], bool], score_one: Callable[[Path], object],
+                    world) -> list[Path]:
+    """score_checkpoints for the ranks of one torchrun job, which score each checkpoint together: rank 0 takes
+    the claims and decides, under each claim, whether the checkpoint is still unscored; every rank follows."""
+    scored = []
+    for path in checkpoints(run_dir):
+        with _claim(path, wait=True) if world.is_main else contextlib.nullcontext(True):
+            todo = world.broadcast(not is_scored(path, read_records(run_dir)) if world.is_main else None)
+            if todo:
+                score_one(path)
+                scored.append(path)
+    return scored
 
 
 def score_checkpoints(run_dir: str | os.PathLike, is_scored: Callable[[Path, list[dict]], bool],

@@ -117,3 +117,36 @@ def test_ref_build_on_two_processes_caches_the_single_process_statistics(tmp_pat
         cards[processes] = torch.load(entry, weights_only=True)
     assert torch.equal(cards[1]["raw"], cards[2]["raw"])
     assert torch.allclose(cards[1]["stats"]["outer_sum"], cards[2]["stats"]["outer_sum"], rtol=1e-12)
+
+
+def _torchrun(args: list[str], tmp_path: Path, processes: int = 2) -> subprocess.CompletedProcess:
+    return subprocess.run([str(TORCHRUN if TORCHRUN.exists() else "torchrun"), "--standalone",
+                           f"--nproc_per_node={processes}", "-m", "ganeval", *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1", "GANEVAL_CACHE": str(tmp_path / "c")})
+
+
+def test_a_sweep_on_two_processes_writes_each_record_once(tmp_path):
+    run = tmp_path / "run"
+    train = subprocess.run([sys.executable, "-m", "ganeval", "train", "ring8-gan", "--steps", "2", "--set", "batch_size=10",
+                            "--set", "train_size=500", "--set", "checkpoint_every=1", "--out", str(run), "--no-eval",
+                            "--quiet"], capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                           timeout=300)
+    assert train.returncode == 0, train.stderr
+    sweep = ["score", str(run), "--reference", "ring8", "--metrics", "fid,prdc", "--num-samples", "200", "--json",
+             "--quiet"]
+    first = _torchrun(sweep, tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert [json.loads(line)["step"] for line in first.stdout.splitlines()] == [0, 1, 2]
+    again = _torchrun(sweep, tmp_path)
+    assert again.returncode == 0 and again.stdout == "" and "already scored" in again.stderr
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [0, 1, 2]
+
+
+def test_bad_input_under_torchrun_is_one_line_naming_the_rank(tmp_path):
+    """Every rank meets the same bad input; torchrun stops the others once one fails, so one or two lines come."""
+    result = _torchrun(["score", str(tmp_path / "missing.npy"), "ring8", "--quiet"], tmp_path)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("ganeval: error")]
+    assert result.returncode != 0 and 1 <= len(lines) <= 2
+    assert all(line.split(":")[1] in (" error (rank 0 of 2)", " error (rank 1 of 2)") for line in lines)
+    assert all("missing.npy" in line for line in lines)

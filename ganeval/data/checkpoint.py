@@ -110,17 +110,24 @@ def generator_from_checkpoint(checkpoint: dict, ema: bool = False, device: torch
     return generator.to(device).eval(), config
 
 
+GENERATION_BATCH = 500  # latents per generator call (a shard of a distributed score is whole batches of these)
+
+
 @torch.no_grad()
-def generate(generator: nn.Module, config: ModelSpec, num_samples: int, seed: int, *, batch_size: int = 500,
-             device: torch.device = torch.device("cpu"), latents: str = "normal") -> torch.Tensor:
-    """`num_samples` samples from a seeded latent stream: uint8 images or float points, independent of batch size.
+def generate(generator: nn.Module, config: ModelSpec, num_samples: int, seed: int, *,
+             batch_size: int = GENERATION_BATCH, device: torch.device = torch.device("cpu"), latents: str = "normal",
+             rows: range | None = None) -> torch.Tensor:
+    """`num_samples` samples from a seeded latent stream: uint8 images or float points, independent of batch size;
+    with `rows` (a block starting at a multiple of `batch_size`), only those, computed in the same batches.
 
     `latents='sobol'` draws the latents from a scrambled Sobol sequence through the inverse normal CDF (quasi-Monte
     Carlo, as Chong & Forsyth recommend for FID-infinity: the samples cover the latent space more evenly, which
     lowers the variance of the score)."""
     codes = latent_codes(num_samples, latent_dim(config.model, config.model_options), seed, latents)
-    outputs = [generator(chunk.to(device)).cpu() for chunk in codes.split(batch_size)]
-    samples = torch.cat(outputs)
+    if rows is not None:
+        codes = codes[rows.start:rows.stop]
+    outputs = [generator(chunk.to(device)).cpu() for chunk in codes.split(batch_size)] if len(codes) else []
+    samples = torch.cat(outputs) if outputs else generator(latent_codes(1, codes.shape[1], 0).to(device)).cpu()[:0]
     return samples.double() if config.model == "mlp" else to_uint8(samples)
 
 
@@ -193,13 +200,21 @@ class CheckpointSource:
                               ema=ema, latents=latents, run_dir=run_dir, eval_samples=self.config.eval_samples,
                               data=self.config.data)
 
-    def samples(self, num_samples: int | None, seed: int) -> Samples:
-        """`num_samples` generated samples (None: the config's eval_samples) from the latent stream of `seed`."""
+    def count(self, num_samples: int | None) -> int:
+        """How many samples a score draws: `num_samples`, or the config's eval_samples for None."""
         count = self.info.eval_samples if num_samples is None else num_samples
         if count < 2:
             raise InputError(f"--num-samples {count}: needs at least 2 samples")
-        data = generate(self.generator, self.config, count, seed, device=self.device, latents=self.info.latents)
-        return Samples(data, self.name)
+        return count
+
+    def samples(self, num_samples: int | None, seed: int) -> Samples:
+        """`num_samples` generated samples (None: the config's eval_samples) from the latent stream of `seed`."""
+        return Samples(self.generate(self.count(num_samples), seed), self.name)
+
+    def generate(self, count: int, seed: int, rows: range | None = None) -> torch.Tensor:
+        """The samples `rows` (whole GENERATION_BATCHes; None: all) of `count` drawn from the stream of `seed`."""
+        return generate(self.generator, self.config, count, seed, device=self.device, latents=self.info.latents,
+                        rows=rows)
 
 
 def _stored_step(checkpoint: dict, source: str) -> int:
