@@ -179,20 +179,21 @@ def test_image_runs_get_a_sample_grid_per_checkpoint(tmp_path):
 def test_scoring_a_run_directory_extracts_the_reference_once(run_cli, tmp_path, monkeypatch):
     import json
 
-    import ganeval.reference.store as reference_module
+    import ganeval.distributed as extraction_module  # where every extraction pass starts
 
     code, _, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
                            "checkpoint_every=1", "--steps", "10", "--out", tmp_path / "run", "--quiet", "--no-eval")
     assert code == 0, err
     passes = []
-    original = reference_module.extract
-    monkeypatch.setattr(reference_module, "extract", lambda *a, **k: passes.append(1) or original(*a, **k))
+    original = extraction_module.extract
+    monkeypatch.setattr(extraction_module, "extract",
+                        lambda samples, *a, **k: passes.append(samples.name) or original(samples, *a, **k))
     args = ("score", tmp_path / "run", "--reference", "ring8", "--metrics", "fid,prdc", "--num-samples", "500", "--json", "--quiet")
     code, out, err = run_cli(*args)
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
     assert [record["step"] for record in records] == list(range(0, 11))
-    assert len(passes) == 1, "the reference must be extracted once for the whole sweep"
+    assert passes.count("ring8") == 1, "the reference must be extracted once for the whole sweep"
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 11 and all(json.loads(line)["run"] == "run" for line in lines)
     code, out, err = run_cli(*args)  # nothing left to score
