@@ -160,16 +160,19 @@ def _add_quiet_and_process_options(parser: argparse.ArgumentParser) -> None:
     _add_process_options(parser)
 
 
-def _add_extraction_options(parser: argparse.ArgumentParser, score_fields: Sequence[str] | None) -> None:
+def _add_extraction_options(parser: argparse.ArgumentParser, score_fields: Sequence[str] | None,
+                            sharded: bool = True) -> None:
     """Options of every command that reads samples and extracts features: the extractor's, ScoreConfig's flags
-    `score_fields` (None: all) and DataConfig's."""
+    `score_fields` (None: all) and DataConfig's; `sharded` commands run under torchrun, with --dist-timeout."""
     _add_extractor_options(parser)
     add_config_flags(parser, ScoreConfig, score_fields)
     add_config_flags(parser, DataConfig)
+    _add_quiet_and_process_options(parser)
+    if not sharded:
+        return
     parser.add_argument("--dist-timeout", type=float, default=DEFAULT_DIST_TIMEOUT_S, metavar="SECONDS",
                         help=f"under torchrun: how long a process waits for the others before all stop (default "
                              f"{DEFAULT_DIST_TIMEOUT_S})")
-    _add_quiet_and_process_options(parser)
 
 
 def _add_extractor_options(parser: argparse.ArgumentParser) -> None:
@@ -229,7 +232,7 @@ def _add_ref_commands(commands) -> None:
                         help="ref:KEY or a key from `ganeval ref list`, or a source spec as for `ref build` (built first)")
     export.add_argument("--out", type=Path, required=True, metavar="STATS.npz",
                         help="statistics file (mu, sigma); the card goes beside it as STATS.json")
-    _add_extraction_options(export, REFERENCE_FIELDS)
+    _add_extraction_options(export, REFERENCE_FIELDS, sharded=False)
     export.set_defaults(handler="run_ref_export")
 
 

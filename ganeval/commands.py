@@ -80,6 +80,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    _one_process("compare")
     if args.out:
         check_output_file(args.out)
     text = render(compare(args.runs, args.metrics, args.select), args.format)
@@ -92,12 +93,14 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    _one_process("report")
     index = write_report(args.runs, args.out, args.title)
     print(f"report: {index} (and {args.out / 'README.md'})")
     return EXIT_OK
 
 
 def run_gate(args: argparse.Namespace) -> int:
+    _one_process("gate")
     limits = read_limits(args.config)
     limits.update(Limits(parse_limits("max", args.max), parse_limits("min", args.min),
                          parse_limits("max_regression", args.max_regression), args.baseline,
@@ -143,7 +146,8 @@ def run_score(args: argparse.Namespace) -> int:
     `--out FILE` also writes the record as JSON, `--append RUN` appends it to RUN/metrics.jsonl."""
     args.reference = _reference_argument(args)
     config = score_config(args)  # bad flags fail here, before any scoring
-    _check_outputs(args)
+    if world_from_environment().is_main:  # the rank that writes them (probing them from every rank is noise)
+        _check_outputs(args)
     world = init_world(config.device, args.dist_timeout)  # torchrun: ranks score their shards, rank 0 writes
     store = ReferenceStore(enabled=config.use_cache, world=world)
     if is_run_dir(args.input):
@@ -206,7 +210,8 @@ def _print_and_write(args: argparse.Namespace, samples: str, record: Record) -> 
 
 
 def run_ref_build(args: argparse.Namespace) -> int:
-    check_output_folder(cache_dir(), "the reference cache ($GANEVAL_CACHE)")  # building is all this command does
+    if world_from_environment().is_main:  # building is all this command does: check where it goes first
+        check_output_folder(cache_dir(), "the reference cache ($GANEVAL_CACHE)")
     world = init_world(args.device, args.dist_timeout)  # torchrun: ranks extract shards, rank 0 writes
     reference = _built_reference(args)
     if not world.is_main:

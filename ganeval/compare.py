@@ -24,7 +24,7 @@ import pandas as pd
 
 from .errors import InputError, UnknownNameError
 from .formatting import format_interval, format_number
-from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES, Metric
+from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
 from .records import load_records
 
 if sys.version_info >= (3, 11):
@@ -36,23 +36,18 @@ SELECTIONS = ("best", "last", "all")
 INDEX = ["run", "checkpoint", "step"]
 
 
-def ranked_keys(family: Metric) -> list[str]:
-    """The keys of a family that have a direction (is_mean, not is_std): those a table ranks by."""
-    return [key.name for key in family.keys if key.higher_is_better is not None]
-
-
 def metric_keys(spec: str | list[str] | None, available: list[str]) -> list[str]:
     """Record keys for a metrics spec: families expand to their ranked keys ('is' -> is_mean, 'prdc' -> precision,
     recall, density, coverage); keys pass as they are. None: every ranked key the records hold, in registry order
     (the registry as it is now: a family registered later is a column too)."""
-    ranked = [key for family in METRIC_FAMILIES.values() for key in ranked_keys(family)]
+    ranked = [key for family in METRIC_FAMILIES.values() for key in family.ranked_keys]
     if spec is None:
         return [key for key in ranked if key in available]
     names = spec.split(",") if isinstance(spec, str) else list(spec)
     keys: list[str] = []
     for name in (name.strip().lower() for name in names if name.strip()):
         if name in METRIC_FAMILIES:
-            wanted = ranked_keys(METRIC_FAMILIES[name])
+            wanted = list(METRIC_FAMILIES[name].ranked_keys)
         elif name in HIGHER_IS_BETTER:
             wanted = [name]
         else:

@@ -56,10 +56,6 @@ class World:
         start, stop = units * self.rank // self.size * unit, units * (self.rank + 1) // self.size * unit
         return range(min(start, count), min(stop, count))
 
-    def barrier(self) -> None:
-        if self.distributed:
-            dist.barrier()
-
     def broadcast(self, value):
         """The main rank's `value` (any picklable plain value), on every rank."""
         if not self.distributed:
@@ -68,17 +64,6 @@ class World:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def gather_stats(self, stats: FeatureStats) -> FeatureStats:
-        """The statistics of every rank's shard merged in rank order (rows concatenated in that order)."""
-        if not self.distributed:
-            return stats
-        states = [None] * self.size
-        dist.all_gather_object(states, _portable(stats))
-        merged = FeatureStats(keep_raw=stats.keep_raw, device=stats.device)
-        for state in states:
-            if state["num_samples"]:  # a rank with an empty shard (more ranks than rows) adds nothing
-                merged.merge(_restored(state, stats.device))
-        return merged
 
     def extract(self, samples: Samples, extractor: FeatureExtractor, *, keep_rows: bool, logits: str | None = None,
                 batch_size: int, progress: bool | None) -> Features:
@@ -86,8 +71,9 @@ class World:
         batches, the single process's batches: an extractor's float32 output can depend on its batch's size, and
         so every feature row is bit for bit the one a single process computes."""
         shard = self.shard(len(samples), unit=batch_size) if self.distributed else None
-        return self.gather_features(extract(samples, extractor, keep_rows=keep_rows, logits=logits,
-                                             batch_size=batch_size, progress=progress if self.is_main else False, rows=shard))
+        features = extract(samples, extractor, keep_rows=keep_rows, logits=logits, batch_size=batch_size,
+                           progress=progress if self.is_main else False, rows=shard)
+        return self.gather_features(features, extractor.device)
 
     def gather_rows(self, rows: torch.Tensor) -> torch.Tensor:
         """Every rank's block of rows (a shard of generated samples), concatenated in rank order, on the CPU."""
@@ -97,12 +83,20 @@ class World:
         dist.all_gather_object(blocks, rows.cpu())
         return torch.cat(blocks)
 
-    def gather_features(self, features: Features) -> Features:
-        """Features of the whole sample set from each rank's Features of its shard."""
+    def gather_features(self, features: Features, device: torch.device) -> Features:
+        """Features of the whole sample set, on `device`, from each rank's Features of its shard: merged in rank
+        order (rows concatenated in that order), in one exchange. Optional logits count where every rank that saw
+        samples has them (a rank with an empty shard, more ranks than batches, cannot tell)."""
         if not self.distributed:
             return features
-        logits = None if features.logits is None else self.gather_stats(features.logits)
-        return Features(self.gather_stats(features.embedding), logits)
+        shards = [None] * self.size
+        dist.all_gather_object(shards, {"embedding": _portable(features.embedding),
+                                        "logits": None if features.logits is None else _portable(features.logits)})
+        seen = [shard for shard in shards if shard["embedding"]["num_samples"]]
+        embedding = _merged([shard["embedding"] for shard in seen], features.embedding.keep_raw, device)
+        if any(shard["logits"] is None for shard in seen):
+            return Features(embedding)
+        return Features(embedding, _merged([shard["logits"] for shard in seen], True, device))
 
 
 def _portable(stats: FeatureStats) -> dict:
@@ -110,6 +104,13 @@ def _portable(stats: FeatureStats) -> dict:
     state = {key: value.cpu() if isinstance(value, torch.Tensor) else value for key, value in stats.state_dict().items()}
     state["rows"] = stats.raw().cpu() if stats.keep_raw and stats.num_samples else None
     return state
+
+
+def _merged(states: list[dict], keep_rows: bool, device: torch.device) -> FeatureStats:
+    merged = FeatureStats(keep_raw=keep_rows, device=device)
+    for state in states:
+        merged.merge(_restored(state, device))
+    return merged
 
 
 def _restored(state: dict, device: torch.device | None) -> FeatureStats:

@@ -119,7 +119,6 @@ def compute_metrics(families: list[str], reference: ReferenceStats, features: Fe
     if ci is not None:
         with timer.phase("bootstrap", f"bootstrap: {ci.replicates} resamples of {embedding.num_samples}"):
             weights = resampling_weights(embedding.num_samples, ci.replicates, seed, embedding.device)
-    check_sample_counts(families, config, embedding.num_samples, None if reference.rows is None else len(reference.rows))
     values: dict[str, float] = {}
     diagnostics: dict = {}
     replicates: dict[str, torch.Tensor] = {}

@@ -98,7 +98,7 @@ def aliases() -> dict[str, str]:
     'is_mean', 'kid' -> 'kid_mean'); a family with several ranked keys (prdc) must be named by key."""
     names = {}
     for family in METRIC_FAMILIES.values():
-        ranked = [key.name for key in family.keys if key.higher_is_better is not None]
+        ranked = family.ranked_keys
         if len(ranked) == 1 and ranked[0] != family.name:
             names[family.name] = ranked[0]
     return names

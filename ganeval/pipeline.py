@@ -20,7 +20,7 @@ from .data import Samples, load_source
 from .data.checkpoint import GENERATION_BATCH, CheckpointSource, is_checkpoint
 from .data.samples import warn_if_scales_differ
 from .device import resolve_device
-from .distributed import current_world
+from .distributed import current_world, world_from_environment
 from .errors import InputError
 from .evaluate import (
     Described,
@@ -88,7 +88,8 @@ def score_in_full(source, reference, config: ScoreConfig | None = None,
     """score(), also returning the input's features."""
     config = config or ScoreConfig()
     store = store or ReferenceStore(enabled=config.use_cache)
-    timer = PhaseTimer(config.progress)
+    main = store.world.is_main and world_from_environment().is_main  # torchrun, grouped or not: rank 0 writes
+    timer = PhaseTimer(config.progress if main else False)
     with timer.phase("input"):
         given = open_input(source, config)
     planned = prepare(given.samples, reference, config, store, timer)
@@ -98,12 +99,13 @@ def score_in_full(source, reference, config: ScoreConfig | None = None,
                                        progress=config.progress)
     real = planned.reference
     check_dimensions(real, features.embedding.dim, planned.extractor, given.samples)
-    values, diagnostics = compute_metrics(planned.families, real, features, config, _deriver(store, real, timer), timer)
+    derive = _deriver(store, real, features.embedding.device, timer)
+    values, diagnostics = compute_metrics(planned.families, real, features, config, derive, timer)
     diagnostics["timing"] = timer.summary()
     described = Described(given.samples.name, len(given.samples), real, planned.extractor, config.seed)
     settings = asked_settings(reference if isinstance(reference, (str, Path)) else None, config)
     record = make_record(described, values, diagnostics, Origin(given.checkpoint, settings))
-    if given.checkpoint and given.checkpoint.get("run_dir") and store.world.is_main:  # where tables read it
+    if given.checkpoint and given.checkpoint.get("run_dir") and main:  # the run's metrics.jsonl: tables read it
         append_record(given.checkpoint["run_dir"], record.to_json())
     return Scored(record, features)
 
@@ -133,8 +135,9 @@ def prepare(samples: Samples, reference, config: ScoreConfig, store: ReferenceSt
         extractor = choose_extractor(config, samples, spec, loaded)
     check_image_shapes(samples, real_samples, extractor)
     families = select_families(config.metrics, extractor, moments_only=isinstance(spec, MomentsReference))
-    if real_samples is not None:  # fail before extracting (and caching) anything
-        check_sample_counts(families, config, len(samples), len(real_samples))
+    # fail before extracting (and caching) anything; a moments file has no rows to count
+    num_reference = len(real_samples) if real_samples is not None else None if loaded.rows is None else len(loaded.rows)
+    check_sample_counts(families, config, len(samples), num_reference)
     info = real_samples.info if real_samples is not None else loaded.info
     needs = plan(families, info, explicit=config.metrics is not None, ci=config.ci)
     with timer.phase("reference"):
@@ -196,13 +199,13 @@ def _reference_stats(spec: ReferenceSpec, samples: Samples | None, loaded: Refer
     return loaded
 
 
-def _deriver(store: ReferenceStore, real: ReferenceStats, timer: PhaseTimer):
-    """MetricContext.derive: the store's get_or_compute, timed as a phase of its own when it computes (over
-    60,000 rows the radii take longer than the metrics)."""
+def _deriver(store: ReferenceStore, real: ReferenceStats, device, timer: PhaseTimer):
+    """MetricContext.derive: the store's get_or_compute, on the input's `device` (a cached reference arrives on the
+    CPU), timed as a phase of its own when it computes (over 60,000 rows the radii take longer than the metrics)."""
     def derive(kind: str, parameter: int, compute, status: str, phase: str | None = None):
         def timed():
             with timer.phase(phase or f"reference_{kind}", status):
-                return compute(real.rows)
+                return compute(real.rows.to(device))
         return store.get_or_compute(real, kind, parameter, timed)
 
     return derive

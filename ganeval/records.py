@@ -72,7 +72,7 @@ class ScoreSettings:
     latents: str = DEFAULT_LATENTS
 
     def __post_init__(self) -> None:
-        # the names as typed (not normalised): the record then writes back the text it was asked with
+        # the names as given (the CLI gives them parsed, Python callers as typed): the record writes them back so
         if isinstance(self.metrics, str):
             object.__setattr__(self, "metrics", tuple(self.metrics.split(",")))
         elif self.metrics is not None:

@@ -3,9 +3,10 @@
 Records are appended one JSON line at a time with O_APPEND under an exclusive lock, so concurrent writers never
 interleave or truncate lines, and `pandas.read_json(path, lines=True)` reads the file whatever happened.
 
-Sweeps (`score_run`: the CLI's `ganeval score RUN_DIR` and the training hook) skip what is scored with the same
-settings and pass one ReferenceStore to every score, so the reference is extracted once. They claim each checkpoint with an exclusive flock on checkpoints/.NAME.lock while scoring
-it, so two sweeps of one run split the checkpoints instead of scoring each twice; a claim dies with its process.
+Sweeps (`score_run`, the CLI's `ganeval score RUN_DIR`) skip what is scored with the same settings (`is_scored`,
+which the training hook asks too) and pass one ReferenceStore to every score, so the reference is extracted once.
+They claim each checkpoint with an exclusive flock on checkpoints/.NAME.lock while scoring it, so two sweeps of one
+run split the checkpoints instead of scoring each twice; a claim dies with its process.
 """
 from __future__ import annotations
 
@@ -102,8 +103,8 @@ def asked_settings(reference: str | None, config: ScoreConfig):
     """The ScoreSettings a score against `reference` (as given; None: an object) under `config` records."""
     from .records import ScoreSettings
 
-    return ScoreSettings(reference_argument=None if reference is None else str(reference), seed=config.seed, ema=config.ema,
-                         requested_num_samples=config.num_samples,
+    return ScoreSettings(reference_argument=None if reference is None else str(reference), seed=config.seed,
+                         ema=config.ema, requested_num_samples=config.num_samples,
                          requested_reference_samples=config.reference_samples, metrics=config.metrics,
                          ci_level=config.ci.level if config.ci else None, latents=config.latents)
 
@@ -113,8 +114,8 @@ def is_scored(checkpoint: Path, settings, records: list[dict]) -> bool:
     from .records import ScoreSettings
 
     wanted = settings.key(checkpoint.name)
-    return any(record.get("checkpoint") == checkpoint.name and ScoreSettings.from_json(record) is not None
-               and ScoreSettings.from_json(record).key(checkpoint.name) == wanted for record in records)
+    asked = (ScoreSettings.from_json(record) for record in records if record.get("checkpoint") == checkpoint.name)
+    return any(other is not None and other.key(checkpoint.name) == wanted for other in asked)
 
 
 def score_run(run_dir: str | os.PathLike, reference: str, config: ScoreConfig,
@@ -144,16 +145,30 @@ def score_run(run_dir: str | os.PathLike, reference: str, config: ScoreConfig,
 
 def _score_together(run_dir, is_scored: Callable[[Path, list[dict]], bool], score_one: Callable[[Path], object],
                     world) -> list[Path]:
-    """score_checkpoints for the ranks of one torchrun job, which score each checkpoint together: rank 0 takes
-    the claims and decides, under each claim, whether the checkpoint is still unscored; every rank follows."""
-    scored = []
-    for path in checkpoints(run_dir):
-        with _claim(path, wait=True) if world.is_main else contextlib.nullcontext(True):
-            todo = world.broadcast(not is_scored(path, read_records(run_dir)) if world.is_main else None)
-            if todo:
-                score_one(path)
-                scored.append(path)
+    """score_checkpoints for the ranks of one torchrun job, which score each checkpoint together. Rank 0 lists the
+    checkpoints (training may add one meanwhile), takes the claims and decides, under each claim, whether the
+    checkpoint is still unscored; every rank follows its word. Checkpoints another sweep holds are passed over,
+    then waited for at the end, as score_checkpoints does."""
+    listed = [str(path) for path in checkpoints(run_dir)] if world.is_main else None
+    paths = [Path(path) for path in world.broadcast(listed)]
+    scored, busy = [], []
+    for wait, queue in ((False, paths), (True, busy)):
+        for path in queue:
+            with _claim(path, wait) if world.is_main else contextlib.nullcontext(None) as claimed:
+                decision = world.broadcast(_decision(path, claimed, run_dir, is_scored) if world.is_main else None)
+                if decision == "busy":
+                    busy.append(path)
+                elif decision == "score":
+                    score_one(path)
+                    scored.append(path)
     return scored
+
+
+def _decision(path: Path, claimed: bool, run_dir, is_scored: Callable[[Path, list[dict]], bool]) -> str:
+    """What rank 0 tells the others about a checkpoint: 'busy' (another sweep holds it), 'skip' or 'score'."""
+    if not claimed:
+        return "busy"
+    return "skip" if is_scored(path, read_records(run_dir)) else "score"
 
 
 def score_checkpoints(run_dir: str | os.PathLike, is_scored: Callable[[Path, list[dict]], bool],

@@ -25,14 +25,19 @@ class PhaseTimer:
     def __init__(self, progress: bool | None = None) -> None:
         self.show = sys.stderr.isatty() if progress is None else bool(progress)
         self.seconds: dict[str, float] = {}
+        self._open: list[list] = []  # the phases under way, innermost last: [status shown, seconds of inner phases]
 
     @contextmanager
     def phase(self, key: str, status: str | None = None) -> Iterator[None]:
         """Time the block under `key` (a key entered twice adds up); `status` is printed while it runs, then the
-        elapsed seconds: '  kid: 100 subsets of 1000 ... 31.8 s'."""
+        elapsed seconds: '  kid: 100 subsets of 1000 ... 31.8 s'. A phase opened inside another (the reference's
+        k-NN radii inside prdc) is timed on its own and left out of the outer one's seconds."""
         shown = self.show and status is not None
         if shown:
+            self._end_open_line()
             print(f"  {status} ...", end="", file=sys.stderr, flush=True)
+        entry = [shown, 0.0]
+        self._open.append(entry)
         start = time.perf_counter()
         try:
             yield
@@ -42,9 +47,21 @@ class PhaseTimer:
             raise
         finally:
             elapsed = time.perf_counter() - start
-            self.seconds[key] = self.seconds.get(key, 0.0) + elapsed
+            self._open.pop()
+            self.seconds[key] = self.seconds.get(key, 0.0) + elapsed - entry[1]
+            if self._open:
+                self._open[-1][1] += elapsed
         if shown:
-            print(f" {elapsed:.1f} s", file=sys.stderr, flush=True)
+            interrupted = entry[0] is None  # an inner phase printed lines since: say which phase ends
+            print(f"  {status} ... {elapsed - entry[1]:.1f} s" if interrupted else f" {elapsed - entry[1]:.1f} s",
+                  file=sys.stderr, flush=True)
+
+    def _end_open_line(self) -> None:
+        """An outer phase's status line is waiting for its seconds: end the line, and mark it interrupted."""
+        for entry in self._open:
+            if entry[0]:
+                print(file=sys.stderr, flush=True)
+                entry[0] = None
 
     def summary(self) -> dict[str, float]:
         """Seconds per phase in the order the phases ran, to the millisecond."""

@@ -164,3 +164,20 @@ def test_prdc_radii_of_the_reference_are_cached(tmp_path, rng, monkeypatch):
     assert calls == [5] and second["precision"] == first["precision"] and second["density"] == first["density"]
     score(fake_path, real_path, "prdc", progress=False, options=MetricOptions(prdc_k=3))
     assert calls == [5, 3]
+
+
+def test_derived_statistics_are_saved_beside_the_entry_not_into_it(tmp_path, rng):
+    """PRDC's radii and NDB's centres go to <key>.derived.pt: the entry's rows are written once, not again for
+    each statistic derived from them."""
+    from ganeval.features.cache import list_references, load_reference, reference_path
+
+    real, fake = gaussian_pair(rng, 300, 5)
+    real_path, fake_path = write_points(tmp_path / "real.npy", real), write_points(tmp_path / "fake.npy", fake)
+    score(fake_path, real_path, "kid", progress=False, options=MetricOptions(kid_subsets=2))  # an entry with rows
+    (card,) = list_references()
+    entry = reference_path(card.key)
+    written = entry.stat().st_mtime_ns
+    score(fake_path, real_path, "prdc,ndb", progress=False, options=MetricOptions(ndb_bins=10))
+    assert entry.stat().st_mtime_ns == written and entry.with_name(f"{card.key}.derived.pt").is_file()
+    _, _, derived = load_reference(card.key)
+    assert set(derived.knn_radii) == {5} and set(derived.ndb_centres) == {10}

@@ -188,3 +188,19 @@ def test_torch_fidelity_is_imported_only_for_its_extractor(tmp_path):
     assert result.stdout.splitlines()[-1] == "[]"
     card = json.loads(next((tmp_path / "cache" / "references").glob("*.json")).read_text())
     assert card["torch_fidelity"] == importlib.metadata.version("torch-fidelity")
+
+
+def test_a_phase_inside_another_is_timed_on_its_own(capsys):
+    """The reference's k-NN radii run inside prdc's phase: each gets its own seconds and its own status line."""
+    import time
+
+    from ganeval.timing import PhaseTimer
+
+    timer = PhaseTimer(progress=True)
+    with timer.phase("prdc", "prdc: k=5"):
+        with timer.phase("reference_knn_radii", "reference k-NN radii"):
+            time.sleep(0.05)
+    seconds = timer.summary()
+    assert seconds["reference_knn_radii"] >= 0.05 and seconds["prdc"] < 0.05
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" ...")[0].strip() for line in lines] == ["prdc: k=5", "reference k-NN radii", "prdc: k=5"]

@@ -132,6 +132,31 @@ def _write_entry(stats: FeatureStats, card: ReferenceCard, folder: Path, derived
     return path
 
 
+def save_derived(key: str, folder: Path, derived: DerivedStatistics) -> Path | None:
+    """Write the statistics derived from an entry's rows beside it (`<key>.derived.pt`), atomically: small, so
+    the entry's rows are never written again for them. None (with a CacheWarning) when the folder is not writable."""
+    path = folder / f"{key}.derived.pt"
+    try:
+        write_atomically(path, lambda handle: torch.save(derived.to_payload(), handle))
+    except WriteError as error:
+        warn_at_caller(f"reference cache {folder} is not writable ({error.reason}): the reference's derived "
+                       f"statistics will be computed again next time", CacheWarning)
+        return None
+    return path
+
+
+def _derived_beside(path: Path, derived: DerivedStatistics) -> DerivedStatistics:
+    """The entry's own derived statistics, completed by those saved beside it since (save_derived)."""
+    beside = path.with_name(f"{path.stem}.derived.pt")
+    if not beside.is_file():
+        return derived
+    try:
+        later = DerivedStatistics.from_payload(torch.load(beside, map_location="cpu", weights_only=True))
+    except Exception:  # a damaged file of derived statistics costs their recomputation, nothing else
+        return derived
+    return DerivedStatistics({**derived.knn_radii, **later.knn_radii}, {**derived.ndb_centres, **later.ndb_centres})
+
+
 def reference_path(key_or_path: str | os.PathLike, folder: Path | None = None) -> Path:
     """The .pt file of a cached reference given its key (`ref:` prefix optional) or its path."""
     text = str(key_or_path)
@@ -165,7 +190,7 @@ def load_reference(key_or_path: str | os.PathLike, folder: Path | None = None):
         derived = DerivedStatistics.from_payload(payload)
     except Exception as exc:  # a damaged or foreign file: torch, pickle and key errors of several types
         raise InputError(f"{path}: unreadable reference statistics ({type(exc).__name__}); delete it and rebuild") from exc
-    return stats, card, derived
+    return stats, card, _derived_beside(path, derived)
 
 
 def list_references(folder: Path | None = None) -> list[ReferenceCard]:

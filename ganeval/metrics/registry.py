@@ -89,7 +89,6 @@ class Metric:
     needs_logits: Callable[[Any], bool] | None = None
     check: Callable[[Any, int, int], None] | None = None
     status: Callable[[Any], str] | None = None
-    summary: str = ""
 
     def __post_init__(self) -> None:
         if not set(self.layers) <= set(LAYERS) or self.rows not in ROWS:
@@ -100,6 +99,11 @@ class Metric:
     @property
     def key_names(self) -> tuple[str, ...]:
         return tuple(key.name for key in self.keys)
+
+    @property
+    def ranked_keys(self) -> tuple[str, ...]:
+        """The keys with a direction: what tables rank, gates compare and reports plot."""
+        return tuple(key.name for key in self.keys if key.higher_is_better is not None)
 
     def logits_needed(self, reference_info: Any) -> bool:
         """Whether this family reads class logits against this reference."""
@@ -172,11 +176,6 @@ def key_spec(name: str) -> MetricKey | None:
     return None
 
 
-def family_of(key: str) -> Metric | None:
-    """The family that reports `key`, or None."""
-    return next((family for family in METRIC_FAMILIES.values() if key in family.key_names), None)
-
-
 class _Directions(Mapping):
     """key -> True when higher is better, False when lower is; keys without a direction are absent. A live view of
     the registry (a family registered later is in it), read like the dict it replaces."""
@@ -222,10 +221,6 @@ def parse_metrics(spec: str | list[str] | tuple[str, ...]) -> list[str]:
         raise InputError(f"--metrics is empty; choose from {', '.join(sorted(METRIC_FAMILIES))}")
     return families
 
-
-def default_options(name: str) -> Any:
-    """Family `name`'s options with their defaults."""
-    return METRIC_FAMILIES[name].options()
 
 
 def __getattr__(name: str):

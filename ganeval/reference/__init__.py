@@ -12,14 +12,22 @@ from pathlib import Path
 from ..features.cache import reference_path
 from .checks import check_card, check_comparable, check_dimensions, check_image_shapes, check_rows, probe_dimension
 from .moments import check_stats_path, export_moments, save_moments
-from .spec import CachedReference, MomentsReference, ReferenceSpec, SamplesReference, parse_reference, read_moments
+from .spec import (
+    CachedReference,
+    MomentsReference,
+    ReferenceSpec,
+    SamplesReference,
+    is_cached_spec,
+    parse_reference,
+    read_moments,
+)
 from .stats import ReferenceStats
 from .store import ReferenceStore
 
 
 def cached_reference_spec(spec: str) -> str | None:
     """`ref:KEY` or a cached .pt as given, a bare KEY of `ganeval ref list` as `ref:KEY`; None for a source spec."""
-    if spec.startswith("ref:") or spec.endswith(".pt"):
+    if is_cached_spec(spec):
         return spec
     if spec and "/" not in spec and ":" not in spec and not Path(spec).suffix and not Path(spec).exists():
         if reference_path(spec).with_suffix(".json").is_file():

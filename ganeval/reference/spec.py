@@ -69,13 +69,18 @@ def parse_reference(reference: str | Path | Samples) -> ReferenceSpec:
     if isinstance(reference, Samples):
         return SamplesReference(reference)
     text = str(reference)
-    if text.startswith("ref:") or text.endswith(".pt"):
+    if is_cached_spec(text):
         return CachedReference(text)
     if text.endswith(".npz") and Path(text).is_file():
         moments = read_moments(text)
         if moments is not None:
             return moments
     return SamplesReference(text)
+
+
+def is_cached_spec(text: str) -> bool:
+    """`ref:KEY` or a cache entry's .pt file."""
+    return text.startswith("ref:") or text.endswith(".pt")
 
 
 def read_moments(path: str) -> MomentsReference | None:

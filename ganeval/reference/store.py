@@ -21,6 +21,7 @@ from ..features.cache import (
     make_card,
     reference_key,
     reference_path,
+    save_derived,
     save_reference,
 )
 from ..distributed import World, current_world
@@ -43,7 +44,7 @@ class ReferenceStore:
         self.world = world or current_world()  # every rank extracts its shard; only the main rank writes
         self._derived: dict[str, DerivedStatistics] = {}  # by cache key
         self._entry_folders: dict[str, Path] = {}  # where each entry read or written lives
-        self._extracted: dict[str, ReferenceStats] = {}  # by cache key: this process's extractions
+        self._loaded: dict[str, ReferenceStats] = {}  # by cache key: the references this store read or extracted
 
     @property
     def cache_folder(self) -> Path:
@@ -63,17 +64,18 @@ class ReferenceStore:
         extractor and N exists (with rows, when `rows`), else extracted and saved."""
         content = content_sha256(samples.data)
         key = reference_key(content, extractor, len(samples))
-        known = self._extracted.get(key)
+        known = self._loaded.get(key)
         if known is not None and (known.rows is not None or not rows):
             return known
         if self.enabled and known is None:
             cached = self._usable_entry(key, samples, rows)
             if cached is not None:
+                self._loaded[key] = cached  # a sweep reads the entry once, not once per checkpoint
                 return cached
         stats = self.world.extract(samples, extractor, keep_rows=rows, batch_size=batch_size, progress=progress).embedding
         card = make_card(key, samples.name, content, extractor, stats)
         reference = ReferenceStats.from_stats(samples.name, stats, samples.info, card)
-        self._extracted[key] = reference
+        self._loaded[key] = reference
         self._derived[key] = DerivedStatistics()
         if self.enabled and self.world.is_main and save_reference(stats, card, self.cache_folder) is not None:
             self._entry_folders[key] = self.cache_folder
@@ -119,6 +121,6 @@ class ReferenceStore:
 
     def _save(self, reference: ReferenceStats, derived: DerivedStatistics) -> None:
         folder = self._entry_folders.get(reference.key) if reference.key else None
-        if self.enabled and self.world.is_main and folder is not None and reference.stats is not None:
-            save_reference(reference.stats, reference.card, folder, derived=derived)
+        if self.enabled and self.world.is_main and folder is not None:
+            save_derived(reference.key, folder, derived)
 

@@ -2,8 +2,9 @@
 
 Each scored checkpoint gives the record a sweep would write with `--reference <config.data> --num-samples
 <eval_samples> --metrics <eval_metrics>` (plus `--ema` when the config keeps an EMA, whose weights are then the ones
-scored), appended to the run's metrics.jsonl; a later sweep with those settings skips it. The reference statistics
-are extracted once and cached, so every checkpoint after the first costs only its own samples.
+scored), appended to the run's metrics.jsonl; a later sweep with those settings skips it, and a resumed run scores
+a due checkpoint again unless a record with exactly these settings (seed, metrics, N, ...) is there. The reference
+statistics are extracted once and cached, so every checkpoint after the first costs only its own samples.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..config import DataConfig, ScoreConfig
 from ..pipeline import score
 from ..reference import ReferenceStore
 from ..runs import asked_settings, is_scored, read_records
+from ..records import Record
 from .config import TrainConfig
 
 
@@ -46,7 +48,7 @@ class CheckpointScorer:
         settings = asked_settings(self.config.data, self.score_config)
         return not is_scored(checkpoint, settings, read_records(checkpoint.parent.parent))
 
-    def __call__(self, checkpoint: Path, step: int, last: bool = False) -> dict | None:
+    def __call__(self, checkpoint: Path, step: int, last: bool = False) -> Record | None:
         """The record of `checkpoint` (also appended to the run's metrics.jsonl), or None when not due; `last`
         marks a run's final checkpoint (a time budget may end it before `steps`), which is always scored."""
         if not self.due(step, last):

@@ -34,5 +34,4 @@ FID = register_metric(Metric(
     rows="none",
     default=True,
     status=lambda context: f"fid: d={context.reference.dim}, N={context.num_samples}",
-    summary="Frechet distance of the feature Gaussians",
 ))

@@ -20,5 +20,4 @@ FID_INFINITY = register_metric(Metric(
     compute,
     rows="input",  # the generated rows; the reference's moments suffice
     status=lambda context: f"fid_inf: d={context.reference.dim}, N={context.num_samples}",
-    summary="FID extrapolated to infinitely many samples",
 ))

@@ -34,5 +34,4 @@ INCEPTION_SCORE = register_metric(Metric(
     layers=("logits",),
     rows="none",
     default=True,
-    summary="Inception Score of the class logits",
 ))

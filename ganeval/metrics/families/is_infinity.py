@@ -22,5 +22,4 @@ IS_INFINITY = register_metric(Metric(
     compute,
     layers=("logits",),
     rows="none",
-    summary="Inception Score extrapolated to infinitely many samples",
 ))

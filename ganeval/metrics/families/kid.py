@@ -47,5 +47,4 @@ KID = register_metric(Metric(
     default=True,
     check=check,
     status=lambda context: f"kid: {context.options.subsets} subsets of {subset_size(context)}",
-    summary="Kernel Inception Distance (polynomial-kernel MMD)",
 ))

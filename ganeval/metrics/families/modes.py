@@ -37,5 +37,4 @@ MODES = register_metric(Metric(
      MetricKey("kl_reference", higher_is_better=False, interval="basic", bounds=NON_NEGATIVE, plotted=False)),
     compute,
     needs_logits=lambda info: info.mixture is None,  # images: the classes the logits give
-    summary="modes covered, high-quality share and KL divergences of the mode histogram",
 ))

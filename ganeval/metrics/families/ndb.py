@@ -43,5 +43,4 @@ NDB = register_metric(Metric(
     options=Options,
     check=check,
     status=lambda context: f"ndb: {context.num_samples} samples into {context.options.bins} bins",
-    summary="number of statistically different K-means bins",
 ))

@@ -43,5 +43,4 @@ PRDC = register_metric(Metric(
     default=True,
     check=check,
     status=lambda context: f"prdc: k={context.options.k}, {context.num_samples} x {len(context.reference.rows)} samples",
-    summary="precision, recall, density and coverage",
 ))
