@@ -46,11 +46,11 @@ from .verdicts import check_outputs as check_verdict_outputs, publish, verdicts_
 
 
 def run_train(args: argparse.Namespace) -> int:
-    _one_process("train")
     overrides = list(args.set) + ([f"steps={args.steps}"] if args.steps is not None else [])
     config = load_config(args.config, overrides)
     out = args.out or Path("runs") / config.name
     device = resolve_device(args.device)
+    world = init_world(args.device)  # torchrun: the image GANs train with each batch split among the processes
     scorer = None if args.no_eval else CheckpointScorer(config, device, args.data_root)
     changing = {override.partition("=")[0] for override in overrides}  # --resume may change only what was asked
     try:
@@ -61,7 +61,8 @@ def run_train(args: argparse.Namespace) -> int:
               f"--resume continues it", file=sys.stderr)
         return interrupt.exit_code  # 130 after Ctrl-C, 143 after SIGTERM, as the shell reports them
     scored = f"; scores in {out / METRICS_FILE}" if scorer and (out / METRICS_FILE).is_file() else ""
-    print(f"{config.name}: {trainer.steps_reached()}; checkpoints in {out / 'checkpoints'}{scored}")
+    if world.is_main:
+        print(f"{config.name}: {trainer.steps_reached()}; checkpoints in {out / 'checkpoints'}{scored}")
     return EXIT_OK
 
 

@@ -150,3 +150,27 @@ def test_bad_input_under_torchrun_is_one_line_naming_the_rank(tmp_path):
     assert result.returncode != 0 and 1 <= len(lines) <= 2
     assert all(line.split(":")[1] in (" error (rank 0 of 2)", " error (rank 1 of 2)") for line in lines)
     assert all("missing.npy" in line for line in lines)
+
+
+def test_dcgan_training_on_two_processes_resumes_on_one(tmp_path):
+    """Each process takes half of every batch and the gradients are averaged; rank 0 writes the run, which `score`
+    reads and one process resumes."""
+    small = ["--set", "batch_size=16", "--set", "checkpoint_every=10", "--set", "model_options.generator_width=8",
+             "--set", "model_options.discriminator_width=8", "--out", str(tmp_path / "run"), "--no-eval", "--quiet"]
+    trained = _torchrun(["train", "fmnist-dcgan", "--steps", "20", *small], tmp_path)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert trained.stdout.count("step 20") == 1, "rank 0 alone reports"
+    written = sorted(path.name for path in (tmp_path / "run" / "checkpoints").glob("step-*.pt"))
+    assert written == ["step-0000000.pt", "step-0000010.pt", "step-0000020.pt"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "GANEVAL_CACHE": str(tmp_path / "c")}
+    resumed = subprocess.run([sys.executable, "-m", "ganeval", "train", "fmnist-dcgan", "--steps", "30", "--resume",
+                              *small], capture_output=True, text=True, env=environment, timeout=300)
+    assert resumed.returncode == 0 and "step 30" in resumed.stdout, resumed.stderr[-2000:]
+    scored = subprocess.run([sys.executable, "-m", "ganeval", "score", str(tmp_path / "run" / "checkpoints" /
+                             "step-0000030.pt"), "fashion-mnist:test", "--metrics", "fid", "--num-samples", "100",
+                             "--reference-samples", "500", "--json", "--quiet"], capture_output=True, text=True,
+                            env=environment, timeout=300)
+    assert scored.returncode == 0 and json.loads(scored.stdout)["step"] == 30, scored.stderr[-2000:]
+    odd = _torchrun(["train", "fmnist-dcgan", "--steps", "1", "--set", "batch_size=15", "--out",
+                     str(tmp_path / "odd")], tmp_path)
+    assert odd.returncode != 0 and "must divide among the 2 processes" in odd.stderr

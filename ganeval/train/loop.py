@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic, perf_counter
 
@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from ..atomic import write_text_atomically
 from ..data import load_source
+from ..distributed import World, current_world
 # LATENT_KINDS and latent_codes stay importable from here, as before the move to ganeval.data.checkpoint
 from ..data.checkpoint import LATENT_KINDS, CheckpointSource, generate, latent_codes  # noqa: F401
 from ..data.checkpoint import generator_from_checkpoint as rebuild_generator
@@ -52,6 +53,7 @@ class Trainer:
     data: torch.Tensor  # uint8 images (N,C,H,W) or float points (N,2), on the device
     random: torch.Generator  # CPU stream for batches and latents
     device: torch.device
+    world: World = field(default_factory=World)  # torchrun: the processes that share each batch
     step: int = 0
     seconds: float = 0.0  # wall time spent in train() so far, across resumes: the clock of `max_minutes`
     interrupted: bool = False  # Ctrl-C or SIGTERM stopped train() (which then raised TrainingInterrupted)
@@ -173,6 +175,7 @@ def training_step(trainer: Trainer) -> dict[str, float]:
             d_loss = d_loss + config.gp_every * config.gp_weight * penalty.float()
         trainer.optimiser_d.zero_grad(set_to_none=True)
         d_loss.backward()
+        _average_gradients(trainer.discriminator, trainer.world)
         trainer.optimiser_d.step()
     # Generator: fool the updated, now fixed discriminator. Its weights need no gradients here; skipping them saves
     # the weight-gradient half of the discriminator's backward pass.
@@ -188,6 +191,7 @@ def training_step(trainer: Trainer) -> dict[str, float]:
         g_loss.backward()
     finally:
         trainer.discriminator.requires_grad_(True)
+    _average_gradients(trainer.generator, trainer.world)
     trainer.optimiser_g.step()
     if trainer.ema is not None:
         update_ema(trainer.ema, trainer.generator, config.ema)
@@ -236,24 +240,28 @@ def train(
     missing, as a kill between the checkpoint and its score leaves it; a missing picture is drawn again.
     """
     resume, changing = _resume_options(resume)
-    replaced = prepare_run_folder(out, resume=resume, overwrite=overwrite)
+    world = _training_world(config)
+    replaced = prepare_run_folder(out, resume=resume, overwrite=overwrite) if world.is_main else None
+    world.broadcast(None)  # the others look at the folder once rank 0 has checked it
     checkpoints = out / "checkpoints"
     saved = sorted(checkpoints.glob("step-*.pt")) if resume else []
     start = load_checkpoint(saved[-1], map_location=device) if saved else None
     if start is not None:
         check_resumed_config(out, config, start["config"], changing)  # before loading data, which may take long
     trainer = create_trainer(config, device, data_root)
+    trainer.world = world
     if start is not None:
         restore(trainer, start)
-    clear_old_run(out, replaced)  # only now: a new run that cannot start (data, networks) leaves the old one whole
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(out / "config.toml", config.to_toml())
-    show = sys.stderr.isatty() if progress is None else progress
+    if world.is_main:
+        clear_old_run(out, replaced)  # only now: a new run that cannot start (data, networks) leaves the old one
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(out / "config.toml", config.to_toml())
+    show = (sys.stderr.isatty() if progress is None else progress) and world.is_main
     clock_zero = monotonic() - trainer.seconds
 
     def out_of_time() -> bool:
         trainer.seconds = monotonic() - clock_zero
-        return 0 < config.max_minutes * 60 <= trainer.seconds
+        return world.broadcast(0 < config.max_minutes * 60 <= trainer.seconds)  # rank 0's clock decides for all
 
     with stop_requests() as requested, tqdm(total=config.steps, initial=trainer.step, desc=config.name, unit="step",
                                             disable=not show) as bar:
@@ -261,7 +269,10 @@ def train(
 
         def checkpoint(last: bool) -> None:
             with _left_out_of_rate(bar):
-                path = write_checkpoint(trainer, out)
+                path = checkpoints / checkpoint_name(trainer.step)
+                if world.is_main:
+                    write_checkpoint(trainer, out)
+                world.broadcast(None)  # written before any rank scores it (the scorer is sharded like a score)
                 record = on_checkpoint(path, trainer.step, last) if on_checkpoint else None
             status.update(_score_summary(record))
 
@@ -273,19 +284,21 @@ def train(
                 with _left_out_of_rate(bar):
                     status.update(_score_summary(complete_checkpoint(trainer, out, saved[-1], on_checkpoint,
                                                                      last=stop or trainer.step >= config.steps)))
-            while trainer.step < config.steps and not stop and requested.signum is None:
+            signum = world.broadcast(requested.signum)
+            while trainer.step < config.steps and not stop and signum is None:
                 losses = training_step(trainer)
                 stop = out_of_time()
+                signum = world.broadcast(requested.signum)  # rank 0's signal stops every rank after the same step
                 last = stop or trainer.step == config.steps
                 if last or trainer.step % config.checkpoint_every == 0:
                     checkpoint(last)
                 bar.update(1)
                 bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}", **status)
-            if requested.signum is not None and trainer.step < config.steps and not stop:
-                if not (checkpoints / checkpoint_name(trainer.step)).is_file():
+            if signum is not None and trainer.step < config.steps and not stop:
+                if world.is_main and not (checkpoints / checkpoint_name(trainer.step)).is_file():
                     write_checkpoint(trainer, out)  # unscored: the signal asked to stop, and soon
                 trainer.interrupted = True
-                raise TrainingInterrupted(trainer, requested.signum)
+                raise TrainingInterrupted(trainer, signum)
         except TrainingInterrupted:
             raise
         except KeyboardInterrupt as interrupt:  # a second signal, or Ctrl-C where no handler could be installed
@@ -293,6 +306,20 @@ def train(
             trainer.interrupted = True
             raise TrainingInterrupted(trainer, requested.signum) from interrupt
     return trainer
+
+
+def _training_world(config: TrainConfig) -> World:
+    """The processes that train together: a torchrun job's (the image GANs only), or this one."""
+    world = current_world()
+    if not world.distributed:
+        return world
+    if config.model == "mlp":
+        raise InputError(f"config {config.name}: the PacGAN 2D networks train in one process (they take seconds); "
+                         f"launch it without torchrun")
+    if config.batch_size % world.size:
+        raise InputError(f"config {config.name}: batch_size = {config.batch_size} must divide among the {world.size} "
+                         f"processes (each takes batch_size / {world.size})")
+    return world
 
 
 def _resume_options(resume: bool | Collection[str]) -> tuple[bool, frozenset[str] | None]:
@@ -315,7 +342,7 @@ def keep_finished_steps(trainer: Trainer, out: Path) -> None:
         if written:
             restore(trainer, load_checkpoint(written[-1], map_location=trainer.device))
         trainer.in_step = False
-    elif not (checkpoints / checkpoint_name(trainer.step)).is_file():
+    elif trainer.world.is_main and not (checkpoints / checkpoint_name(trainer.step)).is_file():
         write_checkpoint(trainer, out)
 
 
@@ -325,7 +352,7 @@ def complete_checkpoint(trainer: Trainer, out: Path, path: Path,
     it without them; returns the new record, if any. The trainer holds that checkpoint's state, which drawing leaves
     as it is."""
     picture = out / "samples" / f"{path.stem}.png"
-    if not picture.is_file():
+    if trainer.world.is_main and not picture.is_file():
         draw_picture(trainer, picture)
     missing = getattr(on_checkpoint, "missing", None)
     if missing is not None and missing(path, trainer.step, last):
@@ -462,13 +489,32 @@ def standing_statistics(generator: nn.Module, latent_dim: int, device: torch.dev
 
 
 def _real_batch(trainer: Trainer) -> torch.Tensor:
-    rows = torch.randint(len(trainer.data), (trainer.config.batch_size,), generator=trainer.random).to(trainer.device)
-    batch = trainer.data[rows]
+    rows = torch.randint(len(trainer.data), (trainer.config.batch_size,), generator=trainer.random)
+    batch = trainer.data[_own_block(trainer, rows).to(trainer.device)]
     return batch.float() if trainer.config.model == "mlp" else from_uint8(batch)
 
 
 def _latents(trainer: Trainer, count: int) -> torch.Tensor:
-    return torch.randn(count, trainer.latent_dim, generator=trainer.random).to(trainer.device)
+    return _own_block(trainer, torch.randn(count, trainer.latent_dim, generator=trainer.random)).to(trainer.device)
+
+
+def _own_block(trainer: Trainer, batch: torch.Tensor) -> torch.Tensor:
+    """This process's block of a batch that every process drew alike from the shared random stream (so the stream,
+    which checkpoints keep, does not depend on the number of processes)."""
+    rows = trainer.world.shard(len(batch))
+    return batch[rows.start:rows.stop] if trainer.world.distributed else batch
+
+
+def _average_gradients(network: nn.Module, world: World) -> None:
+    """The gradient of the whole batch's mean loss: the mean of the processes' gradients of their blocks' (what
+    DistributedDataParallel computes; done by hand because the networks run several passes per step and switch
+    requires_grad between them, which DDP's bucketed hooks do not allow)."""
+    if not world.distributed:
+        return
+    for parameter in network.parameters():
+        if parameter.grad is not None:
+            torch.distributed.all_reduce(parameter.grad)
+            parameter.grad /= world.size
 
 
 def checkpoint_samples(path: str | Path, num_samples: int | None, seed: int, *, ema: bool = False,
