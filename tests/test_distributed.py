@@ -68,16 +68,19 @@ def test_points_scored_on_two_and_three_processes_match_one(tmp_path):
     assert (tmp_path / "cache-2" / "references").is_dir()  # rank 0 cached the reference
 
 
-def test_a_folder_scored_on_two_processes_matches_one(tmp_path):
+def test_a_folder_scored_on_two_and_three_processes_matches_one(tmp_path):
     rng = np.random.default_rng(1)
     for side, count in (("fake", 37), ("real", 45)):
         (tmp_path / side).mkdir()
         for index in range(count):
             Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(tmp_path / side / f"{index:03d}.png")
     args = [str(tmp_path / "fake"), str(tmp_path / "real"), "--metrics", "fid,is,kid", "--extractor",
-            "fmnist-classifier", "--kid-subset-size", "20", "--kid-subsets", "5", "--is-splits", "2"]
+            "fmnist-classifier", "--kid-subset-size", "20", "--kid-subsets", "5", "--is-splits", "2",
+            "--batch-size", "8"]  # several batches, so that every process has some
     single = _score(tmp_path, 1, args, "folder")
-    _same_record(single, _score(tmp_path, 2, args, "folder"))
+    for processes in (2, 3):
+        _same_record(single, _score(tmp_path, processes, args, "folder"))
+    assert single["is_mean"] > 1
 
 
 def test_a_checkpoint_scored_on_two_processes_matches_one_and_is_recorded_once(tmp_path):
@@ -87,7 +90,8 @@ def test_a_checkpoint_scored_on_two_processes_matches_one_and_is_recorded_once(t
                            capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     assert train.returncode == 0, train.stderr
     checkpoint = str(run / "checkpoints" / "step-0000002.pt")
-    args = [checkpoint, "ring8", "--metrics", "fid,prdc,modes", "--num-samples", "300", "--ci", "0.9",
+    # 1,100 samples: three generation batches of 500, so that both processes generate some
+    args = [checkpoint, "ring8", "--metrics", "fid,prdc,modes", "--num-samples", "1100", "--ci", "0.9",
             "--ci-replicates", "20"]
     single = _score(tmp_path, 1, args, "checkpoint")
     sharded = _score(tmp_path, 2, args, "checkpoint")
