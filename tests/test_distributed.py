@@ -178,3 +178,59 @@ def test_dcgan_training_on_two_processes_resumes_on_one(tmp_path):
     odd = _torchrun(["train", "fmnist-dcgan", "--steps", "1", "--set", "batch_size=15", "--out",
                      str(tmp_path / "odd")], tmp_path)
     assert odd.returncode != 0 and "must divide among the 2 processes" in odd.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc: no psutil)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a process that ended meanwhile
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def test_a_rank_that_dies_stops_the_job_and_nothing_is_written(tmp_path):
+    """torchrun stops the other processes when one dies, names the failed rank, and the record (written by rank 0
+    only at the end, to a temporary name and renamed) is never there."""
+    import signal
+    import time
+
+    rng = np.random.default_rng(3)
+    (tmp_path / "fake").mkdir()
+    for index in range(400):
+        Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(tmp_path / "fake" / f"{index:03d}.png")
+    out = tmp_path / "record.json"
+    job = subprocess.Popen([str(TORCHRUN if TORCHRUN.exists() else "torchrun"), "--standalone", "--nproc_per_node=2",
+                            "-m", "ganeval", "score", str(tmp_path / "fake"), "fashion-mnist:test", "--batch-size", "1",
+                            "--extractor", "fmnist-classifier", "--metrics", "fid", "--quiet", "--out", str(out),
+                            "--append", str(tmp_path / "run")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1", "GANEVAL_CACHE": str(tmp_path / "c")})
+    workers: list[int] = []
+    for _ in range(100):  # wait for both workers to start
+        time.sleep(0.2)
+        found = _children(job.pid)
+        if len(found) == 2:
+            workers = sorted(found)
+            break
+    assert len(workers) == 2, "torchrun did not start two workers"
+    time.sleep(3)  # inside the extraction
+    os.kill(workers[1], signal.SIGKILL)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode != 0 and "rank" in err and not out.exists()
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()
+    assert not list(tmp_path.glob("*.tmp*")) and not list((tmp_path / "c").rglob("*.pt"))
+
+
+def test_a_dataset_source_scored_on_two_and_three_processes_matches_one(tmp_path):
+    args = ["fashion-mnist:test", "fashion-mnist:train", "--num-samples", "300", "--reference-samples", "400",
+            "--metrics", "fid,is,kid,prdc,modes,ndb", "--kid-subsets", "5", "--ndb-bins", "10", "--is-splits", "2",
+            "--batch-size", "32", "--ci", "0.9", "--ci-replicates", "20"]
+    single = _score(tmp_path, 1, args, "dataset")
+    assert single["modes"] >= 9 and single["is_mean_ci_low"] <= single["is_mean"]
+    for processes in (2, 3):
+        _same_record(single, _score(tmp_path, processes, args, "dataset"))
