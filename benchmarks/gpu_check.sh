@@ -42,6 +42,9 @@ timeout 60 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_modes.py \
 step "training core on $GANEVAL_BENCH_DEVICE: every config, throughput, scoring a checkpoint"
 timeout 150 "$PY" benchmarks/gpu_train.py --device "$GANEVAL_BENCH_DEVICE" || failed+=("training ($?)")
 
+step "sharded scoring on NCCL: torchrun with K processes (K = the GPUs, 2 on one GPU) against one process"
+timeout 150 "$PY" benchmarks/gpu_distributed.py || failed+=("sharded scoring ($?)")
+
 # The scipy sqrtm anchor (tens of seconds, CPU only) is left out here; CPU runs of `make bench` cover it.
 step "benchmarks: FID (N=5000, d=2048), PRDC (N=10,000, d=1000; N=50,000, d=2048 memory) on $GANEVAL_BENCH_DEVICE"
 timeout 170 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_fid.py benchmarks/bench_prdc.py -k "not sqrtm" \
