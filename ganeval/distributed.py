@@ -3,7 +3,7 @@
 Launched by torchrun (`torchrun --nproc_per_node=K -m ganeval score ...`), every process finds RANK, WORLD_SIZE and
 LOCAL_RANK in its environment; `init_world()` joins the process group (NCCL on CUDA, gloo on CPU) and returns its
 World. A single process is a world of size 1, whose operations are the identity, so the rest of the code reads
-`world.shard(count)` and `world.gather_features(features)` whatever the launch.
+`world.shard(count)` and `world.extract(samples, extractor, ...)` whatever the launch.
 
 Shards are blocked (rank r takes rows [r N / K, (r + 1) N / K)), so the rows gathered in rank order are the
 single-process rows in their order: k-NN metrics, histograms and bootstrap resamples see exactly the same data, and
@@ -20,11 +20,12 @@ import torch
 import torch.distributed as dist
 
 from .config import DEFAULT_DIST_TIMEOUT_S
-from .errors import InputError
 from .data import Samples
+from .errors import InputError
 from .features import FeatureExtractor
 from .features.extract import Features, extract
 from .features.stats import FeatureStats
+
 
 @dataclass(frozen=True)
 class World:
@@ -63,7 +64,6 @@ class World:
         box = [value]
         dist.broadcast_object_list(box, src=0)
         return box[0]
-
 
     def extract(self, samples: Samples, extractor: FeatureExtractor, *, keep_rows: bool, logits: str | None = None,
                 batch_size: int, progress: bool | None) -> Features:

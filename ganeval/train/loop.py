@@ -284,16 +284,16 @@ def train(
                 with _left_out_of_rate(bar):
                     status.update(_score_summary(complete_checkpoint(trainer, out, saved[-1], on_checkpoint,
                                                                      last=stop or trainer.step >= config.steps)))
-            signum = world.broadcast(requested.signum)
-            while trainer.step < config.steps and not stop and signum is None:
+            # a signal is read where rank 0 reads it, so that every rank stops after the same step
+            while trainer.step < config.steps and not stop and world.broadcast(requested.signum) is None:
                 losses = training_step(trainer)
                 stop = out_of_time()
-                signum = world.broadcast(requested.signum)  # rank 0's signal stops every rank after the same step
                 last = stop or trainer.step == config.steps
                 if last or trainer.step % config.checkpoint_every == 0:
                     checkpoint(last)
                 bar.update(1)
                 bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}", **status)
+            signum = world.broadcast(requested.signum)
             if signum is not None and trainer.step < config.steps and not stop:
                 if world.is_main and not (checkpoints / checkpoint_name(trainer.step)).is_file():
                     write_checkpoint(trainer, out)  # unscored: the signal asked to stop, and soon
