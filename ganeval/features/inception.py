@@ -7,68 +7,39 @@ torch-fidelity uses them.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import urllib.error
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
-from ..errors import InputError, WeightsNotFoundError
+from ..errors import InputError
 from .registry import FeatureExtractor, register
+from .weights import WeightsFile, file_sha256, load_tensors, resolve
 
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
-WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}"
-WEIGHTS_ENV = "GANEVAL_INCEPTION_WEIGHTS"
+WEIGHTS = WeightsFile(
+    "inception-v3-compat", WEIGHTS_FILE, env="GANEVAL_INCEPTION_WEIGHTS",
+    url=f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}",
+    flag="--inception-weights", hash_prefix="6726825d",
+)
+WEIGHTS_ENV = WEIGHTS.env
 LAYERS = {"pool": "2048", "logits": "logits_unbiased"}  # ganeval name -> torch-fidelity feature name
 
 
 def hub_weights_path() -> Path:
     """Where torch.hub (and so torch-fidelity) caches the weights: $TORCH_HOME/hub/checkpoints/<file>."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+    return WEIGHTS.hub_path
 
 
 def resolve_weights(weights: str | os.PathLike | None = None, download: bool = True) -> Path:
     """Find the weights: an explicit path, then $GANEVAL_INCEPTION_WEIGHTS, then the torch hub cache, then download."""
-    if weights is not None:
-        return _existing(Path(weights), "--inception-weights")
-    if os.environ.get(WEIGHTS_ENV):
-        return _existing(Path(os.environ[WEIGHTS_ENV]), f"${WEIGHTS_ENV}")
-    cached = hub_weights_path()
-    if cached.is_file():
-        return cached
-    if download:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            torch.hub.download_url_to_file(WEIGHTS_URL, str(cached), hash_prefix="6726825d", progress=False)
-            return cached
-        except (urllib.error.URLError, OSError, RuntimeError):
-            pass  # offline: fall through to the one-line explanation
-    raise WeightsNotFoundError(
-        f"Inception weights {WEIGHTS_FILE} not found (looked at --inception-weights, ${WEIGHTS_ENV}, {cached}"
-        f"{', and the download failed' if download else ''}); copy the file from {WEIGHTS_URL} to {cached} "
-        f"or pass --inception-weights PATH"
-    )
+    return resolve(WEIGHTS, weights, download)
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Load a weights file safely (tensors only); anything else is a one-line error."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for truncated, non-torch or pickled-object files
-        raise InputError(f"{path}: not a readable tensor-only state dict ({type(exc).__name__})") from exc
-    if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
-        raise InputError(f"{path}: expected a state dict of tensors")
-    return state
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return load_tensors(path)
 
 
 @register("inception-v3-compat")
@@ -123,8 +94,3 @@ def _replaced(module, attribute: str, value):
     finally:
         setattr(module, attribute, original)
 
-
-def _existing(path: Path, where: str) -> Path:
-    if not path.is_file():
-        raise WeightsNotFoundError(f"{where}: Inception weights file {path} does not exist")
-    return path

@@ -16,6 +16,9 @@ class FeatureExtractor:
 
     `feature_layer` names the embedding used by FID, KID and PRDC; `logits_layer` the class scores used by IS
     (None when the extractor has none). `weights_sha256` identifies the weights for provenance and cache keys.
+    `variant` names an option that changes the feature space without changing the network (Inception's
+    'resize=clean'): records name the extractor `label`, 'inception-v3-compat[resize=clean]', so compare and gate
+    never put its values beside the default's.
     """
 
     name: str
@@ -26,10 +29,16 @@ class FeatureExtractor:
     weights_sha256: str | None = None
     preprocessing: str = "none"
     options: dict = field(default_factory=dict)
+    variant: str | None = None
 
     @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.forward(batch.to(self.device))
+
+    @property
+    def label(self) -> str:
+        """The name records give the feature space: the extractor's name, with its variant in brackets."""
+        return f"{self.name}[{self.variant}]" if self.variant else self.name
 
     @property
     def layers(self) -> tuple[str, ...]:
