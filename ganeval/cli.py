@@ -21,10 +21,13 @@ from .config import (DEFAULT_DIST_TIMEOUT_S, DEFAULT_REPLICATES, DEFAULT_SEED, L
                      DataConfig, ExtractorConfig, ScoreConfig, flag_fields)
 from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, GanevalError, InputError
 from .metrics.registry import METRIC_FAMILIES, Metric, default_families, parse_metrics
+from .presets import PRESETS, apply_preset
 
 # Listed here rather than read from the extractor registry, which imports torch; tests/test_cli_usage.py keeps them
 # in step. (LATENT_KINDS, imported above, stays importable from here.)
-EXTRACTOR_NAMES = ("fmnist-classifier", "identity", "inception-v3-compat", "torchscript:PATH")
+EXTRACTOR_NAMES = ("clip-vit-l-14-336", "dinov2-vit-b-14", "dinov2-vit-l-14", "dinov2-vit-s-14", "fmnist-classifier",
+                   "identity", "inception-v3-compat", "vgg16", "torchscript:PATH")
+RESIZE_MODES = ("tf1", "clean", "torch")  # ganeval.features.inception.RESIZE_MODES, kept in step by a test
 COMPARE_SELECTIONS = ("best", "last", "all")
 COMPARE_FORMATS = ("table", "markdown", "csv", "json", "html")
 # The ScoreConfig flags of `ref build` and `ref export`: a reference has no reference subset, EMA or latents.
@@ -178,12 +181,19 @@ def _add_extraction_options(parser: argparse.ArgumentParser, score_fields: Seque
 def _add_extractor_options(parser: argparse.ArgumentParser) -> None:
     """Written out: together they are one ExtractorConfig (see extractor_config), no one field of it."""
     parser.add_argument("--extractor", default=ExtractorConfig.name, help=f"feature extractor: auto, "
-                        f"{', '.join(EXTRACTOR_NAMES)} (default: auto); torchscript:PATH is code you must trust: it "
+                        f"{', '.join(EXTRACTOR_NAMES)} (default: auto), or several comma-separated (score: a "
+                        "record each, from one read of the data); torchscript:PATH is code you must trust: it "
                         "runs with your permissions")
     parser.add_argument("--trust-extractor", action="store_true",
                         help="allow loading --extractor torchscript:PATH: a TorchScript file is a program, run with "
                              "your permissions (or set GANEVAL_TRUST_TORCHSCRIPT=1)")
+    parser.add_argument("--weights", action="append", metavar="[EXTRACTOR=]PATH",
+                        help="weights file of the extractor (EXTRACTOR=PATH where several are named; repeatable); "
+                             "default: its environment variable, then the torch hub and Hugging Face caches")
     parser.add_argument("--inception-weights", metavar="PATH", help="weights file for inception-v3-compat")
+    parser.add_argument("--resize", choices=RESIZE_MODES, help="inception-v3-compat: how images reach 299 px: tf1 "
+                        "(torch-fidelity's TF1-compatible bilinear, the default and what published FIDs use), clean "
+                        "(clean-fid's PIL bicubic, antialiased) or torch (bilinear, antialiased)")
 
 
 def _add_score_command(commands) -> None:
@@ -193,6 +203,9 @@ def _add_score_command(commands) -> None:
                               help="the reference, as in `pytorch_fid A B` (the same as --reference)")
     score_parser.add_argument("--reference", help="reference: the same forms as INPUT, ref:KEY, or an .npz with mu and sigma")
     score_parser.add_argument("--metrics", default=None, help=_metrics_help())
+    score_parser.add_argument("--preset", choices=tuple(PRESETS), help="a protocol by its published name: "
+                              + "; ".join(f"{preset.name}: {preset.citation}" for preset in PRESETS.values())
+                              + ". Sets the extractor, metrics and N; the record names it")
     add_metric_option_flags(score_parser.add_argument_group("metric options"))
     # the output flags are the command's, not the score's: no ScoreConfig field holds them
     score_parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -330,7 +343,7 @@ def score_config(args: argparse.Namespace) -> ScoreConfig:
     flags built from it. A field the command has no flag for (ref build has no --reference-samples) keeps
     ScoreConfig's default."""
     metrics, ci = getattr(args, "metrics", None), getattr(args, "ci", None)
-    return ScoreConfig(
+    config = ScoreConfig(
         metrics=None if metrics is None else tuple(parse_metrics(metrics)),
         metric_options=metric_options(args),
         extractor=extractor_config(args),
@@ -340,6 +353,7 @@ def score_config(args: argparse.Namespace) -> ScoreConfig:
         progress=False if args.quiet else None,  # None: bars when stderr is a terminal
         **_flag_values(args, ScoreConfig),
     )
+    return apply_preset(config, getattr(args, "preset", None))
 
 
 def _flag_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:
@@ -362,14 +376,41 @@ def _family_options(args: argparse.Namespace, family: Metric) -> Any:
 def extractor_config(args: argparse.Namespace) -> ExtractorConfig:
     """--extractor with its options by extractor name (a score refuses options of an extractor it does not use).
     --trust-extractor trusts the file that --extractor torchscript:PATH names, never one that 'auto' picks, so
-    elsewhere it is an error."""
-    options = {"inception-v3-compat": {"weights": args.inception_weights}} if args.inception_weights else {}
+    elsewhere it is an error. Under --preset, 'auto' means the preset's extractor."""
+    names = ExtractorConfig(args.extractor).names
+    preset = getattr(args, "preset", None)
+    if names == ("auto",) and preset is not None:
+        from .presets import PRESETS
+
+        names = (PRESETS[preset].extractor,)
+    options: dict[str, dict] = {}
+    if args.inception_weights:
+        options["inception-v3-compat"] = {"weights": args.inception_weights}
+    for given in args.weights or ():
+        name, path = _weights_target(given, names)
+        if "weights" in options.get(name, {}):
+            raise InputError(f"--weights {given}: {name} already has a weights file ({options[name]['weights']})")
+        options.setdefault(name, {})["weights"] = path
+    if args.resize is not None:
+        options.setdefault("inception-v3-compat", {})["resize"] = args.resize
     if args.trust_extractor:
         if not args.extractor.startswith("torchscript:"):
             raise InputError(f"--trust-extractor trusts the file named by --extractor torchscript:PATH, but the "
                              f"extractor is {args.extractor}; name the TorchScript file there")
         options[args.extractor] = {"trust": True}
     return ExtractorConfig(args.extractor, options)
+
+
+def _weights_target(given: str, names: tuple[str, ...]) -> tuple[str, str]:
+    """(extractor, path) of one --weights value: 'NAME=PATH', or a PATH for the one extractor named."""
+    name, separator, path = given.partition("=")
+    if separator and name in EXTRACTOR_NAMES:
+        return name, path
+    if len(names) != 1 or names[0] == "auto":
+        asked = "auto picks the extractor from the data" if names == ("auto",) else f"{len(names)} extractors are named"
+        raise InputError(f"--weights {given}: {asked}; say whose weights they are: --weights EXTRACTOR=PATH, or name "
+                         f"one with --extractor")
+    return names[0], given
 
 
 def _subcommand_parser(parser: _Parser, argv: Sequence[str]) -> _Parser:

@@ -20,7 +20,7 @@ from .distributed import init_world, world_from_environment
 from .errors import EXIT_CHECK_FAILED, EXIT_OK, GanevalError
 from .data.checkpoint import CheckpointSource
 from .cli import score_config
-from .pipeline import create_for, resolve_extractor_name, score_in_full
+from .pipeline import create_for, resolve_extractor_name, score_all
 from .features.cache import cache_dir, list_references, read_card
 from .gate import Limits, check_alpha, gate_targets, parse_limits, read_limits
 from .metrics.registry import METRIC_FAMILIES
@@ -162,11 +162,17 @@ def run_score(args: argparse.Namespace) -> int:
         if not score_run(args.input, args.reference, config, shown, store) and world.is_main:
             print(f"{args.input}: every checkpoint is already scored with these settings", file=sys.stderr)
         return EXIT_OK
-    scored = score_in_full(args.input, args.reference, config, store)
+    if args.save_stats is not None and len(config.extractor.names) > 1:
+        raise GanevalError(f"--save-stats writes one feature space's moments; --extractor {config.extractor.name} "
+                           f"names {len(config.extractor.names)}")
+    scores = score_all(args.input, args.reference, config, store)
     if world.is_main:
         if args.save_stats is not None:
-            save_moments(args.save_stats, scored.features.embedding)
-        _print_and_write(args, args.input, scored.record)
+            save_moments(args.save_stats, scores[0].features.embedding)
+        records = [scored.record for scored in scores]
+        for record in records:
+            print(json.dumps(record.to_json()) if args.json else format_record(record.to_json()), flush=True)
+        _write_outputs(args, args.input, [record.to_json() for record in records])
     return EXIT_OK
 
 
@@ -191,23 +197,25 @@ def _check_outputs(args: argparse.Namespace) -> None:
         check_output_file(args.save_stats, "--save-stats")
 
 
-def _write_outputs(args: argparse.Namespace, samples: str, record: dict) -> None:
-    """--out FILE: the record as JSON (atomically); --append RUN: one line of RUN/metrics.jsonl."""
+def _write_outputs(args: argparse.Namespace, samples: str, records: list[dict]) -> None:
+    """--out FILE: the record as JSON (atomically; a list of them for several extractors); --append RUN: a line of
+    RUN/metrics.jsonl each."""
     if args.out is not None:
-        write_text_atomically(args.out, json.dumps(record, indent=2) + "\n")
-        print(f"record written to {args.out}", file=sys.stderr)
+        write_text_atomically(args.out, json.dumps(records[0] if len(records) == 1 else records, indent=2) + "\n")
+        print(f"{'record' if len(records) == 1 else f'{len(records)} records'} written to {args.out}", file=sys.stderr)
     if args.append is not None:
         checkpoint_run = Path(samples).resolve().parent.parent if samples.endswith(".pt") else None
         if checkpoint_run == args.append.resolve():
             return  # score() already appended a checkpoint's record to its own run
         args.append.mkdir(parents=True, exist_ok=True)
-        print(f"record appended to {append_record(args.append, record)}", file=sys.stderr)
+        for record in records:
+            print(f"record appended to {append_record(args.append, record)}", file=sys.stderr)
 
 
 def _print_and_write(args: argparse.Namespace, samples: str, record: Record) -> None:
     data = record.to_json()
     print(json.dumps(data) if args.json else format_record(data), flush=True)
-    _write_outputs(args, samples, data)
+    _write_outputs(args, samples, [data])
 
 
 def run_ref_build(args: argparse.Namespace) -> int:
@@ -228,6 +236,9 @@ def _built_reference(args: argparse.Namespace) -> ReferenceStats:
     samples = load_source(args.spec, num_samples=args.num_samples, seed=args.seed, data_root=args.data_root,
                           download=args.download, max_image_pixels=args.max_image_pixels)
     config = score_config(args)
+    if len(config.extractor.names) > 1:
+        raise GanevalError(f"a cache entry holds one feature space; --extractor {config.extractor.name} names "
+                           f"{len(config.extractor.names)}: build one at a time")
     name = resolve_extractor_name(config.extractor.name, samples, SamplesReference(samples))
     extractor = create_for(name, config.extractor.options, config.device)
     return ReferenceStore().from_samples(samples, extractor, rows=True, batch_size=config.batch_size,

@@ -46,13 +46,35 @@ class BootstrapOptions:
 
 @dataclass(frozen=True)
 class ExtractorConfig:
-    """The feature extractor ('auto' picks one from the data) and options keyed by extractor name
-    ({"inception-v3-compat": {"weights": PATH}}); options for an extractor not used are an error. `instance`: an
-    extractor object of the caller's own (a ganeval.features.FeatureExtractor), used instead of creating one."""
+    """The feature extractor ('auto' picks one from the data; several comma-separated names score once per
+    extractor from one read of the data) and options keyed by extractor name ({"inception-v3-compat": {"weights":
+    PATH}}); options for an extractor not used are an error. `instance`: an extractor object of the caller's own
+    (a ganeval.features.FeatureExtractor), used instead of creating one. `also`: the other extractors of the same
+    score, whose options are not foreign to this one."""
 
     name: str = "auto"
     options: dict[str, dict] = field(default_factory=dict)
     instance: Any = field(default=None, compare=False, repr=False)
+    also: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [part.strip() for part in self.name.split(",")]
+        if not all(names):
+            raise InputError(f"--extractor {self.name!r}: an empty name in the list")
+        if len(set(names)) < len(names):
+            raise InputError(f"--extractor {self.name}: an extractor is named twice")
+        if "auto" in names and len(names) > 1:
+            raise InputError(f"--extractor {self.name}: 'auto' picks one extractor; name each one in a list")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The extractors asked, in order."""
+        return tuple(part.strip() for part in self.name.split(","))
+
+    @property
+    def asked(self) -> tuple[str, ...]:
+        """These and the score's other extractors: the names whose options are expected."""
+        return self.names + tuple(name for name in self.also if name not in self.names)
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,8 @@ class ScoreConfig:
     data: DataConfig = field(default_factory=DataConfig)
     use_cache: bool = True
     progress: bool | None = None
+    preset: str | None = None  # the protocol followed (ganeval.presets), which the record names
+    reference_cap: int | None = None  # a preset's most reference samples (stylegan's max_real); None: no cap
 
     def __post_init__(self) -> None:
         if not 0 <= self.seed < 2**32 - 1:
@@ -108,6 +132,12 @@ class ScoreConfig:
     def options_for(self, family: str, default_factory: type) -> Any:
         """The options of `family`: those given, else `default_factory()` (the family's options class)."""
         return self.metric_options.get(family) or default_factory()
+
+    def for_extractor(self, name: str) -> ScoreConfig:
+        """This config for one of its extractors, or some of them comma-separated (a score of several gives a record
+        per extractor); the others' options stay expected."""
+        extractor = self.extractor
+        return self.replace(extractor=ExtractorConfig(name, extractor.options, extractor.instance, extractor.asked))
 
     def replace(self, **changes: Any) -> ScoreConfig:
         return dataclasses.replace(self, **changes)

@@ -174,7 +174,7 @@ def make_record(described: Described, values: dict, diagnostics: dict, origin: O
     """One self-describing record: what was compared, the metric values, diagnostics and provenance."""
     real, extractor, checkpoint = described.reference, described.extractor, origin.checkpoint or {}
     return Record(
-        input=described.input_name, reference=real.name, extractor=extractor.name,
+        input=described.input_name, reference=real.name, extractor=extractor.label,
         num_samples=described.num_samples, num_reference=real.num_samples, seed=described.seed,
         values=values,  # NaN / infinity (an empty histogram, a KL against an empty bin) become null
         diagnostics=diagnostics,
@@ -192,14 +192,15 @@ def make_record(described: Described, values: dict, diagnostics: dict, origin: O
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         run=checkpoint.get("run"), checkpoint=checkpoint.get("checkpoint"), step=checkpoint.get("step"),
         ema=checkpoint.get("ema"), latents=checkpoint.get("latents", "normal"),
-        settings=origin.settings if checkpoint else None, ci_level=origin.settings.ci_level,
+        settings=origin.settings if checkpoint else None, ci_level=origin.settings.ci_level, preset=origin.preset,
     )
 
 
 @dataclass(frozen=True)
 class Origin:
     """Where the input came from and what was asked: a checkpoint's run, file, step, ema and latents (None for other
-    inputs), and the settings a sweep compares (recorded for checkpoints; ci_level for every record)."""
+    inputs), the settings a sweep compares (recorded for checkpoints; ci_level for every record) and the preset."""
 
     checkpoint: dict | None
     settings: ScoreSettings
+    preset: str | None = None  # the protocol the score followed (--preset)

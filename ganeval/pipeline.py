@@ -85,14 +85,40 @@ def score(source: str | Path | Samples, reference: str | Path | Samples | Refere
 
 def score_in_full(source, reference, config: ScoreConfig | None = None,
                   store: ReferenceStore | None = None) -> Scored:
-    """score(), also returning the input's features."""
+    """score(), also returning the input's features. One extractor: several are score_all's."""
+    config = config or ScoreConfig()
+    if len(config.extractor.names) > 1:
+        raise InputError(f"--extractor {config.extractor.name} names several extractors: each gives a record of "
+                         f"its own (ganeval.pipeline.score_all)")
+    return score_all(source, reference, config, store)[0]
+
+
+def score_all(source, reference, config: ScoreConfig | None = None,
+              store: ReferenceStore | None = None) -> list[Scored]:
+    """One score per extractor of `config.extractor.names`, in that order, from one read of the input (decoded or
+    generated once) and of the reference. Each record's timing holds the shared reading phases and its own."""
     config = config or ScoreConfig()
     store = store or ReferenceStore(enabled=config.use_cache)
     main = store.world.is_main and world_from_environment().is_main  # torchrun, grouped or not: rank 0 writes
-    timer = PhaseTimer(config.progress if main else False)
-    with timer.phase("input"):
+    shared = PhaseTimer(config.progress if main else False)
+    with shared.phase("input"):
         given = open_input(source, config)
-    planned = prepare(given.samples, reference, config, store, timer)
+    with shared.phase("reference"):
+        side = read_reference(reference, config, store)
+    scores = []
+    for name in config.extractor.names:
+        timer = shared.fork()
+        scored = _score_with(given, side, reference, config.for_extractor(name), store, timer)
+        if given.checkpoint and given.checkpoint.get("run_dir") and main:  # the run's metrics.jsonl: tables read it
+            append_record(given.checkpoint["run_dir"], scored.record.to_json())
+        scores.append(scored)
+    return scores
+
+
+def _score_with(given: Input, side: ReferenceSide, reference, config: ScoreConfig, store: ReferenceStore,
+                timer: PhaseTimer) -> Scored:
+    """The score of the input read once under one extractor: the plan, the input's features, the metrics."""
+    planned = prepare(given.samples, side, config, store, timer)
     with timer.phase("extract_input"):
         features = store.world.extract(given.samples, planned.extractor, keep_rows=planned.needs.input_rows,
                                        logits=planned.needs.logits, batch_size=config.batch_size,
@@ -104,9 +130,7 @@ def score_in_full(source, reference, config: ScoreConfig | None = None,
     diagnostics["timing"] = timer.summary()
     described = Described(given.samples.name, len(given.samples), real, planned.extractor, config.seed)
     settings = asked_settings(reference if isinstance(reference, (str, Path)) else None, config)
-    record = make_record(described, values, diagnostics, Origin(given.checkpoint, settings))
-    if given.checkpoint and given.checkpoint.get("run_dir") and main:  # the run's metrics.jsonl: tables read it
-        append_record(given.checkpoint["run_dir"], record.to_json())
+    record = make_record(described, values, diagnostics, Origin(given.checkpoint, settings, config.preset))
     return Scored(record, features)
 
 
@@ -120,14 +144,30 @@ class Plan:
     needs: Needs
 
 
-def prepare(samples: Samples, reference, config: ScoreConfig, store: ReferenceStore, timer: PhaseTimer) -> Plan:
-    """Everything before the input's extraction, each check as early as it can be made: the reference parsed and
-    read (or its samples loaded), the extractor chosen, the families and sample counts checked, the reference's
-    statistics extracted or found."""
+@dataclass(frozen=True)
+class ReferenceSide:
+    """The reference as read once for every extractor: its parsed spec, and either its samples (a seeded subset)
+    or the statistics a cached entry or moments file holds."""
+
+    spec: ReferenceSpec
+    samples: Samples | None
+    loaded: ReferenceStats | None
+
+
+def read_reference(reference, config: ScoreConfig, store: ReferenceStore) -> ReferenceSide:
+    """Parse `reference` once and read it: its samples (subset as config says), or its stored statistics."""
     spec = reference if isinstance(reference, (SamplesReference, CachedReference, MomentsReference)) else None
-    with timer.phase("reference"):
-        spec = spec or parse_reference(reference)
-        real_samples, loaded = _reference_side(spec, config, store)
+    spec = spec or parse_reference(reference)
+    samples, loaded = _reference_side(spec, config, store)
+    return ReferenceSide(spec, samples, loaded)
+
+
+def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: ReferenceStore,
+            timer: PhaseTimer) -> Plan:
+    """Everything between reading the reference and the input's extraction, each check as early as it can be
+    made: the extractor chosen, the families and sample counts checked, the reference's statistics extracted or
+    found."""
+    spec, real_samples, loaded = side.spec, side.samples, side.loaded
     check_comparable(samples, real_samples)
     if real_samples is not None:
         warn_if_scales_differ(samples, real_samples)  # [0, 1] against [0, 255]: a scale, not a difference
@@ -167,21 +207,33 @@ def open_input(source, config: ScoreConfig) -> Input:
 
 
 def _reference_side(spec: ReferenceSpec, config: ScoreConfig, store: ReferenceStore):
-    """(reference Samples, None) for samples, a seeded subset with `reference_samples`; (None, ReferenceStats) for
-    a cached entry or a moments file, read once here."""
+    """(reference Samples, None) for samples, a seeded subset with `reference_samples` (or of at most
+    `reference_cap`, a preset's); (None, ReferenceStats) for a cached entry or a moments file, read once here."""
     if isinstance(spec, SamplesReference):
-        count = config.reference_samples
-        if isinstance(spec.source, Samples):
-            return spec.source.subset(count, config.seed), None
-        if count is not None and count < 2:
-            raise InputError(f"--reference-samples {count}: needs at least 2 samples")
-        data = config.data
-        return load_source(spec.source, num_samples=count, seed=config.seed, data_root=data.data_root,
-                           download=data.download, max_image_pixels=data.max_image_pixels), None
+        samples = _reference_samples(spec, config, config.reference_samples)
+        cap = config.reference_cap
+        if cap is not None and len(samples) > cap:  # stylegan's max_real: a smaller reference is used whole
+            samples = samples.subset(cap, config.seed)
+        return samples, None
     if config.reference_samples is not None:
         raise InputError(f"--reference-samples {config.reference_samples}: reference {spec.name} holds statistics, "
                          f"not samples; give the source it came from (see `ganeval ref show`) to take a subset")
-    return None, store.load(spec)
+    loaded = store.load(spec)
+    if None not in (config.reference_cap, loaded.num_samples) and loaded.num_samples > config.reference_cap:
+        raise InputError(f"--preset {config.preset} takes at most {config.reference_cap} reference samples, but "
+                         f"{spec.name} holds statistics of {loaded.num_samples}; build it with --num-samples "
+                         f"{config.reference_cap} or give the source it came from")
+    return None, loaded
+
+
+def _reference_samples(spec: SamplesReference, config: ScoreConfig, count: int | None) -> Samples:
+    if isinstance(spec.source, Samples):
+        return spec.source.subset(count, config.seed)
+    if count is not None and count < 2:
+        raise InputError(f"--reference-samples {count}: needs at least 2 samples")
+    data = config.data
+    return load_source(spec.source, num_samples=count, seed=config.seed, data_root=data.data_root,
+                       download=data.download, max_image_pixels=data.max_image_pixels)
 
 
 def _reference_stats(spec: ReferenceSpec, samples: Samples | None, loaded: ReferenceStats | None,
@@ -218,15 +270,19 @@ def choose_extractor(config: ScoreConfig, samples: Samples, spec: ReferenceSpec 
     if config.extractor.instance is not None:
         return config.extractor.instance
     name = resolve_extractor_name(config.extractor.name, samples, spec, loaded)
-    return create_for(name, config.extractor.options, config.device)
+    return create_for(name, config.extractor.options, config.device, config.extractor.asked)
 
 
-def create_for(name: str, extractor_options: dict[str, dict] | None, device) -> FeatureExtractor:
-    """Create extractor `name` with its options; options meant for another extractor are an error, not ignored."""
+def create_for(name: str, extractor_options: dict[str, dict] | None, device,
+               asked: tuple[str, ...] | None = None) -> FeatureExtractor:
+    """Create extractor `name` with its options; options meant for an extractor not `asked` (default: `name`
+    alone) are an error, not ignored."""
     extractor_options = extractor_options or {}
+    asked = asked or (name,)
     for other in extractor_options:
-        if other != name and extractor_options[other]:
-            raise InputError(f"options for {other} were given, but the extractor is {name}; choose it with --extractor {other}")
+        if other not in asked and other != name and extractor_options[other]:
+            raise InputError(f"options for {other} were given, but the extractor is {', '.join(asked)}; choose it "
+                             f"with --extractor {other}")
     return create(name, device=resolve_device(device), **extractor_options.get(name, {}))
 
 

@@ -35,9 +35,11 @@ SCHEMA_VERSION = 1  # the layout of a record, written as its `schema`
 # level, what was compared; the values come next, then diagnostics and provenance.
 HEADER_FIELDS = ("schema", "created")
 CHECKPOINT_FIELDS = ("run", "checkpoint", "step", "ema", "latents")
-ASKED_FIELDS = ("reference_argument", "requested_num_samples", "requested_reference_samples", "metrics")
+ASKED_FIELDS = ("reference_argument", "requested_num_samples", "requested_reference_samples", "metrics",
+                "requested_extractor")
+DEFAULT_EXTRACTOR = "auto"  # records written before the extractor was part of the ask were scored with --extractor auto
 COMPARED_FIELDS = ("input", "reference", "extractor", "num_samples", "num_reference", "seed")
-KNOWN_FIELDS = frozenset((*HEADER_FIELDS, *CHECKPOINT_FIELDS, *ASKED_FIELDS, "ci_level", *COMPARED_FIELDS,
+KNOWN_FIELDS = frozenset((*HEADER_FIELDS, *CHECKPOINT_FIELDS, *ASKED_FIELDS, "ci_level", "preset", *COMPARED_FIELDS,
                           "diagnostics", "provenance"))
 INTERVAL_SUFFIXES = ("_ci_low", "_ci_high")
 DEFAULT_LATENTS = "normal"  # records written before --latents existed drew normal latents
@@ -70,6 +72,7 @@ class ScoreSettings:
     metrics: tuple[str, ...] | None = None
     ci_level: float | None = None
     latents: str = DEFAULT_LATENTS
+    extractor: str = DEFAULT_EXTRACTOR  # as asked ('auto', or the one name of this record's feature space)
 
     def __post_init__(self) -> None:
         # the names as given (the CLI gives them parsed, Python callers as typed): the record writes them back so
@@ -93,7 +96,7 @@ class ScoreSettings:
         """The sweep key of a score of `checkpoint` (its file name) under these settings: equal keys, the same
         score. The order of --metrics does not count; None (the defaults) differs from any list."""
         return (checkpoint, self.reference_argument, self.seed, self.ema, self.requested_num_samples,
-                self.requested_reference_samples, self.metric_set(), self.ci_level, self.latents)
+                self.requested_reference_samples, self.extractor, self.metric_set(), self.ci_level, self.latents)
 
     @classmethod
     def from_json(cls, data: dict) -> ScoreSettings | None:
@@ -103,7 +106,7 @@ class ScoreSettings:
             return None
         return cls(data["reference_argument"], data.get("seed"), data.get("ema", False),
                    data.get("requested_num_samples"), data.get("requested_reference_samples"), data.get("metrics"),
-                   data.get("ci_level"), _latents(data))
+                   data.get("ci_level"), _latents(data), data.get("requested_extractor") or DEFAULT_EXTRACTOR)
 
 
 def _latents(data: dict) -> str:
@@ -143,6 +146,7 @@ class Record:
     latents: str = DEFAULT_LATENTS
     settings: ScoreSettings | None = None
     ci_level: float | None = None
+    preset: str | None = None
     schema: int | None = SCHEMA_VERSION
     extra: dict = field(default_factory=dict)
 
@@ -177,7 +181,7 @@ class Record:
             diagnostics=data.get("diagnostics") or {}, provenance=data.get("provenance") or {},
             created=data.get("created"), run=data.get("run"), checkpoint=data.get("checkpoint"), step=data.get("step"),
             ema=settings.ema if settings is not None else data.get("ema"), latents=_latents(data), settings=settings,
-            ci_level=data.get("ci_level"), schema=data.get("schema"),
+            ci_level=data.get("ci_level"), preset=data.get("preset"), schema=data.get("schema"),
             extra={key: value for key, value in data.items() if key not in KNOWN_FIELDS and key not in keys},
         )
 
@@ -196,7 +200,9 @@ class Record:
                         requested_num_samples=settings.requested_num_samples,
                         requested_reference_samples=settings.requested_reference_samples,
                         metrics=settings.metrics_text)
-        _put(data, ci_level=self.ci_level)
+            if settings.extractor != DEFAULT_EXTRACTOR:  # records of the default ask stay as they were written
+                data["requested_extractor"] = settings.extractor
+        _put(data, ci_level=self.ci_level, preset=self.preset)
         data.update(input=self.input, reference=self.reference, extractor=self.extractor,
                     num_samples=self.num_samples, num_reference=self.num_reference, seed=self.seed)
         data.update(self.values)
@@ -405,10 +411,10 @@ def setting_labels(tidy: pd.DataFrame) -> list[str]:
 # What compare, gate and report read from a record, by the type each must have (null is always allowed, but for
 # `reference`): checked when records are loaded, so a hand-edited "fid": "abc" is one line naming file:line, not a
 # traceback from deep inside pandas. The metric values' keys are the registry's (number_fields()).
-STRING_FIELDS = ("reference", "run", "checkpoint", "extractor", "created", "input")
+STRING_FIELDS = ("reference", "run", "checkpoint", "extractor", "created", "input", "preset")
 INTEGER_FIELDS = ("step", "num_samples", "seed")
 # What a sweep compares (ScoreSettings.key): scalars, or a hand-edited list would fail the sweep, not the read
-SETTING_STRINGS = ("reference_argument", "metrics", "latents")
+SETTING_STRINGS = ("reference_argument", "metrics", "latents", "requested_extractor")
 SETTING_INTEGERS = ("requested_num_samples", "requested_reference_samples")
 SETTING_NUMBERS = ("ci_level",)
 SETTING_BOOLEANS = ("ema",)

@@ -106,7 +106,22 @@ def asked_settings(reference: str | None, config: ScoreConfig):
     return ScoreSettings(reference_argument=None if reference is None else str(reference), seed=config.seed,
                          ema=config.ema, requested_num_samples=config.num_samples,
                          requested_reference_samples=config.reference_samples, metrics=config.metrics,
-                         ci_level=config.ci.level if config.ci else None, latents=config.latents)
+                         ci_level=config.ci.level if config.ci else None, latents=config.latents,
+                         extractor=asked_extractor(config))
+
+
+# Extractor options that say where the weights are or whether to trust them: they do not change the feature space
+# (the weights' SHA256 is in the record's provenance), so a sweep asked with another path is the same ask.
+_LOCATION_OPTIONS = frozenset(("weights", "trust", "download"))
+
+
+def asked_extractor(config: ScoreConfig) -> str:
+    """The extractor a score asks for, with the options that change its space: 'auto',
+    'dinov2-vit-l-14', 'inception-v3-compat[resize=clean]'."""
+    name = config.extractor.name
+    options = {key: value for key, value in config.extractor.options.get(name, {}).items()
+               if key not in _LOCATION_OPTIONS and value is not None}
+    return name + (f"[{','.join(f'{key}={value}' for key, value in sorted(options.items()))}]" if options else "")
 
 
 def is_scored(checkpoint: Path, settings, records: list[dict]) -> bool:
@@ -124,19 +139,25 @@ def score_run(run_dir: str | os.PathLike, reference: str, config: ScoreConfig,
     reference pass: `store`, a ReferenceStore, is shared by all); `on_scored(checkpoint, record)` after each.
     Returns the checkpoints scored here. Each record is appended to the run's metrics.jsonl by the score."""
     # imported here: records and tables read this module without loading torch
-    from .pipeline import score
+    from .pipeline import score_all
     from .reference import ReferenceStore
 
     store = store or ReferenceStore(enabled=config.use_cache)
-    settings = asked_settings(reference, config)
+    asked = {name: asked_settings(reference, config.for_extractor(name)) for name in config.extractor.names}
+
+    def unscored(path: Path, records: list[dict]) -> list[str]:
+        return [name for name, settings in asked.items() if not is_scored(path, settings, records)]
 
     def score_one(checkpoint: Path) -> None:
-        record = score(str(checkpoint), reference, config, store)
-        if on_scored is not None:
-            on_scored(checkpoint, record)
+        # the extractors this checkpoint still lacks, as rank 0 reads them: generated once, scored by each
+        names = unscored(checkpoint, read_records(run_dir)) if store.world.is_main else None
+        names = store.world.broadcast(names)
+        for scored in score_all(str(checkpoint), reference, config.for_extractor(",".join(names)), store):
+            if on_scored is not None:
+                on_scored(checkpoint, scored.record)
 
     def scored(path: Path, records: list[dict]) -> bool:
-        return is_scored(path, settings, records)
+        return not unscored(path, records)
 
     if store.world.distributed:
         return _score_together(run_dir, scored, score_one, store.world)

@@ -56,6 +56,13 @@ class PhaseTimer:
             print(f"  {status} ... {elapsed - entry[1]:.1f} s" if interrupted else f" {elapsed - entry[1]:.1f} s",
                   file=sys.stderr, flush=True)
 
+    def fork(self) -> PhaseTimer:
+        """A timer that starts with this one's phases: the phases several scores share (reading the input once for
+        every extractor), then each score's own."""
+        forked = PhaseTimer(self.show)
+        forked.seconds = dict(self.seconds)
+        return forked
+
     def _end_open_line(self) -> None:
         """An outer phase's status line is waiting for its seconds: end the line, and mark it interrupted."""
         for entry in self._open:
