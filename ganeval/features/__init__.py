@@ -4,7 +4,7 @@
 >>> "identity" in features.names()
 True
 """
-from . import classifier, identity, inception, torchscript  # noqa: F401  (registers the extractors)
+from . import classifier, clip, dinov2, identity, inception, torchscript, vgg16  # noqa: F401  (registers the extractors)
 from .registry import FeatureExtractor, create, names, register
 from .stats import FeatureStats
 

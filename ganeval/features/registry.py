@@ -30,6 +30,7 @@ class FeatureExtractor:
     preprocessing: str = "none"
     options: dict = field(default_factory=dict)
     variant: str | None = None
+    takes_any_size: bool = False  # resizes every image to its input: two sides of different sizes are comparable
 
     @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:

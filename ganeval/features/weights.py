@@ -42,7 +42,7 @@ class WeightsFile:
         """The file in the Hugging Face cache (any snapshot of `hf_repo`), if a library already downloaded it."""
         if self.hf_repo is None:
             return None
-        snapshots = _hf_cache_dir() / f"models--{self.hf_repo.replace('/', '--')}" / "snapshots"
+        snapshots = _hf_repo_dir(self.hf_repo) / "snapshots"
         found = sorted(snapshots.glob(f"*/{self.name}")) if snapshots.is_dir() else []
         return found[-1] if found else None
 
@@ -53,14 +53,20 @@ class WeightsFile:
         return f"https://huggingface.co/{self.hf_repo}/resolve/main/{self.name}"
 
 
-def resolve(weights: WeightsFile, path: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """The weights file of `weights`: `path`, then $ENV, then the torch hub cache, the Hugging Face cache, then a
-    download (when `download`). Missing everywhere: a WeightsNotFoundError naming the file and every place looked."""
+def resolve(weights: WeightsFile, path: str | os.PathLike | None = None, download: bool = True,
+            alternative: WeightsFile | None = None) -> Path:
+    """The weights file of `weights`: `path`, then $ENV, then the torch hub cache, the Hugging Face cache, then
+    `alternative`'s caches (the same network saved by another library under its own names, such as timm's
+    model.safetensors), then a download (when `download`). Missing everywhere: a WeightsNotFoundError naming the
+    file and every place looked."""
     if path is not None:
         return _existing(Path(path), weights.flag, weights)
     if os.environ.get(weights.env):
         return _existing(Path(os.environ[weights.env]), f"${weights.env}", weights)
-    for cached in (weights.hub_path, weights.hf_cached()):
+    candidates = [weights.hub_path, weights.hf_cached()]
+    if alternative is not None:
+        candidates += [alternative.hub_path, alternative.hf_cached()]
+    for cached in candidates:
         if cached is not None and cached.is_file():
             return cached
     if download:
@@ -68,8 +74,8 @@ def resolve(weights: WeightsFile, path: str | os.PathLike | None = None, downloa
         if fetched is not None:
             return fetched
     places = [weights.flag, f"${weights.env}", str(weights.hub_path)]
-    if weights.hf_repo:
-        places.append(str(_hf_cache_dir() / f"models--{weights.hf_repo.replace('/', '--')}"))
+    places += [str(_hf_repo_dir(file.hf_repo)) + f" ({file.name})"
+               for file in (weights, alternative) if file is not None and file.hf_repo]
     raise WeightsNotFoundError(
         f"{weights.extractor} weights {weights.name} not found (looked at {', '.join(places)}"
         f"{', and the download failed' if download else ''}); copy the file from {weights.source_text()} to "
@@ -130,6 +136,11 @@ def _download(weights: WeightsFile) -> Path | None:
     except (urllib.error.URLError, OSError, RuntimeError, ImportError, ValueError):
         return None  # offline (huggingface_hub raises OSError subclasses): the caller explains in one line
     return None
+
+
+def _hf_repo_dir(repo: str) -> Path:
+    """Where the Hugging Face cache keeps a model repository's files."""
+    return _hf_cache_dir() / f"models--{repo.replace('/', '--')}"
 
 
 def _hf_cache_dir() -> Path:

@@ -10,11 +10,12 @@ from .stats import ReferenceStats
 
 FASHION_MNIST_PREFIXES = ("fashion-mnist:", "stacked-fashion-mnist:")
 # Extractors that resize every image (and replicate grey to RGB), so the two sides may differ in shape.
-RESIZING_EXTRACTORS = ("inception-v3-compat",)
 # Feature dimensions whose origin is known: what a mismatched statistics file most likely holds.
 KNOWN_DIMENSIONS = {
     2048: ("Inception's pool layer (pytorch-fid, torch-fidelity, clean-fid)", "inception-v3-compat"),
     128: ("fmnist-classifier's pool layer", "fmnist-classifier"),
+    1024: ("DINOv2 ViT-L/14's CLS token (FD-DINOv2: dgm-eval, EDM2)", "dinov2-vit-l-14"),
+    4096: ("VGG16's fc2 layer (stylegan's precision/recall)", "vgg16"),
     384: ("fmnist-classifier's pool layer on stacked (3-channel) images", "fmnist-classifier"),
 }
 
@@ -59,7 +60,7 @@ def check_comparable(fake: Samples, reference: Samples | None) -> None:
 
 def check_image_shapes(fake: Samples, reference: Samples | None, extractor: FeatureExtractor) -> None:
     """Images of two shapes compare only through an extractor that resizes them (or one of the user's own)."""
-    if reference is None or fake.kind != "images" or extractor.name in RESIZING_EXTRACTORS:
+    if reference is None or fake.kind != "images" or extractor.takes_any_size:
         return
     if extractor.name.startswith("torchscript:"):
         return  # a module of the user's own may well resize: its own error, if any, says what it takes
