@@ -80,25 +80,28 @@ class DerivedStatistics:
 
     knn_radii: dict[int, torch.Tensor] = field(default_factory=dict)  # PRDC's squared k-NN radii, by k
     ndb_centres: dict[int, torch.Tensor] = field(default_factory=dict)  # NDB's K-means centres, by K
+    cmmd_reference_terms: dict[float, torch.Tensor] = field(default_factory=dict)  # CMMD's mean K_xx, by sigma
 
     # Radii are stored as "exact_radii" since they are tie-exact (metrics/knn.py): the "radii" of older entries were
     # rounded by the block they fell in, so they are left unread and computed again on first use.
     def to_payload(self) -> dict:
-        return {"exact_radii": _by_name(self.knn_radii), "ndb_centres": _by_name(self.ndb_centres)}
+        return {"exact_radii": _by_name(self.knn_radii), "ndb_centres": _by_name(self.ndb_centres),
+                "cmmd_reference_terms": _by_name(self.cmmd_reference_terms)}
 
     @classmethod
     def from_payload(cls, payload: dict) -> DerivedStatistics:
         """Entries written before a field existed simply lack it."""
-        return cls(knn_radii=_by_number(payload.get("exact_radii")), ndb_centres=_by_number(payload.get("ndb_centres")))
+        return cls(knn_radii=_by_number(payload.get("exact_radii")), ndb_centres=_by_number(payload.get("ndb_centres")),
+                   cmmd_reference_terms=_by_number(payload.get("cmmd_reference_terms"), float))
 
 
-def _by_name(tensors: dict[int, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Integer keys as strings, tensors on the CPU: what the cache file stores."""
-    return {str(k): value.cpu() for k, value in tensors.items()}
+def _by_name(tensors: dict[int | float, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Number keys as strings (repr: a float reads back exactly), tensors on the CPU: what the cache file stores."""
+    return {repr(k): value.cpu() for k, value in tensors.items()}
 
 
-def _by_number(tensors: dict[str, torch.Tensor] | None) -> dict[int, torch.Tensor]:
-    return {int(k): value for k, value in (tensors or {}).items()}
+def _by_number(tensors: dict[str, torch.Tensor] | None, kind: type = int) -> dict:
+    return {kind(k): value for k, value in (tensors or {}).items()}
 
 
 def save_reference(
@@ -154,7 +157,8 @@ def _derived_beside(path: Path, derived: DerivedStatistics) -> DerivedStatistics
         later = DerivedStatistics.from_payload(torch.load(beside, map_location="cpu", weights_only=True))
     except Exception:  # a damaged file of derived statistics costs their recomputation, nothing else
         return derived
-    return DerivedStatistics({**derived.knn_radii, **later.knn_radii}, {**derived.ndb_centres, **later.ndb_centres})
+    return DerivedStatistics({**derived.knn_radii, **later.knn_radii}, {**derived.ndb_centres, **later.ndb_centres},
+                             {**derived.cmmd_reference_terms, **later.cmmd_reference_terms})
 
 
 def reference_path(key_or_path: str | os.PathLike, folder: Path | None = None) -> Path:

@@ -96,12 +96,13 @@ class ReferenceStore:
             return None
         return cached or self._read_entry(key, self.cache_folder, name=samples.name, info=samples.info)
 
-    def get_or_compute(self, reference: ReferenceStats, kind: str, parameter: int,
+    def get_or_compute(self, reference: ReferenceStats, kind: str, parameter: int | float,
                        compute: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """Statistic `kind` (a field of DerivedStatistics: 'knn_radii', 'ndb_centres') of the reference rows for
-        `parameter` (k, the number of bins): remembered, else computed and written into the reference's entry."""
+        """Statistic `kind` (a field of DerivedStatistics: 'knn_radii', 'ndb_centres', 'cmmd_reference_terms') of
+        the reference rows for `parameter` (k, the number of bins, CMMD's sigma): remembered, else computed and
+        written into the reference's entry."""
         derived = self._derived.setdefault(self._identity(reference), DerivedStatistics())
-        table: dict[int, torch.Tensor] = getattr(derived, kind)
+        table: dict = getattr(derived, kind)
         if parameter not in table:
             table[parameter] = compute()
             self._save(reference, derived)
