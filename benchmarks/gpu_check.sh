@@ -42,6 +42,10 @@ timeout 60 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_modes.py \
 step "training core on $GANEVAL_BENCH_DEVICE: every config, throughput, scoring a checkpoint"
 timeout 150 "$PY" benchmarks/gpu_train.py --device "$GANEVAL_BENCH_DEVICE" || failed+=("training ($?)")
 
+step "extractors: images/s at batch 256 of each (Inception, VGG16 against torch-fidelity; DINOv2, CLIP) on $GANEVAL_BENCH_DEVICE"
+GANEVAL_BENCH_EXTRACTOR_BATCH=256 timeout 150 "$PY" -m pytest -q -p no:cacheprovider benchmarks/bench_extractors.py \
+    --benchmark-columns=min,mean,max,rounds || failed+=("extractor benchmark ($?)")
+
 step "sharded scoring on NCCL: torchrun with K processes (K = the GPUs, 2 on one GPU) against one process"
 timeout 150 "$PY" benchmarks/gpu_distributed.py || failed+=("sharded scoring ($?)")
 

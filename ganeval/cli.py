@@ -27,7 +27,7 @@ from .presets import PRESETS, apply_preset
 # in step. (LATENT_KINDS, imported above, stays importable from here.)
 EXTRACTOR_NAMES = ("clip-vit-l-14-336", "dinov2-vit-b-14", "dinov2-vit-l-14", "dinov2-vit-s-14", "fmnist-classifier",
                    "identity", "inception-v3-compat", "vgg16", "torchscript:PATH")
-RESIZE_MODES = ("tf1", "clean", "torch")  # ganeval.features.inception.RESIZE_MODES, kept in step by a test
+RESIZE_MODES = ("tf1", "clean", "torch")  # ganeval.features.resize.RESIZE_MODES (tests/test_cli_usage.py checks)
 COMPARE_SELECTIONS = ("best", "last", "all")
 COMPARE_FORMATS = ("table", "markdown", "csv", "json", "html")
 # The ScoreConfig flags of `ref build` and `ref export`: a reference has no reference subset, EMA or latents.
@@ -391,13 +391,15 @@ def extractor_config(args: argparse.Namespace) -> ExtractorConfig:
         if "weights" in options.get(name, {}):
             raise InputError(f"--weights {given}: {name} already has a weights file ({options[name]['weights']})")
         options.setdefault(name, {})["weights"] = path
-    if args.resize is not None:
+    if args.resize not in (None, "tf1"):  # tf1 is the default: asked or not, the same feature space
         options.setdefault("inception-v3-compat", {})["resize"] = args.resize
     if args.trust_extractor:
-        if not args.extractor.startswith("torchscript:"):
+        scripts = [name for name in names if name.startswith("torchscript:")]
+        if not scripts:
             raise InputError(f"--trust-extractor trusts the file named by --extractor torchscript:PATH, but the "
                              f"extractor is {args.extractor}; name the TorchScript file there")
-        options[args.extractor] = {"trust": True}
+        for name in scripts:
+            options.setdefault(name, {})["trust"] = True
     return ExtractorConfig(args.extractor, options)
 
 

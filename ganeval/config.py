@@ -120,7 +120,8 @@ class ScoreConfig:
     data: DataConfig = field(default_factory=DataConfig)
     use_cache: bool = True
     progress: bool | None = None
-    preset: str | None = None  # the protocol followed (ganeval.presets), which the record names
+    # set by ganeval.presets.apply_preset, which also sets the fields the preset fixes: the record names the preset
+    preset: str | None = None
     reference_cap: int | None = None  # a preset's most reference samples (stylegan's max_real); None: no cap
 
     def __post_init__(self) -> None:

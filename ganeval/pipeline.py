@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import BootstrapOptions, DataConfig, ExtractorConfig, ScoreConfig
-from .data import Samples, load_source
+from .data import AtMost, Samples, load_source
 from .data.checkpoint import GENERATION_BATCH, CheckpointSource, is_checkpoint
 from .data.samples import warn_if_scales_differ
 from .device import resolve_device
@@ -105,20 +105,22 @@ def score_all(source, reference, config: ScoreConfig | None = None,
         given = open_input(source, config)
     with shared.phase("reference"):
         side = read_reference(reference, config, store)
-    scores = []
-    for name in config.extractor.names:
-        timer = shared.fork()
-        scored = _score_with(given, side, reference, config.for_extractor(name), store, timer)
-        if given.checkpoint and given.checkpoint.get("run_dir") and main:  # the run's metrics.jsonl: tables read it
+    configs = [config.for_extractor(name) for name in config.extractor.names]
+    timers = [shared.fork() for _ in configs]
+    # every extractor planned (created, its weights found, the reference checked and extracted) before the input
+    # is: a second extractor's missing weights then fail the score before the first one's record is written
+    plans = [prepare(given.samples, side, each, store, timer) for each, timer in zip(configs, timers)]
+    scores = [_score_with(given, planned, reference, each, store, timer)
+              for planned, each, timer in zip(plans, configs, timers)]
+    if given.checkpoint and given.checkpoint.get("run_dir") and main:  # the run's metrics.jsonl: tables read it
+        for scored in scores:
             append_record(given.checkpoint["run_dir"], scored.record.to_json())
-        scores.append(scored)
     return scores
 
 
-def _score_with(given: Input, side: ReferenceSide, reference, config: ScoreConfig, store: ReferenceStore,
+def _score_with(given: Input, planned: Plan, reference, config: ScoreConfig, store: ReferenceStore,
                 timer: PhaseTimer) -> Scored:
-    """The score of the input read once under one extractor: the plan, the input's features, the metrics."""
-    planned = prepare(given.samples, side, config, store, timer)
+    """The score of the input read once under one planned extractor: the input's features, the metrics."""
     with timer.phase("extract_input"):
         features = store.world.extract(given.samples, planned.extractor, keep_rows=planned.needs.input_rows,
                                        logits=planned.needs.logits, batch_size=config.batch_size,
@@ -158,6 +160,10 @@ def read_reference(reference, config: ScoreConfig, store: ReferenceStore) -> Ref
     """Parse `reference` once and read it: its samples (subset as config says), or its stored statistics."""
     spec = reference if isinstance(reference, (SamplesReference, CachedReference, MomentsReference)) else None
     spec = spec or parse_reference(reference)
+    if len(config.extractor.names) > 1 and not isinstance(spec, SamplesReference):
+        raise InputError(f"reference {spec.name} holds statistics of one feature space, but --extractor "
+                         f"{config.extractor.name} names {len(config.extractor.names)}; give the reference's source "
+                         f"samples (see `ganeval ref show`) to score several extractors")
     samples, loaded = _reference_side(spec, config, store)
     return ReferenceSide(spec, samples, loaded)
 
@@ -208,13 +214,12 @@ def open_input(source, config: ScoreConfig) -> Input:
 
 def _reference_side(spec: ReferenceSpec, config: ScoreConfig, store: ReferenceStore):
     """(reference Samples, None) for samples, a seeded subset with `reference_samples` (or of at most
-    `reference_cap`, a preset's); (None, ReferenceStats) for a cached entry or a moments file, read once here."""
+    `reference_cap`, a preset's: only those decoded); (None, ReferenceStats) for a cached entry or a moments file,
+    read once here."""
     if isinstance(spec, SamplesReference):
-        samples = _reference_samples(spec, config, config.reference_samples)
         cap = config.reference_cap
-        if cap is not None and len(samples) > cap:  # stylegan's max_real: a smaller reference is used whole
-            samples = samples.subset(cap, config.seed)
-        return samples, None
+        count = AtMost(cap) if cap is not None and config.reference_samples is None else config.reference_samples
+        return _reference_samples(spec, config, count), None
     if config.reference_samples is not None:
         raise InputError(f"--reference-samples {config.reference_samples}: reference {spec.name} holds statistics, "
                          f"not samples; give the source it came from (see `ganeval ref show`) to take a subset")
@@ -226,10 +231,10 @@ def _reference_side(spec: ReferenceSpec, config: ScoreConfig, store: ReferenceSt
     return None, loaded
 
 
-def _reference_samples(spec: SamplesReference, config: ScoreConfig, count: int | None) -> Samples:
+def _reference_samples(spec: SamplesReference, config: ScoreConfig, count: int | AtMost | None) -> Samples:
     if isinstance(spec.source, Samples):
         return spec.source.subset(count, config.seed)
-    if count is not None and count < 2:
+    if isinstance(count, int) and count < 2:
         raise InputError(f"--reference-samples {count}: needs at least 2 samples")
     data = config.data
     return load_source(spec.source, num_samples=count, seed=config.seed, data_root=data.data_root,
@@ -281,8 +286,9 @@ def create_for(name: str, extractor_options: dict[str, dict] | None, device,
     asked = asked or (name,)
     for other in extractor_options:
         if other not in asked and other != name and extractor_options[other]:
-            raise InputError(f"options for {other} were given, but the extractor is {', '.join(asked)}; choose it "
-                             f"with --extractor {other}")
+            shown = name if len(asked) == 1 else ", ".join(asked)  # 'auto' resolved: say what it picked
+            raise InputError(f"options for {other} were given, but the extractor is {shown}; choose it with "
+                             f"--extractor {other}")
     return create(name, device=resolve_device(device), **extractor_options.get(name, {}))
 
 

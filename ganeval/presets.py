@@ -3,7 +3,8 @@
 `--preset fd-dinov2` sets the extractor, the sample counts and the metrics that the name stands for in papers, and
 the record says which preset it followed, so a reader knows the number is comparable to published ones. A flag that
 contradicts the preset (another extractor, another N) is an error rather than a silent override: the record would
-otherwise carry a name it does not honour. Torch-free: the CLI lists the presets in its help.
+otherwise carry a name it does not honour. A family option left at its default takes the preset's value (the
+command line cannot tell `--prdc-k 5` from no flag). Torch-free: the CLI lists the presets in its help.
 
 >>> from ganeval.config import ScoreConfig
 >>> config = apply_preset(ScoreConfig(), "fd-dinov2")
@@ -54,7 +55,8 @@ register_preset(Preset("fd-dinov2", "dinov2-vit-l-14", ("fid",), 50_000, None,
 register_preset(Preset("cmmd", "clip-vit-l-14-336", ("cmmd",), 30_000, None,
                        "Jayasumana et al. 2024: MMD on CLIP ViT-L/14@336, 30k images (COCO-30k)"))
 register_preset(Preset("pr50k3", "vgg16", ("prdc",), 50_000, 50_000,
-                       "stylegan2-ada metric_main.pr50k3: precision/recall on VGG16, k=3, 50k against 50k",
+                       "stylegan2-ada metric_main.pr50k3's protocol: precision/recall, k=3, 50k against 50k, on "
+                       "torch-fidelity's VGG16 (torchvision's weights, not NVIDIA's vgg16.pt)",
                        {"prdc": {"k": 3}}))
 
 

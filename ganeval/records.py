@@ -73,6 +73,7 @@ class ScoreSettings:
     ci_level: float | None = None
     latents: str = DEFAULT_LATENTS
     extractor: str = DEFAULT_EXTRACTOR  # as asked ('auto', or the one name of this record's feature space)
+    preset: str | None = None  # --preset (its reference cap is no other field's)
 
     def __post_init__(self) -> None:
         # the names as given (the CLI gives them parsed, Python callers as typed): the record writes them back so
@@ -96,7 +97,8 @@ class ScoreSettings:
         """The sweep key of a score of `checkpoint` (its file name) under these settings: equal keys, the same
         score. The order of --metrics does not count; None (the defaults) differs from any list."""
         return (checkpoint, self.reference_argument, self.seed, self.ema, self.requested_num_samples,
-                self.requested_reference_samples, self.extractor, self.metric_set(), self.ci_level, self.latents)
+                self.requested_reference_samples, self.extractor, self.preset, self.metric_set(), self.ci_level,
+                self.latents)
 
     @classmethod
     def from_json(cls, data: dict) -> ScoreSettings | None:
@@ -106,7 +108,8 @@ class ScoreSettings:
             return None
         return cls(data["reference_argument"], data.get("seed"), data.get("ema", False),
                    data.get("requested_num_samples"), data.get("requested_reference_samples"), data.get("metrics"),
-                   data.get("ci_level"), _latents(data), data.get("requested_extractor") or DEFAULT_EXTRACTOR)
+                   data.get("ci_level"), _latents(data), data.get("requested_extractor") or DEFAULT_EXTRACTOR,
+                   data.get("preset"))
 
 
 def _latents(data: dict) -> str:
@@ -158,7 +161,8 @@ class Record:
         if self.settings is not None:
             settings = self.settings
             said = {"seed": (settings.seed, self.seed), "ema": (settings.ema, self.ema),
-                    "latents": (settings.latents, self.latents), "ci_level": (settings.ci_level, self.ci_level)}
+                    "latents": (settings.latents, self.latents), "ci_level": (settings.ci_level, self.ci_level),
+                    "preset": (settings.preset, self.preset)}
             differ = [name for name, (asked, recorded) in said.items() if asked != recorded]
             if differ:  # one record must not say two things; a writer's bug, not the user's input
                 raise ValueError(f"record: its settings and its fields disagree on {', '.join(differ)}")

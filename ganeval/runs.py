@@ -107,7 +107,7 @@ def asked_settings(reference: str | None, config: ScoreConfig):
                          ema=config.ema, requested_num_samples=config.num_samples,
                          requested_reference_samples=config.reference_samples, metrics=config.metrics,
                          ci_level=config.ci.level if config.ci else None, latents=config.latents,
-                         extractor=asked_extractor(config))
+                         extractor=asked_extractor(config), preset=config.preset)
 
 
 # Extractor options that say where the weights are or whether to trust them: they do not change the feature space
@@ -116,12 +116,16 @@ _LOCATION_OPTIONS = frozenset(("weights", "trust", "download"))
 
 
 def asked_extractor(config: ScoreConfig) -> str:
-    """The extractor a score asks for, with the options that change its space: 'auto',
-    'dinov2-vit-l-14', 'inception-v3-compat[resize=clean]'."""
+    """The extractor a score asks for, with the options that change its space: 'auto', 'dinov2-vit-l-14',
+    'inception-v3-compat[resize=clean]'; under 'auto' the options of the extractor it may pick,
+    'auto[inception-v3-compat:resize=clean]'."""
     name = config.extractor.name
-    options = {key: value for key, value in config.extractor.options.get(name, {}).items()
-               if key not in _LOCATION_OPTIONS and value is not None}
-    return name + (f"[{','.join(f'{key}={value}' for key, value in sorted(options.items()))}]" if options else "")
+    spaces = []
+    for extractor, options in sorted(config.extractor.options.items()):
+        for key, value in sorted((options or {}).items()):
+            if key not in _LOCATION_OPTIONS and value is not None:
+                spaces.append(f"{key}={value}" if extractor == name else f"{extractor}:{key}={value}")
+    return name + (f"[{','.join(spaces)}]" if spaces else "")
 
 
 def is_scored(checkpoint: Path, settings, records: list[dict]) -> bool:

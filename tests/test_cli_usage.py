@@ -48,7 +48,9 @@ def test_help_lists_the_registered_extractors_and_metric_families():
     from ganeval import features
     from ganeval.metrics.registry import METRIC_FAMILIES
 
-    assert sorted(cli.EXTRACTOR_NAMES) == sorted(features.names())
+    from ganeval.features.resize import RESIZE_MODES
+
+    assert sorted(cli.EXTRACTOR_NAMES) == sorted(features.names()) and cli.RESIZE_MODES == RESIZE_MODES
     text = cli.build_parser()._subparsers._group_actions[0].choices["score"].format_help()
     assert all(name in text for name in features.names()) and all(name in text for name in METRIC_FAMILIES)
 

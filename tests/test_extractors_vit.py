@@ -301,16 +301,15 @@ def test_clip_refuses_torchscript_and_names_the_file_to_use(tmp_path):
 
 @pytest.mark.parametrize("height, width", [(28, 28), (32, 32), (64, 64), (375, 500), (500, 375)])
 def test_clip_resize_equals_pil(height, width):
-    """The torch centre crop and resize give PIL's uint8 pixels (checked here to one grey level; they agree exactly),
-    on noise, whose bicubic overshoot PIL clips between its two passes."""
+    """The torch centre crop and resize give PIL's uint8 pixels exactly, on noise, whose bicubic overshoot PIL clips
+    between its two passes (a one-pass float resize is ~20 grey levels off there)."""
     image = np.random.default_rng(height * width).integers(0, 256, (height, width, 3), dtype=np.uint8)
     side = min(height, width)
     left, top = (width - side) // 2, (height - side) // 2
     pil = np.asarray(Image.fromarray(image, "RGB").crop((left, top, left + side, top + side)).resize((336, 336),
                                                                                                   Image.BICUBIC))
     ours = resize_like_pil(center_crop(torch.from_numpy(image).permute(2, 0, 1)[None]), 336)[0].permute(1, 2, 0)
-    difference = np.abs(ours.numpy().astype(int) - pil.astype(int))
-    assert difference.max() <= 1 and (difference > 0).mean() < 1e-3
+    assert np.array_equal(ours.numpy().astype(np.uint8), pil) and ours.dtype == torch.float32
 
 
 def test_fd_dinov2_is_fid_on_the_dinov2_rows(dinov2_s_file, tmp_path, run_cli):
@@ -320,7 +319,7 @@ def test_fd_dinov2_is_fid_on_the_dinov2_rows(dinov2_s_file, tmp_path, run_cli):
 
     from ganeval.metrics import fid
 
-    fake, real = images(48, seed=4), images(48, seed=5)
+    fake, real = images(24, seed=4), images(24, seed=5)
     np.save(tmp_path / "fake.npy", fake.numpy())
     np.save(tmp_path / "real.npy", real.numpy())
     code, out, err = run_cli("score", tmp_path / "fake.npy", tmp_path / "real.npy", "--extractor", "dinov2-vit-s-14",
@@ -332,7 +331,7 @@ def test_fd_dinov2_is_fid_on_the_dinov2_rows(dinov2_s_file, tmp_path, run_cli):
     with pytest.warns(UserWarning, match="rank deficient"):  # N < d, as said below
         rows = [extractor(batch)["cls_token"].double().numpy() for batch in (real, fake)]
         kernel = fid(rows[0], rows[1])
-    # N = 48 < d = 384 keeps the test quick; the covariance is then rank deficient, and the streaming moments of a
+    # N = 24 < d = 384 keeps the test quick; the covariance is then rank deficient, and the streaming moments of a
     # score against a covariance of the rows differ in the last bits, which its square root amplifies to ~1e-7
     assert recorded == pytest.approx(kernel, rel=1e-6)
     stats = [{"mu": side.mean(0), "sigma": np.cov(side, rowvar=False)} for side in rows]

@@ -179,5 +179,71 @@ def test_the_asked_extractor_is_part_of_a_sweep_key_and_old_records_read_auto():
         "weights": "w.pth", "resize": "clean"}}))
     assert asked_extractor(config) == "inception-v3-compat[resize=clean]"  # where the weights are is no part of it
     assert asked_extractor(ScoreConfig()) == "auto"
+    parser = cli.build_parser()
+    clean_auto = cli.score_config(parser.parse_args(["score", "x", "y", "--resize", "clean"]))
+    assert asked_extractor(clean_auto) == "auto[inception-v3-compat:resize=clean]"  # auto may pick Inception
+    tf1_auto = cli.score_config(parser.parse_args(["score", "x", "y", "--resize", "tf1"]))
+    assert asked_extractor(tf1_auto) == "auto"  # the default, asked for: the same feature space
+    assert ScoreSettings("ring8", 1, preset="fid50k").key("a.pt") != ScoreSettings(
+        "ring8", 1, preset="fid50k-full").key("a.pt")  # the same fields but for the reference cap
     assert ScoreSettings("ring8", 1).key("a.pt") != ScoreSettings("ring8", 1, extractor="vgg16").key("a.pt")
     assert ScoreSettings.from_json({"reference_argument": "ring8", "seed": 1}).extractor == "auto"
+
+
+def test_a_list_with_a_cached_or_moments_reference_is_one_line(run_cli, tmp_path, doubled_extractor, rng):
+    np.savez(tmp_path / "stats.npz", mu=np.zeros(2), sigma=np.eye(2))
+    code, _, err = run_cli("score", "ring8", tmp_path / "stats.npz", "--extractor", "identity,doubled", "--metrics",
+                           "fid", *QUIET)
+    assert code == 2 and "statistics of one feature space" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_failing_second_extractor_leaves_no_record(run_cli, tmp_path, doubled_extractor):
+    from ganeval.errors import WeightsNotFoundError
+
+    @features.register("unweighted")
+    def create_unweighted(device) -> FeatureExtractor:
+        raise WeightsNotFoundError("unweighted weights w.pth not found (looked at nowhere)")
+
+    try:
+        code, _, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
+                               "eval_every=0", "--steps", "1", "--out", tmp_path / "run", "--quiet")
+        assert code == 0, err
+        checkpoint = sorted((tmp_path / "run" / "checkpoints").glob("*.pt"))[-1]
+        code, out, err = run_cli("score", checkpoint, "ring8", "--extractor", "identity,unweighted", "--metrics",
+                                 "fid", "--num-samples", "300", "--append", tmp_path / "other", *QUIET)
+    finally:
+        del _FACTORIES["unweighted"]
+    assert code == 2 and "unweighted weights w.pth not found" in err and out == ""
+    assert not (tmp_path / "run" / "metrics.jsonl").exists() and not (tmp_path / "other" / "metrics.jsonl").exists()
+
+
+def test_trust_goes_to_each_torchscript_of_a_list_and_unknown_options_are_one_line(run_cli):
+    parser = cli.build_parser()
+    args = parser.parse_args(["score", "x", "y", "--extractor", "identity,torchscript:a.pt", "--trust-extractor"])
+    assert cli.extractor_config(args).options == {"torchscript:a.pt": {"trust": True}}
+    code, _, err = run_cli("score", "ring8", "ring8", "--extractor", "identity", "--weights", "w.pth", *QUIET)
+    assert code == 2 and "extractor identity has no option weights (it takes no options)" in err
+
+
+def test_a_preset_cap_decodes_only_the_images_it_keeps(run_cli, tmp_path, monkeypatch):
+    from PIL import Image
+
+    import ganeval.data.files as files
+
+    rng = np.random.default_rng(0)
+    for folder, count in (("fake", 6), ("real", 12)):
+        (tmp_path / folder).mkdir()
+        for index in range(count):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / folder / f"{index}.png")
+    decoded = []
+    original = files._load_images
+    monkeypatch.setattr(files, "_load_images", lambda source, names, *rest: decoded.append(len(names)) or original(
+        source, names, *rest))
+    preset = register_preset(Preset("toy-images", "identity", ("fid",), 6, 5, "a test's protocol"))
+    try:
+        code, out, err = run_cli("score", tmp_path / "fake", tmp_path / "real", "--preset", "toy-images", "--json",
+                                 *QUIET)
+    finally:
+        del PRESETS[preset.name]
+    assert code == 0, err
+    assert sorted(decoded) == [5, 6] and json.loads(out)["num_reference"] == 5

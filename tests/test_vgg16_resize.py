@@ -52,7 +52,8 @@ def test_clean_resize_matches_clean_fid(height, width, channels):
     resizer = make_resizer("PIL", False, "bicubic", (299, 299))
     theirs = np.stack([resizer(image) for image in images.permute(0, 2, 3, 1).numpy()])  # HWC uint8, as clean-fid
     assert ours.shape == theirs.shape == (2, 299, 299, 3) and ours.dtype == theirs.dtype == np.float32
-    assert np.abs(ours - theirs).max() <= 1.0
+    # the issue asks for one grey level; torch's antialiased bicubic is PIL's kernel, so it agrees to ~0.005
+    assert np.abs(ours - theirs).max() <= 0.01
 
 
 def test_tf1_resize_is_the_identity_at_299():
@@ -160,3 +161,6 @@ def test_vgg16_score_records_weights_hash(vgg_weights, tmp_path, monkeypatch, ru
     record = json.loads(out)
     assert record["extractor"] == "vgg16" and record["provenance"]["extractor_weights_sha256"] == sha256
     assert record["provenance"]["preprocessing"].startswith("tf1-bilinear-224")
+    # the reference's cache card names the same weights, and the cache key depends on them
+    code, out, err = run_cli("ref", "show", record["provenance"]["reference_key"])
+    assert code == 0 and sha256 in out, err

@@ -15,7 +15,7 @@ from ..errors import InputError
 from . import fashion_mnist, stacked
 from .files import load_path
 from .mixtures import MIXTURES, Mixture
-from .samples import Samples
+from .samples import AtMost, Samples
 
 DEFAULT_MIXTURE_SAMPLES = 2500  # the VEEGAN/PacGAN evaluation size
 DATASET_SPECS = (
@@ -28,18 +28,22 @@ KNOWN_SPECS = DATASET_SPECS + tuple(MIXTURES)
 def load_source(
     spec: str | os.PathLike,
     *,
-    num_samples: int | None = None,
+    num_samples: int | AtMost | None = None,
     seed: int = 0,
     data_root: str | os.PathLike | None = None,
     download: bool = False,
     max_image_pixels: int | None = None,
 ) -> Samples:
     """Resolve a source spec (see the module docstring) to Samples; `num_samples` takes a seeded subset (of a folder
-    or zip, only the chosen images are decoded). Images above `max_image_pixels` (default
-    ganeval.data.files.MAX_IMAGE_PIXELS, 8192 x 8192) are refused before decoding."""
+    or zip, only the chosen images are decoded; AtMost(n): n, or all where fewer). Images above `max_image_pixels`
+    (default ganeval.data.files.MAX_IMAGE_PIXELS, 8192 x 8192) are refused before decoding."""
     text = str(spec)
-    if num_samples is not None and num_samples < 2:
+    if isinstance(num_samples, int) and num_samples < 2:
         raise InputError(f"--num-samples {num_samples}: needs at least 2 samples")
+    if isinstance(num_samples, AtMost) and (text in MIXTURES or text.startswith("stacked-fashion-mnist:")):
+        # generated sources: their default draw, then the capped subset of it
+        whole = load_source(spec, seed=seed, data_root=data_root, download=download)
+        return whole.subset(num_samples, seed)
     if text in MIXTURES:
         mixture = MIXTURES[text]()
         points = mixture.sample(DEFAULT_MIXTURE_SAMPLES if num_samples is None else num_samples, seed=seed)
@@ -79,4 +83,4 @@ def _cifar10(spec: str, data_root, download: bool) -> Samples:
     return Samples(images, spec, torch.tensor(dataset.targets))
 
 
-__all__ = ["KNOWN_SPECS", "MIXTURES", "Mixture", "Samples", "load_source"]
+__all__ = ["KNOWN_SPECS", "MIXTURES", "AtMost", "Mixture", "Samples", "load_source"]

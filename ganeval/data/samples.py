@@ -70,7 +70,7 @@ class Samples:
             return SourceInfo(triple_index(labels), 10 ** labels.shape[1], self.mixture)
         return SourceInfo(labels, int(labels.max()) + 1, self.mixture)
 
-    def subset(self, num_samples: int | None, seed: int) -> Samples:
+    def subset(self, num_samples: int | AtMost | None, seed: int) -> Samples:
         """A seeded random subset of `num_samples` rows in their original order (all rows when None or equal)."""
         rows = subset_rows(len(self), num_samples, seed, self.name)
         if rows is None:
@@ -86,9 +86,19 @@ class Samples:
             yield from data.split(batch_size)
 
 
-def subset_rows(count: int, num_samples: int | None, seed: int, name: str) -> torch.Tensor | None:
+@dataclass(frozen=True)
+class AtMost:
+    """A subset size that is a cap, as stylegan's max_real: `count` samples, or all of them where fewer (a preset's
+    reference). Wherever a count is taken, AtMost(n) of a larger source takes the subset that n does."""
+
+    count: int
+
+
+def subset_rows(count: int, num_samples: int | AtMost | None, seed: int, name: str) -> torch.Tensor | None:
     """The rows a seeded subset of `num_samples` of `count` keeps, sorted; None for all of them. Sources that decode
     lazily choose their rows here first, so they keep exactly the rows Samples.subset would."""
+    if isinstance(num_samples, AtMost):
+        num_samples = min(num_samples.count, count)
     if num_samples is None or num_samples == count:
         return None
     if not 2 <= num_samples <= count:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..errors import InputError
 from .registry import FeatureExtractor, register
 from .resize import as_rgb_uint8
-from .weights import WeightsFile, check_keys, file_sha256, load_tensors, resolve
+from .weights import WeightsFile, check_keys, read_weights, resolve
 
 NAME = "clip-vit-l-14-336"
 ARCHITECTURE = "vit_large_patch14_clip_quickgelu_336"
@@ -167,11 +167,12 @@ def create_clip(device: torch.device, weights: str | os.PathLike | None = None,
     $GANEVAL_CLIP_VIT_L_14_336_WEIGHTS, the torch hub or Hugging Face caches, or a download by huggingface_hub."""
     path = resolve(WEIGHTS, weights, download, alternative=TIMM_WEIGHTS)
     refuse_torchscript(path)
-    network = build_network(load_tensors(path), path).to(device)
+    state, sha256 = read_weights(path)
+    network = build_network(state, path).to(device)
 
     def forward(batch: torch.Tensor) -> dict[str, torch.Tensor]:
         return {LAYER: F.normalize(network(preprocess(batch)), dim=-1)}
 
     return FeatureExtractor(NAME, forward, device, feature_layer=LAYER, logits_layer=None,
-                            weights_sha256=file_sha256(path), preprocessing=PREPROCESSING,
+                            weights_sha256=sha256, preprocessing=PREPROCESSING,
                             options={"weights": str(path)}, takes_any_size=True)

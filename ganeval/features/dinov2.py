@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from .registry import FeatureExtractor, register
 from .resize import as_rgb_uint8
-from .weights import WeightsFile, check_keys, file_sha256, load_tensors, resolve
+from .weights import WeightsFile, check_keys, read_weights, resolve
 
 INPUT_SIZE = 224
 PATCH = 14
@@ -112,13 +112,14 @@ def create_dinov2(name: str, device: torch.device, weights: str | os.PathLike | 
     """The DINOv2 extractor `name` with weights from `weights`, its environment variable, the caches or a download."""
     variant = VARIANTS[name]
     path = resolve(variant.official, weights, download, alternative=variant.timm_copy)
-    network = build_network(variant, load_tensors(path), path).to(device)
+    state, sha256 = read_weights(path)
+    network = build_network(variant, state, path).to(device)
 
     def forward(batch: torch.Tensor) -> dict[str, torch.Tensor]:
         return {LAYER: network(preprocess(batch, name))}
 
     return FeatureExtractor(name, forward, device, feature_layer=LAYER, logits_layer=None,
-                            weights_sha256=file_sha256(path), preprocessing=PREPROCESSING,
+                            weights_sha256=sha256, preprocessing=PREPROCESSING,
                             options={"weights": str(path)}, takes_any_size=True)
 
 

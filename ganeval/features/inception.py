@@ -15,22 +15,22 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from unittest import mock
 
 import torch
 
 from ..errors import InputError
 from .registry import FeatureExtractor, register
 from .resize import as_rgb_uint8, check_resize_mode, clean_resize, torch_resize
-from .weights import WeightsFile, file_sha256, load_tensors, resolve
+from .weights import WeightsFile, load_tensors, read_weights, resolve
 
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS = WeightsFile(
     "inception-v3-compat", WEIGHTS_FILE, env="GANEVAL_INCEPTION_WEIGHTS",
     url=f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}",
-    flag="--inception-weights", hash_prefix="6726825d",
+    hash_prefix="6726825d", flags=("--weights", "--inception-weights"),
 )
 WEIGHTS_ENV = WEIGHTS.env
 LAYERS = {"pool": "2048", "logits": "logits_unbiased"}  # ganeval name -> torch-fidelity feature name
@@ -69,7 +69,8 @@ def create_inception(
     """
     check_resize_mode(resize, "inception-v3-compat")
     path = resolve_weights(weights, download)
-    network = build_network(load_state_dict(path)).to(device)
+    state, sha256 = read_weights(path)
+    network = build_network(state).to(device)
     run = network if resize == "tf1" else partial(run_on_resized, network, RESIZERS[resize])
 
     def forward(batch: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -82,7 +83,7 @@ def create_inception(
         device,
         feature_layer="pool",
         logits_layer="logits",
-        weights_sha256=file_sha256(path),
+        weights_sha256=sha256,
         preprocessing=PREPROCESSING[resize],
         options={"weights": str(path), "resize": resize},
         variant=None if resize == "tf1" else f"resize={resize}",
@@ -96,7 +97,7 @@ def build_network(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
 
     # Its constructor insists on loading weights itself (by URL, or a path it unpickles unsafely); hand it the
     # dict we already loaded with weights_only=True instead.
-    with _replaced(fidelity_inception, "load_state_dict_from_url", lambda *args, **kwargs: state_dict):
+    with mock.patch.object(fidelity_inception, "load_state_dict_from_url", lambda *args, **kwargs: state_dict):
         try:
             return fidelity_inception.FeatureExtractorInceptionV3("inception-v3-compat", list(LAYERS.values()))
         except RuntimeError as exc:  # load_state_dict: missing or unexpected keys, wrong shapes
@@ -120,7 +121,7 @@ def run_on_resized(
 
     size = network.INPUT_IMAGE_SIZE
     images = resizer(batch, (size, size))
-    with _FLOAT_INPUT, _replaced(fidelity_inception, "vassert", _waiving_uint8_check(fidelity_inception.vassert)):
+    with _FLOAT_INPUT, mock.patch.object(fidelity_inception, "vassert", _waiving_uint8_check(fidelity_inception.vassert)):
         return network(images)
 
 
@@ -133,14 +134,3 @@ def _waiving_uint8_check(check: Callable[[bool, str], None]) -> Callable[[bool, 
             check(condition, message)
 
     return waiving
-
-
-@contextmanager
-def _replaced(module, attribute: str, value):
-    original = getattr(module, attribute)
-    setattr(module, attribute, value)
-    try:
-        yield
-    finally:
-        setattr(module, attribute, original)
-

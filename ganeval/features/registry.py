@@ -1,6 +1,7 @@
 """Feature-extractor registry: `create(name, device=None, **options)` and `names()`."""
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -79,7 +80,22 @@ def create(name: str, device: torch.device | str | None = None, **options) -> Fe
             argument = name[len(prefix):]
             if not argument:
                 raise InputError(f"extractor '{name}' needs a path after '{prefix}'")
+            _check_options(name, factory, options, leading=2)
             return factory(argument, device, **options)
     if name not in _FACTORIES:
         raise UnknownNameError("extractor", name, names())
+    _check_options(name, _FACTORIES[name], options, leading=1)
     return _FACTORIES[name](device, **options)
+
+
+def _check_options(name: str, factory: Factory, options: dict, leading: int) -> None:
+    """An option the factory does not take (--weights for identity) is a one-line InputError naming those it does,
+    not a TypeError from the call."""
+    parameters = list(inspect.signature(factory).parameters.values())[leading:]
+    if any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters):
+        return
+    known = [parameter.name for parameter in parameters]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        takes = f"it takes {', '.join(known)}" if known else "it takes no options"
+        raise InputError(f"extractor {name} has no option {', '.join(unknown)} ({takes})")

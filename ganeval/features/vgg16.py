@@ -1,4 +1,8 @@
-"""`vgg16`: torch-fidelity's VGG16, the feature space of stylegan2-ada's precision and recall (pr50k3).
+"""`vgg16`: torch-fidelity's VGG16, the network of its precision/recall and of stylegan's pr50k3 protocol.
+
+stylegan2-ada's pr50k3 runs NVIDIA's TorchScript vgg16.pt (Karras et al.'s conversion of the VGG16 of Kynkaanniemi
+et al.'s code); torch-fidelity, and so this extractor, use torchvision's ImageNet VGG16 weights instead, so values
+follow pr50k3's protocol (N, k = 3, fc2 features) but are not numerically stylegan's.
 
 The network is torch-fidelity's own module (torch_fidelity/feature_extractor_vgg16.py), so its forward is what runs:
 torchvision's vgg16 with the classifier cut after fc2, images resized to 224 x 224 by TF1-compatible bilinear and
@@ -16,7 +20,7 @@ import torch
 
 from .registry import FeatureExtractor, register
 from .resize import as_rgb_uint8
-from .weights import WeightsFile, check_keys, file_sha256, load_tensors, resolve
+from .weights import WeightsFile, check_keys, read_weights, resolve
 
 WEIGHTS_FILE = "vgg16-397923af.pth"
 # torchvision's ImageNet weights (VGG16_Weights.IMAGENET1K_V1), kept by torch.hub where torchvision downloads them.
@@ -36,7 +40,8 @@ def create_vgg16(
     """torch-fidelity's VGG16 with torchvision's weights found by weights.resolve (`weights`, $GANEVAL_VGG16_WEIGHTS,
     the torch hub cache, a download); takes uint8 N x 1|3 x H x W, grey replicated to RGB."""
     path = resolve(WEIGHTS, weights, download)
-    network = build_network(load_tensors(path), path).to(device)
+    state, sha256 = read_weights(path)
+    network = build_network(state, path).to(device)
 
     def forward(batch: torch.Tensor) -> dict[str, torch.Tensor]:
         fc2, fc2_relu = network(as_rgb_uint8(batch, "vgg16"))
@@ -47,7 +52,7 @@ def create_vgg16(
         forward,
         device,
         feature_layer="fc2_relu",
-        weights_sha256=file_sha256(path),
+        weights_sha256=sha256,
         preprocessing=PREPROCESSING,
         options={"weights": str(path)},
         takes_any_size=True,

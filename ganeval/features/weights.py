@@ -9,6 +9,7 @@ only: `torch.load(weights_only=True)` or safetensors; never an arbitrary pickle.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import urllib.error
 from dataclasses import dataclass
@@ -23,14 +24,14 @@ from ..errors import InputError, WeightsNotFoundError
 class WeightsFile:
     """One extractor's weights: the file's name, the environment variable that may point at it, where its library
     downloads it from (`url`: a direct URL into the torch hub cache; `hf_repo`: a Hugging Face repository holding
-    `name`, fetched into the Hugging Face cache), and the flag that names it on the command line."""
+    `name`, fetched into the Hugging Face cache), and the flags that name it on the command line."""
 
     extractor: str
     name: str
     env: str
     url: str | None = None
     hf_repo: str | None = None
-    flag: str = "--weights"
+    flags: tuple[str, ...] = ("--weights",)  # what names the file on the command line
     hash_prefix: str | None = None  # torch.hub's check of a download: the SHA256's first hex digits
 
     @property
@@ -56,16 +57,16 @@ class WeightsFile:
 def resolve(weights: WeightsFile, path: str | os.PathLike | None = None, download: bool = True,
             alternative: WeightsFile | None = None) -> Path:
     """The weights file of `weights`: `path`, then $ENV, then the torch hub cache, the Hugging Face cache, then
-    `alternative`'s caches (the same network saved by another library under its own names, such as timm's
-    model.safetensors), then a download (when `download`). Missing everywhere: a WeightsNotFoundError naming the
-    file and every place looked."""
+    `alternative` in the Hugging Face cache (the same network saved by another library under its own names, such as
+    timm's model.safetensors), then a download (when `download`). Missing everywhere: a WeightsNotFoundError naming
+    the file and every place looked."""
     if path is not None:
-        return _existing(Path(path), weights.flag, weights)
+        return _existing(Path(path), "--weights", weights)
     if os.environ.get(weights.env):
         return _existing(Path(os.environ[weights.env]), f"${weights.env}", weights)
     candidates = [weights.hub_path, weights.hf_cached()]
-    if alternative is not None:
-        candidates += [alternative.hub_path, alternative.hf_cached()]
+    if alternative is not None:  # its own cache only: its file name (model.safetensors) is no one's in the hub's
+        candidates.append(alternative.hf_cached())
     for cached in candidates:
         if cached is not None and cached.is_file():
             return cached
@@ -73,26 +74,40 @@ def resolve(weights: WeightsFile, path: str | os.PathLike | None = None, downloa
         fetched = _download(weights)
         if fetched is not None:
             return fetched
-    places = [weights.flag, f"${weights.env}", str(weights.hub_path)]
+    places = [f"${weights.env}", str(weights.hub_path)]
     places += [str(_hf_repo_dir(file.hf_repo)) + f" ({file.name})"
                for file in (weights, alternative) if file is not None and file.hf_repo]
     raise WeightsNotFoundError(
         f"{weights.extractor} weights {weights.name} not found (looked at {', '.join(places)}"
         f"{', and the download failed' if download else ''}); copy the file from {weights.source_text()} to "
-        f"{weights.hub_path} or pass {weights.flag} PATH"
+        f"{weights.hub_path} or pass {' PATH or '.join(weights.flags)} PATH"
     )
 
 
+def read_weights(path: Path) -> tuple[dict[str, torch.Tensor], str]:
+    """A weights file's tensors and the SHA256 of the very bytes they were read from (one read: the file may change
+    between two). .safetensors through safetensors, anything else with torch.load(weights_only=True); a file that is
+    not a flat dict of tensors is a one-line InputError."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: unreadable weights file ({exc.strerror or type(exc).__name__})") from exc
+    return _tensors(content, path), hashlib.sha256(content).hexdigest()
+
+
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """A weights file's tensors: .safetensors through safetensors, anything else with torch.load(weights_only=True).
-    A file that is not a flat dict of tensors is a one-line InputError."""
+    """A weights file's tensors (read_weights without the hash)."""
+    return read_weights(path)[0]
+
+
+def _tensors(content: bytes, path: Path) -> dict[str, torch.Tensor]:
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+            from safetensors.torch import load
 
-            state = load_file(str(path), device="cpu")
+            state = load(content)
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch and safetensors raise several types for truncated, foreign or pickled files
         raise InputError(f"{path}: not a readable tensor-only state dict ({type(exc).__name__})") from exc
     if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
@@ -152,6 +167,9 @@ def _hf_cache_dir() -> Path:
 
 
 def _existing(path: Path, where: str, weights: WeightsFile) -> Path:
+    if path.is_dir():
+        raise WeightsNotFoundError(f"{where}: {path} is a folder; give the {weights.extractor} weights file itself "
+                                   f"({weights.name})")
     if not path.is_file():
         raise WeightsNotFoundError(f"{where}: {weights.extractor} weights file {path} does not exist")
     return path

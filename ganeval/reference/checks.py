@@ -9,13 +9,12 @@ from .spec import MomentsReference, ReferenceSpec
 from .stats import ReferenceStats
 
 FASHION_MNIST_PREFIXES = ("fashion-mnist:", "stacked-fashion-mnist:")
-# Extractors that resize every image (and replicate grey to RGB), so the two sides may differ in shape.
 # Feature dimensions whose origin is known: what a mismatched statistics file most likely holds.
 KNOWN_DIMENSIONS = {
     2048: ("Inception's pool layer (pytorch-fid, torch-fidelity, clean-fid)", "inception-v3-compat"),
     128: ("fmnist-classifier's pool layer", "fmnist-classifier"),
     1024: ("DINOv2 ViT-L/14's CLS token (FD-DINOv2: dgm-eval, EDM2)", "dinov2-vit-l-14"),
-    4096: ("VGG16's fc2 layer (stylegan's precision/recall)", "vgg16"),
+    4096: ("VGG16's fc2 layer (torch-fidelity's precision/recall)", "vgg16"),
     384: ("fmnist-classifier's pool layer on stacked (3-channel) images", "fmnist-classifier"),
 }
 
@@ -24,6 +23,10 @@ def check_card(card: ReferenceCard, extractor: FeatureExtractor, source: str) ->
     """Refuse a cached reference computed with another extractor, weights, layer or preprocessing: never mix spaces."""
     theirs = (card.extractor, card.weights_sha256, card.layer, card.preprocessing)
     ours = (extractor.name, extractor.weights_sha256, extractor.feature_layer, extractor.preprocessing)
+    if theirs[:3] == ours[:3] and theirs != ours:  # one network, another way in: Inception's --resize
+        raise InputError(
+            f"reference {source} was built with {card.extractor} preprocessing '{card.preprocessing}', but this "
+            f"score's is '{extractor.preprocessing}'; score with the same --resize, or rebuild the reference")
     if theirs != ours:
         raise InputError(
             f"reference {source} was built with extractor {card.extractor} (layer {card.layer}, weights "
