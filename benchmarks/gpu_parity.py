@@ -1,6 +1,7 @@
 """CUDA parity: ganeval's fid / fid_from_stats / kid / prdc / inception_score on device tensors against the same calls
 on CPU tensors and against the anchors (torch-fidelity 0.4.0, prdc); the mode statistics (mixture modes, labelled
-modes, NDB with its K-means) on the device against the CPU. Run by gpu_check.sh; exits 1 on any mismatch.
+modes, NDB with its K-means), CMMD (with bootstrap replicates), Vendi and the extractors' CLIP and clean-fid
+resizes on the device against the CPU. Run by gpu_check.sh; exits 1 on any mismatch.
 
     .venv/bin/python benchmarks/gpu_parity.py --device cuda   # --device cpu runs the same checks without a GPU
 
@@ -22,7 +23,12 @@ from torch_fidelity.metric_kid import kid_features_to_metric
 
 from ganeval.data.mixtures import grid25
 from ganeval.metrics import fid, fid_from_stats, inception_score, kid, prdc
+from ganeval.features.clip import resize_like_pil
+from ganeval.features.resize import clean_resize
+from ganeval.metrics.bootstrap import resampling_weights
+from ganeval.metrics.cmmd import cmmd_with_replicates
 from ganeval.metrics.modes import label_modes, mixture_modes, ndb
+from ganeval.metrics.vendi import vendi
 
 RELATIVE = 1e-6
 FAILURES: list[str] = []
@@ -117,6 +123,24 @@ def main() -> int:
     # the K-means of both runs start from the same seeded centres; float rounding may still move a point between bins
     check("ndb_js device vs cpu", on_device["ndb_js"], on_cpu["ndb_js"], absolute=1e-3)
     check("ndb count device vs cpu", on_device["ndb"], on_cpu["ndb"], absolute=2)
+
+    print("CMMD and Vendi, N=5000 unit-norm rows x 768 (CLIP's shape), 50 bootstrap replicates")
+    real, fake = (torch.nn.functional.normalize(side, dim=1) for side in gaussian_pair(generator, 5000, 768))
+    weights = resampling_weights(5000, 50, seed=1)
+    cpu_value, cpu_replicates = cmmd_with_replicates(real, fake, weights)
+    device_value, device_replicates = cmmd_with_replicates(real.to(device), fake.to(device), weights.to(device))
+    check("cmmd device vs cpu", device_value, cpu_value)
+    check("cmmd replicates device vs cpu", float((device_replicates.cpu() - cpu_replicates).abs().max()), 0.0,
+          absolute=1e-9 * abs(cpu_value))
+    check("vendi device vs cpu", vendi(fake.to(device)), vendi(fake))
+
+    print("Extractor preprocessing on the device: CLIP's PIL-exact resize, clean-fid's bicubic")
+    images = torch.randint(0, 256, (8, 3, 64, 48), dtype=torch.uint8, generator=generator)
+    check("clip resize device vs cpu (max)", float((resize_like_pil(images.to(device), 336).cpu()
+                                                    - resize_like_pil(images, 336)).abs().max()), 0.0)
+    check("clean resize device vs cpu (max)", float((clean_resize(images.to(device), (299, 299)).cpu()
+                                                     - clean_resize(images, (299, 299))).abs().max()), 0.0,
+          absolute=1e-3)
 
     print(f"{'FAILED: ' + ', '.join(FAILURES) if FAILURES else 'all parity checks passed'} "
           f"({time.perf_counter() - start:.0f} s)")
