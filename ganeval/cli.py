@@ -380,8 +380,6 @@ def extractor_config(args: argparse.Namespace) -> ExtractorConfig:
     names = ExtractorConfig(args.extractor).names
     preset = getattr(args, "preset", None)
     if names == ("auto",) and preset is not None:
-        from .presets import PRESETS
-
         names = (PRESETS[preset].extractor,)
     options: dict[str, dict] = {}
     if args.inception_weights:
