@@ -122,6 +122,8 @@ def asked_extractor(config: ScoreConfig) -> str:
     name = config.extractor.name
     spaces = []
     for extractor, options in sorted(config.extractor.options.items()):
+        if extractor != name and name != "auto":  # another extractor of the same list: not this record's space
+            continue
         for key, value in sorted((options or {}).items()):
             if key not in _LOCATION_OPTIONS and value is not None:
                 spaces.append(f"{key}={value}" if extractor == name else f"{extractor}:{key}={value}")

@@ -184,6 +184,10 @@ def test_the_asked_extractor_is_part_of_a_sweep_key_and_old_records_read_auto():
     assert asked_extractor(clean_auto) == "auto[inception-v3-compat:resize=clean]"  # auto may pick Inception
     tf1_auto = cli.score_config(parser.parse_args(["score", "x", "y", "--resize", "tf1"]))
     assert asked_extractor(tf1_auto) == "auto"  # the default, asked for: the same feature space
+    listed = cli.score_config(parser.parse_args(["score", "x", "y", "--extractor", "inception-v3-compat,vgg16",
+                                                 "--resize", "clean"]))
+    assert [asked_extractor(listed.for_extractor(name)) for name in listed.extractor.names] == [
+        "inception-v3-compat[resize=clean]", "vgg16"]  # Inception's resize is no part of VGG16's space
     assert ScoreSettings("ring8", 1, preset="fid50k").key("a.pt") != ScoreSettings(
         "ring8", 1, preset="fid50k-full").key("a.pt")  # the same fields but for the reference cap
     assert ScoreSettings("ring8", 1).key("a.pt") != ScoreSettings("ring8", 1, extractor="vgg16").key("a.pt")
