@@ -234,7 +234,7 @@ def _built_reference(args: argparse.Namespace) -> ReferenceStats:
     """The cache entry of `args.spec` with the chosen extractor (rows kept, for every metric): read when it exists,
     else extracted and written."""
     samples = load_source(args.spec, num_samples=args.num_samples, seed=args.seed, data_root=args.data_root,
-                          download=args.download, max_image_pixels=args.max_image_pixels)
+                          download=args.download, max_image_pixels=args.max_image_pixels, workers=args.workers)
     config = score_config(args)
     if len(config.extractor.names) > 1:
         raise GanevalError(f"a cache entry holds one feature space; --extractor {config.extractor.name} names "

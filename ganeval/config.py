@@ -88,6 +88,13 @@ class DataConfig:
     max_image_pixels: int | None = field(default=None, metadata=flag(
         "--max-image-pixels", "refuse images of more than N pixels (width x height), read from their headers before "
         "decoding (default 67108864 = 8192x8192)", metavar="N"))
+    workers: int | None = field(default=None, metadata=flag(
+        "--workers", "processes decoding image folders and zips (default: min(4, the cores); 0 decodes in this "
+        "process)", metavar="N"))
+
+    def __post_init__(self) -> None:  # every source, not only the folders that use it
+        if self.workers is not None and (isinstance(self.workers, bool) or self.workers < 0):
+            raise InputError(f"--workers {self.workers}: must be a whole number, 0 or more (0 decodes in this process)")
 
 
 @dataclass(frozen=True)

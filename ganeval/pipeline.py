@@ -209,7 +209,8 @@ def open_input(source, config: ScoreConfig) -> Input:
         return Input(source.subset(config.num_samples, config.seed + 1))
     data = config.data
     return Input(load_source(source, num_samples=config.num_samples, seed=config.seed + 1, data_root=data.data_root,
-                             download=data.download, max_image_pixels=data.max_image_pixels))
+                             download=data.download, max_image_pixels=data.max_image_pixels,
+                             workers=data.workers))
 
 
 def _reference_side(spec: ReferenceSpec, config: ScoreConfig, store: ReferenceStore):
@@ -238,7 +239,7 @@ def _reference_samples(spec: SamplesReference, config: ScoreConfig, count: int |
         raise InputError(f"--reference-samples {count}: needs at least 2 samples")
     data = config.data
     return load_source(spec.source, num_samples=count, seed=config.seed, data_root=data.data_root,
-                       download=data.download, max_image_pixels=data.max_image_pixels)
+                       download=data.download, max_image_pixels=data.max_image_pixels, workers=data.workers)
 
 
 def _reference_stats(spec: ReferenceSpec, samples: Samples | None, loaded: ReferenceStats | None,
@@ -312,7 +313,7 @@ def resolve_extractor_name(name: str, samples: Samples, spec: ReferenceSpec | No
 # The keyword form of score() (ganeval.score): today's calls, e.g. score("ring8", "ring8", "fid,prdc", seed=1).
 _CONFIG_KEYWORDS = {"num_samples", "reference_samples", "seed", "batch_size", "device", "ema", "latents", "use_cache",
                     "progress"}
-_DATA_KEYWORDS = {"data_root", "download", "max_image_pixels"}
+_DATA_KEYWORDS = {"data_root", "download", "max_image_pixels", "workers"}
 
 
 def score_keywords(samples, reference, metrics: str | list[str] | None = None, **keywords) -> dict:
@@ -320,7 +321,7 @@ def score_keywords(samples, reference, metrics: str | list[str] | None = None, *
     `options` (MetricOptions), `ci` (a level such as 0.95, or BootstrapOptions), `save_stats` (write the input's
     feature mean and covariance as a pytorch-fid .npz), and ScoreConfig's and DataConfig's fields (num_samples,
     reference_samples, seed, batch_size, device, ema, latents, use_cache, progress, data_root, download,
-    max_image_pixels). Returns the record.
+    max_image_pixels, workers). Returns the record.
 
     >>> record = score_keywords("ring8", "ring8", "fid,prdc", seed=1, progress=False, use_cache=False)
     >>> record["fid"] < 0.01 and record["coverage"] > 0.9

@@ -33,10 +33,12 @@ def load_source(
     data_root: str | os.PathLike | None = None,
     download: bool = False,
     max_image_pixels: int | None = None,
+    workers: int | None = None,
 ) -> Samples:
     """Resolve a source spec (see the module docstring) to Samples; `num_samples` takes a seeded subset (of a folder
     or zip, only the chosen images are decoded; AtMost(n): n, or all where fewer). Images above `max_image_pixels`
-    (default ganeval.data.files.MAX_IMAGE_PIXELS, 8192 x 8192) are refused before decoding."""
+    (default ganeval.data.files.MAX_IMAGE_PIXELS, 8192 x 8192) are refused before decoding. A folder's or zip's images
+    decode in `workers` processes (None: min(4, the cores); 0: in this one)."""
     text = str(spec)
     if isinstance(num_samples, int) and num_samples < 2:
         raise InputError(f"--num-samples {num_samples}: needs at least 2 samples")
@@ -57,7 +59,8 @@ def load_source(
     if text.startswith("cifar10:"):
         return _cifar10(text, data_root, download).subset(num_samples, seed)
     if Path(text).exists() or Path(text).suffix or "/" in text or os.sep in text:  # looks like a path
-        return load_path(Path(text), num_samples=num_samples, seed=seed, max_image_pixels=max_image_pixels)
+        return load_path(Path(text), num_samples=num_samples, seed=seed, max_image_pixels=max_image_pixels,
+                         workers=workers)
     raise InputError(f"'{text}' is neither a file, a folder nor a known source; known: {', '.join(KNOWN_SPECS)}")
 
 

@@ -2,7 +2,7 @@
 
 Folders and zips may come from anyone: an image's size is read from its header and checked against a pixel limit
 before it is decoded, a zip member's uncompressed size before it is read, and with `num_samples` only the chosen
-images are opened at all.
+images are opened at all. Their images decode in worker processes (ganeval.data.decode), with the same checks.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..atomic import write_atomically, write_error
 from ..errors import InputError
+from .decode import decode_rows, row_array, worker_count
 from .samples import Samples, subset_rows
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
@@ -34,20 +35,22 @@ ImageOpener = Callable[[str], Any]  # an image's name -> a context manager yield
 
 
 def load_path(path: str | Path, *, num_samples: int | None = None, seed: int = 0,
-              max_image_pixels: int | None = None) -> Samples:
+              max_image_pixels: int | None = None, workers: int | None = None) -> Samples:
     """Load a file or folder of samples (a seeded subset of `num_samples`, as Samples.subset takes), or raise
-    InputError naming it and what is wrong. Images above `max_image_pixels` (default MAX_IMAGE_PIXELS) are refused."""
+    InputError naming it and what is wrong. Images above `max_image_pixels` (default MAX_IMAGE_PIXELS) are refused;
+    a folder's or zip's images decode in `workers` processes (None: min(4, the cores); 0: in this one)."""
     path = Path(path)
     limit = pixel_limit(max_image_pixels)
+    workers = worker_count(workers)  # checked for every source, so a bad --workers is refused whatever it reads
     if path.is_dir():
-        return load_image_folder(path, num_samples=num_samples, seed=seed, max_image_pixels=limit)
+        return load_image_folder(path, num_samples=num_samples, seed=seed, max_image_pixels=limit, workers=workers)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         return Samples(array_to_samples(read_array(path), str(path)), str(path)).subset(num_samples, seed)
     if suffix == ".zip":
-        return load_image_zip(path, num_samples=num_samples, seed=seed, max_image_pixels=limit)
+        return load_image_zip(path, num_samples=num_samples, seed=seed, max_image_pixels=limit, workers=workers)
     raise InputError(f"{path}: unsupported input; give a .npy/.npz array, a .zip or a folder of PNG/JPEG images")
 
 
@@ -123,9 +126,10 @@ def _unit_range_hint(array: np.ndarray) -> str:
 
 
 def load_image_folder(folder: Path, *, num_samples: int | None = None, seed: int = 0,
-                      max_image_pixels: int | None = None) -> Samples:
+                      max_image_pixels: int | None = None, workers: int | None = None) -> Samples:
     """The PNG/JPEG images under `folder` (recursively, sorted by path), all of them or a seeded subset of
-    `num_samples`; the images used must share one size. Only the chosen files are opened."""
+    `num_samples`; the images used must share one size. Only the chosen files are opened, decoded in `workers`
+    processes (as load_path takes)."""
     files = sorted(path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
     if not files:
         raise InputError(f"{folder}: folder holds no PNG or JPEG images")
@@ -133,15 +137,16 @@ def load_image_folder(folder: Path, *, num_samples: int | None = None, seed: int
     paths = {str(path)[prefix:]: path for path in files}
     chosen = _chosen(list(paths), num_samples, seed, str(folder))
     return _load_images(folder, chosen, lambda name: contextlib.nullcontext(paths[name]),
-                        lambda name: str(paths[name]), pixel_limit(max_image_pixels))
+                        lambda name: str(paths[name]), pixel_limit(max_image_pixels), worker_count(workers))
 
 
 def load_image_zip(path: Path, *, num_samples: int | None = None, seed: int = 0,
-                   max_image_pixels: int | None = None) -> Samples:
+                   max_image_pixels: int | None = None, workers: int | None = None) -> Samples:
     """The PNG/JPEG members of a zip file (sorted by name), all of them or a seeded subset of `num_samples`; members
     that would escape the archive's root are refused, and a chosen member's uncompressed size is checked before it is
-    read."""
+    read. Members decode in `workers` processes (as load_path takes), each reading the zip through its own handle."""
     limit = pixel_limit(max_image_pixels)
+    workers = worker_count(workers)
     try:
         with zipfile.ZipFile(path) as archive:
             names = sorted(name for name in archive.namelist() if Path(name).suffix.lower() in IMAGE_SUFFIXES)
@@ -153,8 +158,8 @@ def load_image_zip(path: Path, *, num_samples: int | None = None, seed: int = 0,
             if not names:
                 raise InputError(f"{path}: zip holds no PNG or JPEG images")
             chosen = _chosen(names, num_samples, seed, str(path))
-            return _load_images(path, chosen, lambda name: _open_member(archive, path, name, limit),
-                                lambda name: f"{path}:{name}", limit)
+            return _load_images(path, chosen, _ZipMembers(path, archive, limit), lambda name: f"{path}:{name}", limit,
+                                workers)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as exc:  # RuntimeError: encrypted
         reason = "corrupt deflate data" if isinstance(exc, zlib.error) else type(exc).__name__
         raise InputError(f"{path}: unreadable zip file ({reason})") from exc
@@ -164,6 +169,19 @@ def _chosen(names: list[str], num_samples: int | None, seed: int, source: str) -
     """The names whose images are used: the rows Samples.subset would keep of all of them, in their order."""
     rows = subset_rows(len(names), num_samples, seed, source)
     return names if rows is None else [names[row] for row in rows.tolist()]
+
+
+class _ZipMembers:
+    """Opens the members of one zip (an ImageOpener) through a ZipFile of the calling process's own: a forked
+    decoding worker shares its parent's file position, so reading through the parent's handle would race."""
+
+    def __init__(self, path: Path, archive: zipfile.ZipFile, limit: int):
+        self.path, self.archive, self.limit, self.pid = path, archive, limit, os.getpid()
+
+    def __call__(self, name: str):
+        if self.pid != os.getpid():  # in a worker: closed when it exits
+            self.archive, self.pid = zipfile.ZipFile(self.path), os.getpid()
+        return _open_member(self.archive, self.path, name, self.limit)
 
 
 def _open_member(archive: zipfile.ZipFile, path: Path, name: str, limit: int):
@@ -180,32 +198,38 @@ def _open_member(archive: zipfile.ZipFile, path: Path, name: str, limit: int):
 
 
 def _load_images(source: Path, names: list[str], open_image: ImageOpener, label: Callable[[str], str],
-                 limit: int) -> Samples:
-    """Decode the named images into one array sized from the first one's header; each image's header is checked
-    (pixel limit, the first one's size) before it is decoded, so a bad file costs no decoding and little memory."""
-    images = None
-    with _pil_pixel_limit(limit):  # once for all images: warnings.catch_warnings per image costs a third more time
-        for row, name in enumerate(names):
+                 limit: int, workers: int) -> Samples:
+    """Decode the named images into one array sized from the first one's header (read here), the others in
+    `workers` processes; each image's header is checked (pixel limit, the first one's size) before it is decoded, so
+    a bad file costs no decoding and little memory."""
+    with _pil_pixel_limit(limit):  # once for all images (workers inherit it): catch_warnings per image costs a third
+        with open_image(names[0]) as member, _opened_image(member, label(names[0]), limit) as image:
+            shape = (_channels(image, label(names[0])), image.height, image.width)
+            images = _image_array(source, len(names), shape, workers)
+            images[0] = decode_image(image)
+
+        def decode(name: str) -> np.ndarray:
             with open_image(name) as member, _opened_image(member, label(name), limit) as image:
-                shape = (_channels(image, label(name)), image.height, image.width)
-                if images is None:
-                    images = _image_array(source, len(names), shape)
-                elif shape != images.shape[1:]:
-                    raise InputError(f"{source}: images of mixed sizes ({names[0]} is {_chw(images.shape[1:])}, "
-                                     f"{name} is {_chw(shape)})")
-                images[row] = decode_image(image)
+                found = (_channels(image, label(name)), image.height, image.width)
+                if found != shape:
+                    raise InputError(f"{source}: images of mixed sizes ({names[0]} is {_chw(shape)}, "
+                                     f"{name} is {_chw(found)})")
+                return decode_image(image)
+
+        decode_rows(images, names, decode, workers, first=1)
     return Samples(torch.from_numpy(images), str(source))
 
 
-def _image_array(source: Path, count: int, shape: tuple[int, int, int]) -> np.ndarray:
-    """Room for `count` images of `shape`, refused in one line when it is more than half the machine's memory (many
-    small, highly compressed large images: each passes the pixel limit, all of them together would not fit)."""
+def _image_array(source: Path, count: int, shape: tuple[int, int, int], workers: int) -> np.ndarray:
+    """Room for `count` images of `shape` (shared with the `workers` that decode them), refused in one line when it
+    is more than half the machine's memory (many small, highly compressed large images: each passes the pixel
+    limit, all of them together would not fit)."""
     needed = count * int(np.prod(shape))
     available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
     if needed > available:
         raise InputError(f"{source}: {count} images of {_chw(shape)} need {needed / 2**30:.1f} GiB, more than half "
                          f"this machine's memory; score a subset with --num-samples N")
-    return np.empty((count, *shape), np.uint8)
+    return row_array((count, *shape), workers, first=1)  # row 0 is decoded by _load_images itself
 
 
 def image_shape(source, name: str | None = None, max_image_pixels: int | None = None) -> tuple[int, int, int]:
