@@ -101,7 +101,7 @@ def score_all(source, reference, config: ScoreConfig | None = None,
     store = store or ReferenceStore(enabled=config.use_cache)
     main = store.world.is_main and world_from_environment().is_main  # torchrun, grouped or not: rank 0 writes
     shared = PhaseTimer(config.progress if main else False)
-    with shared.phase("input"):
+    with shared.phase("generate" if is_checkpoint(source) else "decode"):  # where the input's time goes
         given = open_input(source, config)
     with shared.phase("reference"):
         side = read_reference(reference, config, store)

@@ -66,7 +66,7 @@ def test_status_line_per_phase_and_timing(vectors, capsys):
     assert "ndb K-means: 5 bins over 400 reference rows" in err and "bootstrap: 200 resamples of 300" in err
     assert all(line.endswith(" s") for line in err.splitlines() if line.startswith("  kid:"))
     timing = record["diagnostics"]["timing"]
-    assert {"input", "reference", "extract_input", "reference_knn_radii", "ndb_kmeans", "bootstrap",
+    assert {"decode", "reference", "extract_input", "reference_knn_radii", "ndb_kmeans", "bootstrap",
             "fid", "kid", "prdc", "ndb"} <= set(timing)
     assert all(seconds >= 0 for seconds in timing.values())
     score(fake, real, "fid,kid", progress=False, use_cache=False)
