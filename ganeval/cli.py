@@ -31,7 +31,7 @@ RESIZE_MODES = ("tf1", "clean", "torch")  # ganeval.features.resize.RESIZE_MODES
 COMPARE_SELECTIONS = ("best", "last", "all")
 COMPARE_FORMATS = ("table", "markdown", "csv", "json", "html")
 # The ScoreConfig flags of `ref build` and `ref export`: a reference has no reference subset, EMA or latents.
-REFERENCE_FIELDS = ("num_samples", "seed", "batch_size", "device")
+REFERENCE_FIELDS = ("num_samples", "seed", "batch_size", "channels_last", "allow_tf32", "device")
 _FLAG_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
 
@@ -85,7 +85,8 @@ def _add_field_flag(parser: argparse._ActionsContainer, flag: str, dest: str, it
                     metavar: str | None = None, choices: Sequence[str] | None = None) -> None:
     """One flag for dataclass field `item`, its value stored under `dest`: type and default from the field, help
     from its metadata."""
-    kind, default, help = _field_type(item), _field_default(item), item.metadata.get("help")
+    kind = item.metadata.get("parse") or _field_type(item)
+    default, help = _field_default(item), item.metadata.get("help")
     if kind is not bool:
         parser.add_argument(flag, dest=dest, type=kind, default=default, help=help, metavar=metavar, choices=choices)
     elif default:  # a switch that is on by default needs its off form too: --x / --no-x

@@ -20,7 +20,7 @@ from .distributed import init_world, world_from_environment
 from .errors import EXIT_CHECK_FAILED, EXIT_OK, GanevalError
 from .data.checkpoint import CheckpointSource
 from .cli import score_config
-from .pipeline import create_for, resolve_extractor_name, score_all
+from .pipeline import create_for, resolve_extractor_name, score_all, tune
 from .features.cache import cache_dir, list_references, read_card
 from .gate import Limits, check_alpha, gate_targets, parse_limits, read_limits
 from .metrics.registry import METRIC_FAMILIES
@@ -241,8 +241,9 @@ def _built_reference(args: argparse.Namespace) -> ReferenceStats:
                            f"{len(config.extractor.names)}: build one at a time")
     name = resolve_extractor_name(config.extractor.name, samples, SamplesReference(samples))
     extractor = create_for(name, config.extractor.options, config.device)
-    return ReferenceStore().from_samples(samples, extractor, rows=True, batch_size=config.batch_size,
-                                         progress=config.progress)
+    store = ReferenceStore()
+    return store.from_samples(samples, extractor, rows=True, batch_size=tune(extractor, config, samples, store.world),
+                              progress=config.progress)
 
 
 def run_ref_export(args: argparse.Namespace) -> int:

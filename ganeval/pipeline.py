@@ -123,7 +123,7 @@ def _score_with(given: Input, planned: Plan, reference, config: ScoreConfig, sto
     """The score of the input read once under one planned extractor: the input's features, the metrics."""
     with timer.phase("extract_input"):
         features = store.world.extract(given.samples, planned.extractor, keep_rows=planned.needs.input_rows,
-                                       logits=planned.needs.logits, batch_size=config.batch_size,
+                                       logits=planned.needs.logits, batch_size=planned.batch_size,
                                        progress=config.progress)
     real = planned.reference
     check_dimensions(real, features.embedding.dim, planned.extractor, given.samples)
@@ -138,12 +138,14 @@ def _score_with(given: Input, planned: Plan, reference, config: ScoreConfig, sto
 
 @dataclass(frozen=True)
 class Plan:
-    """What a score extracts and computes: the reference's statistics, the extractor, the families and Needs."""
+    """What a score extracts and computes: the reference's statistics, the extractor, the families, Needs and the
+    batch size."""
 
     reference: ReferenceStats
     extractor: FeatureExtractor
     families: list[str]
     needs: Needs
+    batch_size: int  # --batch-size, or what auto found
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: R
         warn_if_scales_differ(samples, real_samples)  # [0, 1] against [0, 255]: a scale, not a difference
     with timer.phase("extractor"):
         extractor = choose_extractor(config, samples, spec, loaded)
+        batch_size = tune(extractor, config, samples, store.world)
     check_image_shapes(samples, real_samples, extractor)
     families = select_families(config.metrics, extractor, moments_only=isinstance(spec, MomentsReference))
     # fail before extracting (and caching) anything; a moments file has no rows to count
@@ -187,10 +190,24 @@ def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: R
     info = real_samples.info if real_samples is not None else loaded.info
     needs = plan(families, info, explicit=config.metrics is not None, ci=config.ci)
     with timer.phase("reference"):
-        real = _reference_stats(spec, real_samples, loaded, extractor, needs, config, store)
+        real = _reference_stats(spec, real_samples, loaded, extractor, needs, batch_size, config, store)
     if isinstance(spec, MomentsReference):  # fail before a long extraction, not after it
         check_dimensions(real, probe_dimension(samples, extractor), extractor, samples)
-    return Plan(real, extractor, families, needs)
+    return Plan(real, extractor, families, needs, batch_size)
+
+
+def tune(extractor: FeatureExtractor, config: ScoreConfig, samples: Samples, world) -> int:
+    """Apply `config`'s speed knobs to `extractor` (channels_last, TF32) and return the extraction batch size: the
+    configured one, or for `--batch-size auto` the largest that fits on the device (rank 0's under torchrun, since
+    every rank must cut the same batches)."""
+    from .features.speed import apply_channels_last, largest_batch
+
+    if config.channels_last:
+        apply_channels_last(extractor)
+    extractor.allow_tf32 = config.allow_tf32
+    if config.batch_size != "auto":
+        return config.batch_size
+    return world.broadcast(largest_batch(extractor, samples.data[:1]) if world.is_main else None)
 
 
 def open_input(source, config: ScoreConfig) -> Input:
@@ -243,12 +260,12 @@ def _reference_samples(spec: SamplesReference, config: ScoreConfig, count: int |
 
 
 def _reference_stats(spec: ReferenceSpec, samples: Samples | None, loaded: ReferenceStats | None,
-                     extractor: FeatureExtractor, needs: Needs, config: ScoreConfig,
+                     extractor: FeatureExtractor, needs: Needs, batch_size: int, config: ScoreConfig,
                      store: ReferenceStore) -> ReferenceStats:
     """The reference's statistics in the extractor's space: extracted (or found in the store) for samples; a cached
     entry checked against the extractor and the rows the metrics need."""
     if samples is not None:
-        return store.from_samples(samples, extractor, rows=needs.reference_rows, batch_size=config.batch_size,
+        return store.from_samples(samples, extractor, rows=needs.reference_rows, batch_size=batch_size,
                                   progress=config.progress)
     if isinstance(spec, CachedReference):
         check_card(loaded.card, extractor, spec.spec)

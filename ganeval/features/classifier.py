@@ -90,4 +90,5 @@ def create_fmnist_classifier(device: torch.device, weights: str | os.PathLike | 
         weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         preprocessing="x/255, standardised (0.2860, 0.3530), per channel",
         options={"weights": str(path)},
+        modules=(model,),
     )

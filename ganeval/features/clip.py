@@ -175,4 +175,4 @@ def create_clip(device: torch.device, weights: str | os.PathLike | None = None,
 
     return FeatureExtractor(NAME, forward, device, feature_layer=LAYER, logits_layer=None,
                             weights_sha256=sha256, preprocessing=PREPROCESSING,
-                            options={"weights": str(path)}, takes_any_size=True)
+                            options={"weights": str(path)}, takes_any_size=True, modules=(network,))

@@ -120,7 +120,7 @@ def create_dinov2(name: str, device: torch.device, weights: str | os.PathLike | 
 
     return FeatureExtractor(name, forward, device, feature_layer=LAYER, logits_layer=None,
                             weights_sha256=sha256, preprocessing=PREPROCESSING,
-                            options={"weights": str(path)}, takes_any_size=True)
+                            options={"weights": str(path)}, takes_any_size=True, modules=(network,))
 
 
 @register("dinov2-vit-s-14")

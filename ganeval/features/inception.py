@@ -88,6 +88,7 @@ def create_inception(
         options={"weights": str(path), "resize": resize},
         variant=None if resize == "tf1" else f"resize={resize}",
         takes_any_size=True,
+        modules=(network,),
     )
 
 

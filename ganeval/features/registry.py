@@ -9,6 +9,7 @@ import torch
 
 from ..device import resolve_device
 from ..errors import InputError, UnknownNameError
+from .speed import tf32
 
 
 @dataclass
@@ -20,6 +21,11 @@ class FeatureExtractor:
     `variant` names an option that changes the feature space without changing the network (Inception's
     'resize=clean'): records name the extractor `label`, 'inception-v3-compat[resize=clean]', so compare and gate
     never put its values beside the default's.
+
+    The speed knobs (ganeval/features/speed.py) act through the last three fields: `modules` are the networks the
+    forward runs (what apply_channels_last converts; empty when a factory names none), `memory_format` lays 4-D input
+    batches out before the forward (None: as given), `allow_tf32` lets CUDA matrix products and convolutions run in
+    TF32 (off by default, even where the process turned it on: it moves features by about 1e-3 relative).
     """
 
     name: str
@@ -32,10 +38,17 @@ class FeatureExtractor:
     options: dict = field(default_factory=dict)
     variant: str | None = None
     takes_any_size: bool = False  # resizes every image to its input: two sides of different sizes are comparable
+    modules: tuple[torch.nn.Module, ...] = ()
+    memory_format: torch.memory_format | None = None
+    allow_tf32: bool = False
 
-    @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.forward(batch.to(self.device))
+        batch = batch.to(self.device)
+        if self.memory_format is not None and batch.dim() == 4:
+            batch = batch.contiguous(memory_format=self.memory_format)
+        with torch.inference_mode(), tf32(self.allow_tf32):
+            outputs = self.forward(batch)
+        return {name: _outside_inference(value) for name, value in outputs.items()}
 
     @property
     def label(self) -> str:
@@ -45,6 +58,12 @@ class FeatureExtractor:
     @property
     def layers(self) -> tuple[str, ...]:
         return tuple(layer for layer in (self.feature_layer, self.logits_layer) if layer)
+
+
+def _outside_inference(value: object) -> object:
+    """A tensor made under inference_mode as an ordinary one (a copy), so that callers may modify it in place or
+    use it in autograd; anything else (a view of the caller's own batch, as identity returns) as it is."""
+    return value.clone() if isinstance(value, torch.Tensor) and value.is_inference() else value
 
 
 Factory = Callable[..., FeatureExtractor]

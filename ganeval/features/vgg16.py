@@ -56,6 +56,7 @@ def create_vgg16(
         preprocessing=PREPROCESSING,
         options={"weights": str(path)},
         takes_any_size=True,
+        modules=(network,),
     )
 
 
