@@ -106,13 +106,13 @@ def test_corrupt_png_exits_2_with_one_line(tmp_path, run_cli):
 def test_scores_are_the_same_for_any_worker_count(tmp_path, run_cli):
     fake, real = write_pngs(tmp_path / "fake"), write_pngs(tmp_path / "real", seed=1)
     records = []
-    for workers in ("0", "2"):
+    for workers in ("0", "2", "4"):  # 4 on 2 cores: more processes than cores, still the same array
         code, out, err = run_cli("score", fake, "--reference", real, "--metrics", "fid,kid", "--extractor",
                                  "fmnist-classifier", "--kid-subsets", "5", "--workers", workers, "--json",
                                  "--quiet", "--no-cache")
         assert code == 0, err
         records.append(json.loads(out))
-    assert records[0]["fid"] == records[1]["fid"] and records[0]["kid_mean"] == records[1]["kid_mean"]
+    assert all((record["fid"], record["kid_mean"]) == (records[0]["fid"], records[0]["kid_mean"]) for record in records)
 
 
 def test_negative_workers_is_one_line(tmp_path, run_cli):
