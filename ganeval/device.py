@@ -1,7 +1,9 @@
-"""Device selection shared by the CLI and the library."""
+"""Device selection shared by the CLI and the library, and the TF32 guard every float32 product needs."""
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 
@@ -28,3 +30,45 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
         raise InputError(f"--device '{device}': there are only {torch.cuda.device_count()} CUDA device(s), cuda:0 onwards")
     return resolved
+
+
+@contextlib.contextmanager
+def tf32(allowed: bool = False) -> Iterator[None]:
+    """Matrix products and cuDNN convolutions in TF32 (`allowed`) or IEEE float32 (the default) for the duration,
+    whatever the process had set; restored afterwards. No effect on CPU, where TF32 does not exist.
+
+    TF32 keeps 10 mantissa bits: features move by about 1e-3 relative, enough to shift a FID, so extraction runs
+    without it unless asked. The flags are process-wide: forwards run at the same time in several threads with
+    different settings would see each other's.
+    """
+    saved = _precision_flags()
+    torch.backends.cuda.matmul.allow_tf32 = allowed
+    torch.backends.cudnn.allow_tf32 = allowed
+    try:
+        yield
+    finally:
+        _restore(saved)
+
+
+def _precision_flags() -> dict[str, object]:
+    """What tf32() changes, as the process has it: the two allow_tf32 flags , or, where torch (>= 2.9) refuses to read those because the process set its
+    per-backend `fp32_precision` strings to a mix they cannot summarise, those strings."""
+    try:
+        return {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32}
+    except RuntimeError:
+        return {"fp32_precision": {name: backend.fp32_precision for name, backend in _precision_backends().items()}}
+
+
+def _restore(saved: dict[str, object]) -> None:
+    if "fp32_precision" in saved:
+        for name, backend in _precision_backends().items():
+            backend.fp32_precision = saved["fp32_precision"][name]
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = saved["matmul"]
+        torch.backends.cudnn.allow_tf32 = saved["cudnn"]
+
+
+def _precision_backends() -> dict[str, object]:
+    """The backends whose fp32_precision the legacy allow_tf32 setters change (torch >= 2.9)."""
+    cudnn = torch.backends.cudnn
+    return {"matmul": torch.backends.cuda.matmul, "cudnn": cudnn, "conv": cudnn.conv, "rnn": cudnn.rnn}

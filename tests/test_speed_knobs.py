@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 import torch
 
-from ganeval import features
+from ganeval import device, features
 from ganeval.features import classifier, inception, speed
 from ganeval.features.registry import FeatureExtractor
 
@@ -99,9 +99,9 @@ def test_channels_last_lays_out_image_batches_only():
 @pytest.fixture
 def tf32_flags():
     """The process's TF32 settings, restored after a test that changes them."""
-    saved = speed._precision_flags()
+    saved = device._precision_flags()
     yield
-    speed._restore(saved)
+    device._restore(saved)
 
 
 def _flags() -> tuple[bool, bool]:

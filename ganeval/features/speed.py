@@ -12,11 +12,12 @@ False
 """
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
+
+from ..device import tf32  # noqa: F401 (a knob of extraction: importable from here)
 
 if TYPE_CHECKING:  # registry imports this module (tf32), so the type is only named here
     from .registry import FeatureExtractor
@@ -47,49 +48,6 @@ def apply_channels_last(extractor: FeatureExtractor) -> FeatureExtractor:
         to_channels_last(module)
     extractor.memory_format = torch.channels_last
     return extractor
-
-
-@contextlib.contextmanager
-def tf32(allowed: bool = False) -> Iterator[None]:
-    """Matrix products and cuDNN convolutions in TF32 (`allowed`) or IEEE float32 (the default) for the duration,
-    whatever the process had set; restored afterwards. No effect on CPU, where TF32 does not exist.
-
-    TF32 keeps 10 mantissa bits: features move by about 1e-3 relative, enough to shift a FID, so extraction runs
-    without it unless asked. The flags are process-wide: forwards run at the same time in several threads with
-    different settings would see each other's.
-    """
-    saved = _precision_flags()
-    torch.backends.cuda.matmul.allow_tf32 = allowed
-    torch.backends.cudnn.allow_tf32 = allowed
-    try:
-        yield
-    finally:
-        _restore(saved)
-
-
-def _precision_flags() -> dict[str, object]:
-    """What tf32() changes, as the process has it: the two allow_tf32 flags (as ganeval's other TF32 guard,
-    metrics/knn.py, reads them), or, where torch (>= 2.9) refuses to read those because the process set its
-    per-backend `fp32_precision` strings to a mix they cannot summarise, those strings."""
-    try:
-        return {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32}
-    except RuntimeError:
-        return {"fp32_precision": {name: backend.fp32_precision for name, backend in _precision_backends().items()}}
-
-
-def _restore(saved: dict[str, object]) -> None:
-    if "fp32_precision" in saved:
-        for name, backend in _precision_backends().items():
-            backend.fp32_precision = saved["fp32_precision"][name]
-    else:
-        torch.backends.cuda.matmul.allow_tf32 = saved["matmul"]
-        torch.backends.cudnn.allow_tf32 = saved["cudnn"]
-
-
-def _precision_backends() -> dict[str, object]:
-    """The backends whose fp32_precision the legacy allow_tf32 setters change (torch >= 2.9)."""
-    cudnn = torch.backends.cudnn
-    return {"matmul": torch.backends.cuda.matmul, "cudnn": cudnn, "conv": cudnn.conv, "rnn": cudnn.rnn}
 
 
 def largest_batch(extractor: FeatureExtractor, sample: torch.Tensor, device: torch.device | str | None = None,

@@ -8,10 +8,11 @@ one fixed function of the two rows alone, symmetric, zero for identical rows, an
 """
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 
 import torch
+
+from ..device import tf32
 
 DEFAULT_BLOCK = 4096  # rows per block: a 4096 x 4096 float64 distance block is 128 MiB
 PRECAST_LIMIT_BYTES = 512 * 2**20  # cast a whole set to the compute dtype once when it fits in this
@@ -53,21 +54,9 @@ class BlockedRows:
 
 def squared_distances(first: BlockedRows, rows: slice | torch.Tensor, second: BlockedRows, cols: slice) -> torch.Tensor:
     """|x_i - y_j|^2 for the given row blocks, clamped at zero against rounding (within the `rounding` bound)."""
-    with _ieee_products():
+    with tf32(False):  # IEEE float32: TF32's 10-bit mantissa would break the `rounding` bound that settles ties
         block = torch.addmm(first.squared_norms[rows, None], first.rows(rows), second.rows(cols).T, alpha=-2)
     return block.add_(second.squared_norms[None, cols]).clamp_min_(0)
-
-
-@contextlib.contextmanager
-def _ieee_products() -> Iterator[None]:
-    """Matrix products in IEEE float32 even where the user allowed TF32 (whose 10-bit mantissa would break the
-    `rounding` bound that settles ties): restored afterwards."""
-    allowed = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = allowed
 
 
 def exact_squared_distances(first: torch.Tensor, first_index: torch.Tensor, second: torch.Tensor,
