@@ -52,6 +52,7 @@ from .reference import (
     save_moments,
 )
 from .reference.checks import warn_if_foreign_to_classifier
+from .progress import showing
 from .records import Record
 from .runs import append_record, asked_settings
 from .timing import PhaseTimer
@@ -101,17 +102,18 @@ def score_all(source, reference, config: ScoreConfig | None = None,
     store = store or ReferenceStore(enabled=config.use_cache)
     main = store.world.is_main and world_from_environment().is_main  # torchrun, grouped or not: rank 0 writes
     shared = PhaseTimer(config.progress if main else False)
-    with shared.phase("generate" if is_checkpoint(source) else "decode"):  # where the input's time goes
-        given = open_input(source, config)
-    with shared.phase("reference"):
-        side = read_reference(reference, config, store)
-    configs = [config.for_extractor(name) for name in config.extractor.names]
-    timers = [shared.fork() for _ in configs]
-    # every extractor planned (created, its weights found, the reference checked and extracted) before the input
-    # is: a second extractor's missing weights then fail the score before the first one's record is written
-    plans = [prepare(given.samples, side, each, store, timer) for each, timer in zip(configs, timers)]
-    scores = [_score_with(given, planned, reference, each, store, timer)
-              for planned, each, timer in zip(plans, configs, timers)]
+    with showing(config.progress if main else False):  # the bars of decoding, generation and extraction
+        with shared.phase("generate" if is_checkpoint(source) else "decode"):  # where the input's time goes
+            given = open_input(source, config)
+        with shared.phase("reference"):
+            side = read_reference(reference, config, store)
+        configs = [config.for_extractor(name) for name in config.extractor.names]
+        timers = [shared.fork() for _ in configs]
+        # every extractor planned (created, its weights found, the reference checked and extracted) before the
+        # input is: a second extractor's missing weights then fail the score before the first one's record is written
+        plans = [prepare(given.samples, side, each, store, timer) for each, timer in zip(configs, timers)]
+        scores = [_score_with(given, planned, reference, each, store, timer)
+                  for planned, each, timer in zip(plans, configs, timers)]
     if given.checkpoint and given.checkpoint.get("run_dir") and main:  # the run's metrics.jsonl: tables read it
         for scored in scores:
             append_record(given.checkpoint["run_dir"], scored.record.to_json())

@@ -22,6 +22,7 @@ from ..config import LATENT_KINDS  # noqa: F401 (one list for the config, the CL
 from ..errors import InputError, UnknownNameError
 from ..nets.build import build_generator, latent_dim
 from ..nets.dcgan import to_uint8
+from ..progress import bar
 from .samples import Samples
 
 CHECKPOINT_FORMAT = "ganeval-checkpoint"
@@ -126,7 +127,11 @@ def generate(generator: nn.Module, config: ModelSpec, num_samples: int, seed: in
     codes = latent_codes(num_samples, latent_dim(config.model, config.model_options), seed, latents)
     if rows is not None:
         codes = codes[rows.start:rows.stop]
-    outputs = [generator(chunk.to(device)).cpu() for chunk in codes.split(batch_size)] if len(codes) else []
+    outputs = []
+    with bar(len(codes), "generate", unit="sample") as shown:
+        for chunk in codes.split(batch_size) if len(codes) else ():
+            outputs.append(generator(chunk.to(device)).cpu())
+            shown.update(len(chunk))
     samples = torch.cat(outputs) if outputs else generator(latent_codes(1, codes.shape[1], 0).to(device)).cpu()[:0]
     return samples.double() if config.model == "mlp" else to_uint8(samples)
 

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import InputError
+from ..progress import bar
 
 DEFAULT_MOST_WORKERS = 4
 PARALLEL_FROM = 64  # fewer images decode in this process: starting workers costs more than they would save
@@ -47,25 +48,29 @@ def row_array(shape: tuple[int, ...], workers: int, first: int = 0) -> np.ndarra
     return np.frombuffer(shared, np.uint8).reshape(shape)
 
 
-def decode_rows(images: np.ndarray, names: list[str], decode: ImageDecoder, workers: int, first: int = 0) -> None:
+def decode_rows(images: np.ndarray, names: list[str], decode: ImageDecoder, workers: int, first: int = 0,
+                description: str = "decode") -> None:
     """images[row] = decode(names[row]) for each row from `first` on, in `workers` processes where there are enough
     rows to be worth them and `images` came from row_array (else in this one); the first error, by row, is raised as
-    `decode` raised it."""
+    `decode` raised it. A progress bar headed `description` counts the rows (see ganeval.progress)."""
     rows = range(first, len(names))
-    if not (_parallel(len(rows), workers) and _shared(images)):
-        for row in rows:
-            images[row] = decode(names[row])
-        return
-    chunks = _Chunks(images, names, decode, rows)
-    loader = DataLoader(chunks, batch_size=None, num_workers=min(workers, len(chunks)), collate_fn=_as_is,
-                        multiprocessing_context="fork", generator=torch.Generator())  # the global RNG left alone
-    batches = iter(loader)
-    try:
-        for error in batches:
-            if error is not None:
-                raise error
-    finally:
-        del batches  # its workers shut down now, not when this frame's traceback is freed
+    with bar(len(rows), description) as shown:
+        if not (_parallel(len(rows), workers) and _shared(images)):
+            for row in rows:
+                images[row] = decode(names[row])
+                shown.update()
+            return
+        chunks = _Chunks(images, names, decode, rows)
+        loader = DataLoader(chunks, batch_size=None, num_workers=min(workers, len(chunks)), collate_fn=_as_is,
+                            multiprocessing_context="fork", generator=torch.Generator())  # the global RNG left alone
+        batches = iter(loader)
+        try:
+            for index, error in enumerate(batches):
+                if error is not None:
+                    raise error
+                shown.update(len(chunks.chunk(index)))
+        finally:
+            del batches  # its workers shut down now, not when this frame's traceback is freed
 
 
 def _parallel(count: int, workers: int) -> bool:
@@ -97,9 +102,13 @@ class _Chunks(Dataset):
     def __len__(self) -> int:
         return math.ceil(len(self.rows) / CHUNK_ROWS)
 
-    def __getitem__(self, index: int) -> Exception | None:
+    def chunk(self, index: int) -> range:
+        """The rows of item `index`."""
         start = self.rows.start + index * CHUNK_ROWS
-        for row in range(start, min(start + CHUNK_ROWS, self.rows.stop)):
+        return range(start, min(start + CHUNK_ROWS, self.rows.stop))
+
+    def __getitem__(self, index: int) -> Exception | None:
+        for row in self.chunk(index):
             try:
                 self.images[row] = self.decode(self.names[row])
             except Exception as exc:  # noqa: BLE001 - any error goes to the main process, raised there as serially

@@ -216,7 +216,7 @@ def _load_images(source: Path, names: list[str], open_image: ImageOpener, label:
                                      f"{name} is {_chw(found)})")
                 return decode_image(image)
 
-        decode_rows(images, names, decode, workers, first=1)
+        decode_rows(images, names, decode, workers, first=1, description=f"decode {source}")
     return Samples(torch.from_numpy(images), str(source))
 
 
