@@ -1,13 +1,12 @@
 """One pass of an extractor over a set of samples -> Features: streaming statistics of each layer a score reads."""
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-
-from tqdm import tqdm
 
 from ..data import Samples
 from ..errors import InputError
+from ..progress import bar
+from .prefetch import ahead
 from .registry import FeatureExtractor
 from .stats import FeatureStats
 
@@ -29,10 +28,9 @@ def extract(samples: Samples, extractor: FeatureExtractor, *, keep_rows: bool, l
     wanted = {"embedding": (extractor.feature_layer, FeatureStats(keep_raw=keep_rows))}
     if logits and extractor.logits_layer:
         wanted["logits"] = (extractor.logits_layer, FeatureStats(keep_raw=True))
-    show = sys.stderr.isatty() if progress is None else progress
     total = len(samples) if rows is None else len(rows)
-    with tqdm(total=total, desc=f"features {samples.name}", unit="sample", disable=not show, leave=False) as bar:
-        for batch in samples.batches(batch_size, rows):
+    with bar(total, f"features {samples.name}", unit="sample", progress=progress) as shown:
+        for batch in ahead(samples.batches(batch_size, rows), extractor.device):
             outputs = extractor(batch)
             if logits == "optional" and "logits" in wanted and wanted["logits"][0] not in outputs:
                 del wanted["logits"]
@@ -40,5 +38,5 @@ def extract(samples: Samples, extractor: FeatureExtractor, *, keep_rows: bool, l
                 if layer not in outputs:
                     raise InputError(f"extractor '{extractor.name}' returned no '{layer}' output")
                 stats.update(outputs[layer].reshape(outputs[layer].shape[0], -1))
-            bar.update(len(batch))
+            shown.update(len(batch))
     return Features(**{name: stats for name, (_, stats) in wanted.items()})
