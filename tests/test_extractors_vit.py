@@ -82,11 +82,12 @@ def official_interpolation(pos_embed: torch.Tensor, width: int, height: int, pat
 def dinov2_reference(architecture: str, state: dict[str, torch.Tensor], batch: torch.Tensor,
                      official_pos_embed: bool = True) -> torch.Tensor:
     """EDM2's DINOv2Detector (resize_mode='torch') on timm's network loaded by timm's own filter at 224 px."""
-    network = timm.create_model(architecture, pretrained=False, img_size=224, num_classes=0).eval()
+    with torch.device("meta"):  # shapes only: the random initialisation would be overwritten (seconds for ViT-L)
+        network = timm.create_model(architecture, pretrained=False, img_size=224, num_classes=0).eval()
     loaded = checkpoint_filter_fn(dict(state), network)  # timm resamples pos_embed its own way
     if official_pos_embed:
         loaded["pos_embed"] = official_interpolation(state["pos_embed"], 224, 224)
-    network.load_state_dict(loaded)
+    network.load_state_dict(loaded, assign=True)
     x = F.interpolate(batch.float(), size=(224, 224), mode="bicubic", antialias=True) / 255
     mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
     x = (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
@@ -240,8 +241,9 @@ def clip_file(tmp_path_factory):
 def cmmd_reference(state: dict[str, torch.Tensor], batch: np.ndarray) -> torch.Tensor:
     """CMMD's preprocessing (PIL centre crop + bicubic resize, /255, CLIP mean/std) into timm's CLIP loaded by
     timm's checkpoint_filter_fn from OpenAI's names, L2-normalised."""
-    network = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=768).eval()
-    network.load_state_dict(checkpoint_filter_fn(state, network))
+    with torch.device("meta"):
+        network = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=768).eval()
+    network.load_state_dict(checkpoint_filter_fn(state, network), assign=True)
     resized = []
     for image in batch.transpose(0, 2, 3, 1):
         picture = Image.fromarray(image, "RGB")
@@ -338,3 +340,23 @@ def test_fd_dinov2_is_fid_on_the_dinov2_rows(dinov2_s_file, tmp_path, run_cli):
     fidelity = fid_statistics_to_metric(stats[0], stats[1], verbose=False)["frechet_inception_distance"]
     # scipy's sqrtm (torch-fidelity's) of a rank-deficient product is accurate to ~1e-5 here: the project's 1e-4
     assert recorded == pytest.approx(fidelity, rel=1e-4)
+
+
+def test_networks_are_built_without_initialising_and_take_the_files_dtype_as_declared():
+    """unbuilt + load_into, which the ViT extractors use: float32 parameters from a half-precision file, and a
+    network whose buffer the file lacks refused rather than left on the meta device."""
+    from ganeval.features.weights import load_into, unbuilt
+
+    network = unbuilt(lambda: torch.nn.Linear(3, 2))
+    assert network.weight.is_meta
+    state = {"weight": torch.ones(2, 3, dtype=torch.float16), "bias": torch.zeros(2, dtype=torch.float16)}
+    loaded = load_into(network, state)
+    assert loaded.weight.dtype == torch.float32 and torch.equal(loaded(torch.ones(1, 3)), torch.full((1, 2), 3.0))
+
+    def with_buffer():
+        module = torch.nn.Linear(3, 2)
+        module.register_buffer("scale", torch.ones(2), persistent=False)
+        return module
+
+    with pytest.raises(RuntimeError, match="scale"):
+        load_into(unbuilt(with_buffer), {"weight": torch.ones(2, 3), "bias": torch.zeros(2)})

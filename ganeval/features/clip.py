@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..errors import InputError
 from .registry import FeatureExtractor, register
 from .resize import as_rgb_uint8
-from .weights import WeightsFile, check_keys, read_weights, resolve
+from .weights import WeightsFile, check_keys, load_into, read_weights, resolve, unbuilt
 
 NAME = "clip-vit-l-14-336"
 ARCHITECTURE = "vit_large_patch14_clip_quickgelu_336"
@@ -101,9 +101,8 @@ def build_network(state: dict[str, torch.Tensor], path: Path) -> torch.nn.Module
     """timm's QuickGELU CLIP ViT-L/14 at 336 px holding `state`, in eval mode."""
     import timm
 
-    network = timm.create_model(ARCHITECTURE, pretrained=False, num_classes=768)
-    network.load_state_dict(to_timm_state(state, network, path), strict=True)
-    return network.eval().requires_grad_(False)
+    network = unbuilt(lambda: timm.create_model(ARCHITECTURE, pretrained=False, num_classes=768))
+    return load_into(network, to_timm_state(state, network, path)).eval().requires_grad_(False)
 
 
 def center_crop(batch: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from .registry import FeatureExtractor, register
 from .resize import as_rgb_uint8
-from .weights import WeightsFile, check_keys, read_weights, resolve
+from .weights import WeightsFile, check_keys, load_into, read_weights, resolve, unbuilt
 
 INPUT_SIZE = 224
 PATCH = 14
@@ -85,7 +85,8 @@ def build_network(variant: Variant, state: dict[str, torch.Tensor], path: Path) 
     """timm's DINOv2 ViT at 224 px holding `state` (official or timm names, pos_embed at 518 px), keys checked first."""
     import timm
 
-    network = timm.create_model(variant.architecture, pretrained=False, img_size=INPUT_SIZE, num_classes=0)
+    network = unbuilt(lambda: timm.create_model(variant.architecture, pretrained=False, img_size=INPUT_SIZE,
+                                                num_classes=0))
     expected = {key: value.shape for key, value in network.state_dict().items()}
     dim = expected["cls_token"][-1]
     expected["pos_embed"] = torch.Size((1, 1 + CHECKPOINT_GRID ** 2, dim))
@@ -94,8 +95,7 @@ def build_network(variant: Variant, state: dict[str, torch.Tensor], path: Path) 
     check_keys(state, expected, path, f"{variant.name} (DINOv2)")
     state = {key: value for key, value in state.items() if key != "mask_token"}
     state["pos_embed"] = official_pos_embed(state["pos_embed"], INPUT_SIZE // PATCH)
-    network.load_state_dict(state, strict=True)
-    return network.eval().requires_grad_(False)
+    return load_into(network, state).eval().requires_grad_(False)
 
 
 def preprocess(batch: torch.Tensor, name: str) -> torch.Tensor:
