@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 FMNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: setup data test bench demo gpu-check clean
+.PHONY: setup data browser test bench demo gpu-check clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,18 @@ data:
 		echo "make data: Fashion-MNIST not found; run as root, or set GANEVAL_DATA, or pass --data-root / --download"; \
 	fi
 
-test: $(STAMP) data
+# Chromium and its driver for the human-study page tests, from Debian when run as root; without them those tests
+# skip, saying why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| echo "make browser: apt-get could not install chromium and chromium-driver; the browser tests will skip"; \
+	else \
+		echo "make browser: chromium or chromedriver not found; run as root, or install them; the browser tests will skip"; \
+	fi
+
+test: $(STAMP) data browser
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)

@@ -20,7 +20,7 @@ from . import __version__
 from .config import (DEFAULT_DIST_TIMEOUT_S, DEFAULT_REPLICATES, DEFAULT_SEED, LATENT_KINDS, BootstrapOptions,
                      DataConfig, ExtractorConfig, ScoreConfig, flag_fields)
 from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, GanevalError, InputError
-from .metrics.registry import METRIC_FAMILIES, Metric, default_families, parse_metrics
+from .metrics.registry import METRIC_FAMILIES, Metric, computed_families, default_families, parse_metrics
 from .presets import PRESETS, apply_preset
 
 # Listed here rather than read from the extractor registry, which imports torch; tests/test_cli_usage.py keeps them
@@ -124,8 +124,10 @@ def add_metric_option_flags(parser: argparse._ActionsContainer) -> None:
 
 def _metrics_help() -> str:
     """Read from the registry when the parser is built, so a family registered in-process is listed."""
-    return (f"comma-separated families from {', '.join(METRIC_FAMILIES)} "
-            f"(default: {','.join(default_families())} where the extractor allows)")
+    recorded = "".join(f"; {family.name} is recorded by `{family.scored_by}`, not computed here"
+                       for family in METRIC_FAMILIES.values() if family.scored_by is not None)
+    return (f"comma-separated families from {', '.join(computed_families())} "
+            f"(default: {','.join(default_families())} where the extractor allows){recorded}")
 
 
 def build_parser() -> _Parser:
@@ -141,6 +143,7 @@ def build_parser() -> _Parser:
     _add_compare_command(commands)
     _add_report_command(commands)
     _add_gate_command(commands)
+    _add_human_commands(commands)
     _add_demo_command(commands)
     return parser
 
@@ -329,6 +332,48 @@ def _add_gate_command(commands) -> None:
     gate_parser.add_argument("--junit", type=Path, help="also write a JUnit XML report here")
     _add_process_options(gate_parser)
     gate_parser.set_defaults(handler="run_gate")
+
+
+HUMAN_DEFAULT_CHECKS = 4  # ganeval.human.study.DEFAULT_CHECKS (tests/test_human.py checks)
+HUMAN_DEFAULT_REPLICATES = 1000  # cheap here (a raters x images matrix), and the percentile tails need them
+
+
+def _add_human_commands(commands) -> None:
+    human_parser = commands.add_parser("human", help="a blind real-or-generated study in the browser, scored like "
+                                       "HYPE-infinity: make the study, score the raters' answers")
+    actions = human_parser.add_subparsers(dest="human_command", required=True, parser_class=_Parser, metavar="ACTION")
+    make = actions.add_parser("make", help="write a study folder: index.html for the raters, key.json for you")
+    make.add_argument("source", metavar="SOURCE", help="the generated images: a checkpoint, a run (its last "
+                      "checkpoint), a folder, an array file or a source spec")
+    make.add_argument("--reference", required=True, metavar="REF",
+                      help="the real images, in any form SOURCE takes (fashion-mnist:test, a folder, ...)")
+    make.add_argument("--num-images", type=int, default=100, metavar="N",
+                      help="images to judge, half generated and half real (even; default 100)")
+    make.add_argument("--checks", type=int, default=HUMAN_DEFAULT_CHECKS, metavar="K",
+                      help=f"attention checks added: obvious fakes (noise, a flat grey image) whose answers are left "
+                           f"out of the rates and reported (default {HUMAN_DEFAULT_CHECKS})")
+    make.add_argument("--out", type=Path, required=True, metavar="STUDY", help="the study folder (new or empty)")
+    make.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                      help=f"seed of the images drawn, their ids and their order (default {DEFAULT_SEED})")
+    add_config_flags(make, ScoreConfig, ("ema", "device"))
+    add_config_flags(make, DataConfig)
+    _add_process_options(make)
+    make.set_defaults(handler="run_human_make")
+    score = actions.add_parser("score", help="HYPE rates of the raters' answers: per rater, pooled, a record")
+    score.add_argument("study", metavar="STUDY", type=Path, help="the study folder `ganeval human make` wrote")
+    score.add_argument("answers", metavar="ANSWERS", nargs="+", type=Path,
+                       help="the answers.json file of each rater (one per rater)")
+    score.add_argument("--ci", type=float, nargs="?", const=0.95, metavar="LEVEL",
+                       help="bootstrap intervals over raters and images at this level (--ci alone: 0.95)")
+    score.add_argument("--ci-replicates", type=int, default=HUMAN_DEFAULT_REPLICATES, metavar="N",
+                       help=f"bootstrap replicates for --ci (default {HUMAN_DEFAULT_REPLICATES})")
+    score.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of the bootstrap (default {DEFAULT_SEED})")
+    score.add_argument("--append", type=Path, metavar="RUN", help="append the record to RUN/metrics.jsonl (default: "
+                       "the run of the study's checkpoint, else STUDY/metrics.jsonl)")
+    score.add_argument("--out", type=Path, metavar="FILE", help="also write the record as JSON to FILE")
+    score.add_argument("--json", action="store_true", help="print the record as one JSON object instead of a table")
+    _add_process_options(score)
+    score.set_defaults(handler="run_human_score")
 
 
 def _add_demo_command(commands) -> None:

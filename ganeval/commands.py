@@ -16,6 +16,7 @@ from .compare import compare, render
 from .data import load_source
 from .data.files import save_samples
 from .device import resolve_device
+from .config import BootstrapOptions, DataConfig
 from .distributed import init_world, world_from_environment
 from .errors import EXIT_CHECK_FAILED, EXIT_OK, GanevalError
 from .data.checkpoint import CheckpointSource
@@ -23,6 +24,7 @@ from .cli import score_config
 from .pipeline import create_for, resolve_extractor_name, score_all, tune
 from .features.cache import cache_dir, list_references, read_card
 from .gate import Limits, check_alpha, gate_targets, parse_limits, read_limits
+from .human import StudyRequest, make_study, score_study, summary_text, write_results
 from .metrics.registry import METRIC_FAMILIES
 from .reference import (
     CachedReference,
@@ -111,6 +113,37 @@ def run_gate(args: argparse.Namespace) -> int:
     print(verdicts_text(verdicts))
     publish(verdicts, args.junit)
     return EXIT_OK if all(verdict.passed for verdict in verdicts) else EXIT_CHECK_FAILED
+
+
+def run_human_make(args: argparse.Namespace) -> int:
+    """`human make SOURCE --reference REF --out STUDY`: the study folder; says what to send to the raters."""
+    _one_process("human make")
+    request = StudyRequest(args.source, args.reference, args.num_images, args.seed, args.checks, args.ema)
+    data = DataConfig(**{name: getattr(args, name) for name in ("data_root", "download", "max_image_pixels", "workers")})
+    key = make_study(request, args.out, data, resolve_device(args.device))
+    print(f"study {key.study_id}: {len(key.ids('fake'))} generated + {len(key.ids('real'))} real images and "
+          f"{len(key.ids('check'))} attention checks in {args.out}; send {args.out / 'index.html'} (only) to the "
+          f"raters, keep {args.out / 'key.json'} to yourself")
+    return EXIT_OK
+
+
+def run_human_score(args: argparse.Namespace) -> int:
+    """`human score STUDY ANSWERS...`: the HYPE rates; writes STUDY/images.csv and appends the record."""
+    _one_process("human score")
+    if args.append is not None:
+        check_output_folder(args.append, "--append")
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+    ci = None if args.ci is None else BootstrapOptions(args.ci, args.ci_replicates)
+    score = score_study(args.study, args.answers, ci, args.seed)
+    images, records = write_results(score, args.study, args.append)
+    record = score.record().to_json()
+    print(json.dumps(record) if args.json else summary_text(score), flush=True)
+    if args.out is not None:
+        write_text_atomically(args.out, json.dumps(record, indent=2) + "\n")
+        print(f"record written to {args.out}", file=sys.stderr)
+    print(f"soft labels written to {images}; record appended to {records}", file=sys.stderr)
+    return EXIT_OK
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -77,7 +77,9 @@ class Metric:
     always kept as rows). `needs_logits(reference_info)` overrides whether logits are needed for a reference (modes:
     only without a mixture). `default`: computed when --metrics is left out, where the extractor allows.
     `check(options, num_input, num_reference)` refuses options the sample counts rule out before anything is
-    extracted; `status(context)` is the one-line status of its phase."""
+    extracted; `status(context)` is the one-line status of its phase. `scored_by`: the command that records the
+    family's keys when they are not computed from features (the human study's HYPE rates: 'ganeval human score');
+    `--metrics` refuses such a family, while records, compare, report and gate read its keys like any other."""
 
     name: str
     keys: tuple[MetricKey, ...]
@@ -89,6 +91,7 @@ class Metric:
     needs_logits: Callable[[Any], bool] | None = None
     check: Callable[[Any, int, int], None] | None = None
     status: Callable[[Any], str] | None = None
+    scored_by: str | None = None
 
     def __post_init__(self) -> None:
         if not set(self.layers) <= set(LAYERS) or self.rows not in ROWS:
@@ -197,6 +200,11 @@ class _Directions(Mapping):
 HIGHER_IS_BETTER: Mapping[str, bool] = _Directions()
 
 
+def computed_families() -> tuple[str, ...]:
+    """The families a score can compute from features: all but those another command records (`scored_by`)."""
+    return tuple(name for name, family in METRIC_FAMILIES.items() if family.scored_by is None)
+
+
 def default_families() -> tuple[str, ...]:
     """What --metrics left out computes (where the extractor allows): fid, is, kid, prdc."""
     return tuple(name for name, family in METRIC_FAMILIES.items() if family.default)
@@ -214,11 +222,14 @@ def parse_metrics(spec: str | list[str] | tuple[str, ...]) -> list[str]:
         if not name:
             continue
         if name not in METRIC_FAMILIES:
-            raise UnknownNameError("metric", name, METRIC_FAMILIES)
+            raise UnknownNameError("metric", name, computed_families())
+        if METRIC_FAMILIES[name].scored_by is not None:  # people, not features, give these numbers
+            raise InputError(f"metric '{name}' is not computed from features; `{METRIC_FAMILIES[name].scored_by}` "
+                             f"records it; choose from {', '.join(computed_families())}")
         if name not in families:
             families.append(name)
     if not families:
-        raise InputError(f"--metrics is empty; choose from {', '.join(sorted(METRIC_FAMILIES))}")
+        raise InputError(f"--metrics is empty; choose from {', '.join(sorted(computed_families()))}")
     return families
 
 

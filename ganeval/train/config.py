@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from ..data import DATASET_SPECS, KNOWN_SPECS, MIXTURES
 from ..errors import GanevalError, InputError
-from ..metrics.registry import METRIC_FAMILIES, parse_metrics
+from ..metrics.registry import computed_families, parse_metrics
 from ..models import shipped_path
 from ..nets.dcgan import CHANNELS, IMAGE_SIZES, NORMS, DCGANConfig, dcgan_parameter_counts
 from ..nets.mlp import MAX_LAYERS, MAX_PARAMETERS, MLPConfig, mlp_parameter_counts
@@ -196,7 +196,7 @@ FIELD_RULES: dict[str, Rule] = {
     "checkpoint_every": _integer(1),
     "eval_every": _integer(0),
     "eval_samples": _integer(2),
-    "eval_metrics": Rule(f"a comma-separated list of metrics from {', '.join(sorted(METRIC_FAMILIES))}",
+    "eval_metrics": Rule(f"a comma-separated list of metrics from {', '.join(sorted(computed_families()))}",
                          _is_metric_list),
     "train_size": _integer(2, MAX_TRAIN_SIZE),
     "seed": _integer(0, MAX_SEED),  # numpy's generators (the mixtures' samples) refuse negative seeds

@@ -2,9 +2,10 @@
 record keys, `--metrics` help and table columns). A new built-in family is one file here and its name below."""
 from importlib import import_module
 
-# cmmd and vendi come last: added later and off by default, they leave the order of every existing key (records,
-# --metrics help, table columns) as it was.
-BUILT_IN = ("fid", "inception_score", "kid", "prdc", "modes", "ndb", "fid_infinity", "is_infinity", "cmmd", "vendi")
+# cmmd, vendi and human come last: added later and off by default, they leave the order of every existing key
+# (records, --metrics help, table columns) as it was. human is recorded by `ganeval human score`, never computed.
+BUILT_IN = ("fid", "inception_score", "kid", "prdc", "modes", "ndb", "fid_infinity", "is_infinity", "cmmd", "vendi",
+            "human")
 
 for _module in BUILT_IN:
     import_module(f"{__name__}.{_module}")
