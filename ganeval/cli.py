@@ -354,10 +354,11 @@ def _add_human_commands(commands) -> None:
                            f"out of the rates and reported (default {HUMAN_DEFAULT_CHECKS})")
     make.add_argument("--out", type=Path, required=True, metavar="STUDY", help="the study folder (new or empty)")
     make.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                      help=f"seed of the images drawn, their ids and their order (default {DEFAULT_SEED})")
+                      help=f"seed of the images drawn (default {DEFAULT_SEED}); their ids and order also take a secret "
+                           "drawn per study, so the page cannot be decoded from the seed")
     add_config_flags(make, ScoreConfig, ("ema", "device"))
     add_config_flags(make, DataConfig)
-    _add_process_options(make)
+    _add_quiet_and_process_options(make)
     make.set_defaults(handler="run_human_make")
     score = actions.add_parser("score", help="HYPE rates of the raters' answers: per rater, pooled, a record")
     score.add_argument("study", metavar="STUDY", type=Path, help="the study folder `ganeval human make` wrote")
@@ -368,6 +369,9 @@ def _add_human_commands(commands) -> None:
     score.add_argument("--ci-replicates", type=int, default=HUMAN_DEFAULT_REPLICATES, metavar="N",
                        help=f"bootstrap replicates for --ci (default {HUMAN_DEFAULT_REPLICATES})")
     score.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of the bootstrap (default {DEFAULT_SEED})")
+    score.add_argument("--max-check-failures", type=int, metavar="K",
+                       help="leave out of the pooled rates the raters who failed more than K attention checks "
+                            "(default: every rater counts; failures are reported)")
     score.add_argument("--append", type=Path, metavar="RUN", help="append the record to RUN/metrics.jsonl (default: "
                        "the run of the study's checkpoint, else STUDY/metrics.jsonl)")
     score.add_argument("--out", type=Path, metavar="FILE", help="also write the record as JSON to FILE")
@@ -499,9 +503,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = _show_warning
         try:
             from . import commands
+            from .progress import showing
             from .threads import torch_threads
 
-            with torch_threads(args.threads):
+            # --quiet silences every bar, those of loaders deep below the command too (ref build, train); under
+            # torchrun only rank 0 shows any
+            quiet = getattr(args, "quiet", False) or os.environ.get("RANK", "0") != "0"
+            with torch_threads(args.threads), showing(False if quiet else None):
                 return getattr(commands, args.handler)(args)
         except GanevalError as error:
             if getattr(args, "debug", False):

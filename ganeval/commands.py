@@ -135,9 +135,9 @@ def run_human_score(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output_file(args.out, "--out")
     ci = None if args.ci is None else BootstrapOptions(args.ci, args.ci_replicates)
-    score = score_study(args.study, args.answers, ci, args.seed)
-    images, records = write_results(score, args.study, args.append)
+    score = score_study(args.study, args.answers, ci, args.seed, args.max_check_failures)
     record = score.record().to_json()
+    images, records = write_results(score, record, args.study, args.append)
     print(json.dumps(record) if args.json else summary_text(score), flush=True)
     if args.out is not None:
         write_text_atomically(args.out, json.dumps(record, indent=2) + "\n")

@@ -360,3 +360,9 @@ def test_networks_are_built_without_initialising_and_take_the_files_dtype_as_dec
 
     with pytest.raises(RuntimeError, match="scale"):
         load_into(unbuilt(with_buffer), {"weight": torch.ones(2, 3), "bias": torch.zeros(2)})
+
+    def reads_a_value():  # as a builder that computes a size with .item() does
+        return torch.nn.Linear(int(torch.tensor(3).item()), 2)
+
+    built = load_into(unbuilt(reads_a_value), state)
+    assert built.weight.dtype == torch.float32 and torch.equal(built(torch.ones(1, 3)), torch.full((1, 2), 3.0))

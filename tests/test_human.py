@@ -205,17 +205,33 @@ def test_the_page_does_not_hold_the_key(study):
     assert "default-src 'none'" in page and "http" not in page.lower().replace("http-equiv", "")
 
 
-def test_remaking_a_study_gives_the_same_study_and_another_seed_another(study, arrays, tmp_path, run_cli):
-    code, out, err = run_cli("human", "make", arrays[0], "--reference", arrays[1], "--num-images", "10", "--out",
-                             tmp_path / "again", "--seed", "5")
+def test_remaking_a_study_shows_the_same_images_in_a_secret_new_order(study, arrays, tmp_path, run_cli):
+    """The seed chooses the images; ids and order also take each study's secret, so a public seed (the default)
+    cannot decode the page: the seed's own permutation says nothing of the order."""
+    code, _, err = run_cli("human", "make", arrays[0], "--reference", arrays[1], "--num-images", "10", "--out",
+                           tmp_path / "again", "--seed", "5")
     assert code == 0, err
-    assert (tmp_path / "again" / "index.html").read_text() == (study / "index.html").read_text()
-    assert read_study_key(tmp_path / "again")["study_id"] == read_study_key(study)["study_id"] in out
+    first, again = read_study_key(study), read_study_key(tmp_path / "again")
+
+    def hashes_by_class(key: dict) -> dict[str, list[str]]:
+        return {kind: sorted(entry["sha256"] for entry in key["images"].values() if entry["class"] == kind)
+                for kind in ("real", "fake", "check")}
+
+    assert hashes_by_class(again) == hashes_by_class(first)  # the same images
+    assert again["secret"] != first["secret"] and len(first["secret"]) == 32
+    assert first["secret"] not in (study / "index.html").read_text()
+    assert again["order"] != first["order"] and again["study_id"] != first["study_id"]
+    # what a rater could compute from the seed alone, were the order the seed's permutation of the making order
+    # (fakes, then reals, then checks): the class of every page position
+    counts = [sum(entry["class"] == kind for entry in first["images"].values()) for kind in ("fake", "real")]
+    guessed = ["fake" if index < counts[0] else "real" if index < sum(counts) else "check"
+               for index in np.random.default_rng(5).permutation(len(first["order"]))]
+    assert guessed != [first["images"][image_id]["class"] for image_id in first["order"]]
     code, _, err = run_cli("human", "make", arrays[0], "--reference", arrays[1], "--num-images", "10", "--out",
                            tmp_path / "other", "--seed", "6")
     assert code == 0, err
     other = read_study_key(tmp_path / "other")
-    assert other["study_id"] != read_study_key(study)["study_id"] and other["order"] != read_study_key(study)["order"]
+    assert other["study_id"] != first["study_id"]
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -322,6 +338,29 @@ def test_pooled_raters_soft_labels_and_intervals(scored_copy, tmp_path, run_cli)
                         if trial["image_id"] == row["image_id"])
         assert row["class"] == key["images"][row["image_id"]]["class"] and row["judgments"] == "3"
         assert float(row["judged_real"]) == pytest.approx(said_real / 3, abs=1e-6)
+
+
+def test_raters_failing_too_many_checks_are_left_out_when_asked(scored_copy, tmp_path, run_cli):
+    key = read_study_key(scored_copy)
+    paths = _write_answers(tmp_path / "answers", key, {"ann": "right", "bob": "real"})  # bob fails all 4 checks
+    code, out, err = run_cli("human", "score", scored_copy, *paths, "--max-check-failures", "1", "--ci",
+                             "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    alone = expected_rates(key, [answers_file(key, "ann", "right")])
+    assert {name: record[name] for name in alone} == pytest.approx(alone, abs=1e-12)  # bob left out
+    assert record["hype_inf_ci_high"] == 0.0  # the intervals resample ann alone: always right
+    human = record["diagnostics"]["human"]
+    assert human["excluded_raters"] == ["bob"] and human["raters"] == 1 and human["check_failures"]["bob"] == 4
+    assert {row["rater_id"] for row in human["per_rater"]} == {"ann", "bob"}  # still reported
+    with open(scored_copy / "images.csv") as handle:
+        assert {row["judgments"] for row in csv.DictReader(handle)} == {"1"}
+    code, out, _ = run_cli("human", "score", scored_copy, *paths, "--max-check-failures", "1")
+    assert code == 0 and "left out of the pooled rates (more than 1 checks failed): bob" in out
+    code, _, err = run_cli("human", "score", scored_copy, paths[1], "--max-check-failures", "0")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "no rater is left to score" in err
+    code, _, err = run_cli("human", "score", scored_copy, *paths, "--max-check-failures", "-1")
+    assert code == 2 and "--max-check-failures -1: must be 0 or more" in err
 
 
 def _answers(study: Path, tmp_path: Path, change=None, name: str = "ann.json") -> Path:
@@ -449,3 +488,7 @@ def test_a_checkpoint_study_records_in_its_run_for_compare_and_gate(dcgan_run, a
     code, out, err = run_cli("gate", dcgan_run / "checkpoints" / "step-0000001.pt", "--min", "hype_inf=0.3",
                              "--min", "hype_fake_error=0.9")
     assert code == 0, out + err
+    code, out, err = run_cli("gate", dcgan_run, "--max", "fid=200", "--min", "hype_inf=0.3")
+    assert code == 2 and "--setting" in err and len(err.strip().splitlines()) == 1, out + err  # two settings
+    code, out, err = run_cli("gate", dcgan_run, "--min", "hype_real_error=0.1")
+    assert code == 2 and "hype_real_error" in err, out + err  # no direction: reported, never gated

@@ -126,3 +126,18 @@ def test_a_score_shows_the_bar_of_every_phase_on_a_terminal_and_none_when_quiet(
         kinds = sorted(bar.label.split()[0] for bar in bars)
         assert kinds == ["decode", "decode", "features", "features"]  # input and reference, each decoded, extracted
         assert all(bar.shown is (asked is None) for bar in bars)
+
+
+@pytest.mark.filterwarnings("ignore::ganeval.errors.FewSamplesWarning")
+def test_quiet_silences_the_bars_of_a_command_outside_a_score(tmp_path, monkeypatch, capsys, bars):
+    """`ref build` decodes outside a score: --quiet reaches its bars through the command line's `showing`."""
+    from ganeval import cli
+
+    folder = write_pngs(tmp_path / "pngs")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    for quiet in ([], ["--quiet"]):
+        monkeypatch.setenv("GANEVAL_CACHE", str(tmp_path / f"cache{len(quiet)}"))  # built, not found, each time
+        bars.clear()
+        assert cli.main(["ref", "build", str(folder), "--extractor", "fmnist-classifier", *quiet]) == 0
+        assert sorted(bar.label.split()[0] for bar in bars) == ["decode", "features"]
+        assert all(bar.shown is not quiet for bar in bars)

@@ -50,6 +50,7 @@ class StudyKey:
     checkpoint: dict | None = None
     created: str | None = None
     shape: tuple[int, ...] = field(default=())
+    secret: str | None = None  # what the ids and order were drawn from besides the seed (ganeval.human.study)
 
     def ids(self, kind: str) -> list[str]:
         """The ids of one kind of image, in page order."""
@@ -58,7 +59,8 @@ class StudyKey:
     def to_json(self) -> dict:
         return {"format": KEY_FORMAT, "version": KEY_VERSION, "study_id": self.study_id, "created": self.created,
                 "seed": self.seed, "sources": {"generated": self.generated, "reference": self.reference},
-                "checkpoint": self.checkpoint, "shape": list(self.shape), "order": list(self.order),
+                "checkpoint": self.checkpoint, "shape": list(self.shape), "secret": self.secret,
+                "order": list(self.order),
                 "images": {image_id: {"class": self.images[image_id].kind, "sha256": self.images[image_id].sha256,
                                       **({"check": self.images[image_id].check} if self.images[image_id].check else {})}
                            for image_id in self.order}}
@@ -71,7 +73,9 @@ class StudyKey:
         sources = _typed(data, "sources", dict, where)
         order = _typed(data, "order", list, where)
         images = _typed(data, "images", dict, where)
-        if sorted(map(str, order)) != sorted(images) or len(set(map(str, order))) != len(order):
+        if not all(isinstance(image_id, str) for image_id in order):
+            raise InputError(f"{where}: 'order' must list image ids as strings")
+        if sorted(order) != sorted(images) or len(set(order)) != len(order):
             raise InputError(f"{where}: 'order' and 'images' must name the same image ids, once each")
         return cls(study_id=_typed(data, "study_id", str, where), seed=_typed(data, "seed", int, where),
                    generated=_typed(sources, "generated", str, where),
@@ -79,7 +83,8 @@ class StudyKey:
                    order=tuple(order), images={image_id: _image(entry, f"{where}: image {image_id}")
                                                for image_id, entry in images.items()},
                    checkpoint=data.get("checkpoint") if isinstance(data.get("checkpoint"), dict) else None,
-                   created=data.get("created"), shape=tuple(data.get("shape") or ()))
+                   created=data.get("created"), shape=tuple(data.get("shape") or ()),
+                   secret=data.get("secret") if isinstance(data.get("secret"), str) else None)
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", dict: "an object", list: "a list"}
@@ -109,7 +114,7 @@ def sha256_hex(data: bytes) -> str:
 
 def study_id_of(seed: int, generated: str, reference: str, images: dict[str, KeyImage], order: list[str]) -> str:
     """The study id: a hash of what the study is (seed, sources, images in order), so two studies differ in id
-    whenever they differ at all, and remaking one study gives the same id."""
+    whenever they differ at all (a study remade from the same seed too: its ids and order are new)."""
     content = json.dumps([seed, generated, reference, [[image_id, images[image_id].kind, images[image_id].sha256]
                                                        for image_id in order]])
     return sha256_hex(content.encode())[:16]

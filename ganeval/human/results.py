@@ -23,6 +23,7 @@ import numpy as np
 from .. import __version__
 from ..atomic import write_text_atomically
 from ..config import DEFAULT_SEED, BootstrapOptions
+from ..errors import InputError
 from ..formatting import format_interval, format_number
 from ..records import Record
 from ..runs import append_record
@@ -64,6 +65,8 @@ class StudyScore:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     standard_errors: dict[str, float] = field(default_factory=dict)
     images: tuple[tuple[str, str, int, float], ...] = ()
+    excluded: tuple[str, ...] = ()  # raters left out of the pooled rates for failing too many attention checks
+    max_check_failures: int | None = None
 
     def record(self) -> Record:
         """The study's score record (see the module docstring)."""
@@ -81,10 +84,12 @@ class StudyScore:
                       ema=checkpoint.get("ema"), ci_level=self.ci.level if self.ci else None)
 
     def _diagnostics(self) -> dict:
-        human = {"study_id": self.key.study_id, "raters": len(self.raters),
-                 "judgments": len(self.raters) * (len(self.key.order) - len(self.key.ids("check"))),
+        pooled = len(self.raters) - len(self.excluded)
+        human = {"study_id": self.key.study_id, "raters": pooled,
+                 "judgments": pooled * (len(self.key.order) - len(self.key.ids("check"))),
                  "checks": len(self.key.ids("check")),
                  "check_failures": {rater.rater_id: rater.checks_failed for rater in self.raters},
+                 "max_check_failures": self.max_check_failures, "excluded_raters": list(self.excluded),
                  "per_rater": [rater.to_json() for rater in self.raters]}
         if self.ci is None:
             return {"human": human}
@@ -102,12 +107,16 @@ class StudyScore:
 
 
 def score_study(study: str | os.PathLike, answer_paths: list[str | os.PathLike], ci: BootstrapOptions | None = None,
-                seed: int = DEFAULT_SEED) -> StudyScore:
+                seed: int = DEFAULT_SEED, max_check_failures: int | None = None) -> StudyScore:
     """Score the answers files of study folder `study`; `ci` adds bootstrap intervals (resampling seeded by `seed`).
+    Check trials never count in the rates; a rater who failed more than `max_check_failures` checks is left out of
+    the pooled rates, the intervals and the soft labels (None: every rater counts, failures are reported).
 
     >>> score = score_study("study", ["answers/ann.json", "answers/bob.json"], BootstrapOptions(0.95))  # doctest: +SKIP
     >>> score.pooled["hype_inf"], score.intervals["hype_inf"]                                         # doctest: +SKIP
     """
+    if max_check_failures is not None and max_check_failures < 0:
+        raise InputError(f"--max-check-failures {max_check_failures}: must be 0 or more")
     study = Path(study)
     key = read_key(study)
     raters = read_answers(list(answer_paths), key, str(study))
@@ -117,15 +126,22 @@ def score_study(study: str | os.PathLike, answer_paths: list[str | os.PathLike],
     matrix, fake = judged_real[:, scored], is_fake[scored]
     results = tuple(_rater_result(rater, matrix[index:index + 1], fake, judged_real[index, kinds == "check"])
                     for index, rater in enumerate(raters))
+    kept = np.array([max_check_failures is None or result.checks_failed <= max_check_failures for result in results])
+    if not kept.any():
+        raise InputError(f"--max-check-failures {max_check_failures}: every rater failed more attention checks than "
+                         f"that ({', '.join(f'{result.rater_id} {result.checks_failed}' for result in results)}); "
+                         f"no rater is left to score")
+    matrix, judged_real = matrix[kept], judged_real[kept]
     intervals, errors = {}, {}
     if ci is not None:
         replicates = bootstrap_rates(matrix, fake, ci.replicates, seed)
         intervals = {name: percentile_interval(replicates[name], ci.level) for name in KEYS}
         errors = {name: float(np.std(replicates[name], ddof=1)) for name in KEYS}
-    images = tuple((image_id, str(kind), len(raters), float(share))
+    images = tuple((image_id, str(kind), int(kept.sum()), float(share))
                    for image_id, kind, share in zip(key.order, kinds, soft_labels(judged_real)))
+    excluded = tuple(result.rater_id for result, keep in zip(results, kept) if not keep)
     return StudyScore(key, sha256_hex((study / KEY_FILE).read_bytes()), results, error_rates(matrix, fake), ci, seed,
-                      intervals, errors, images)
+                      intervals, errors, images, excluded, max_check_failures)
 
 
 def _judged_real(rater: RaterAnswers, order: tuple[str, ...]) -> list[bool]:
@@ -155,14 +171,16 @@ def record_folder(key: StudyKey, study: Path, append: Path | None = None) -> Pat
     return study
 
 
-def write_results(score: StudyScore, study: str | os.PathLike, append: Path | None = None) -> tuple[Path, Path]:
-    """Write study/images.csv and append the record; returns (images.csv, the metrics.jsonl appended to)."""
+def write_results(score: StudyScore, record: dict, study: str | os.PathLike,
+                  append: Path | None = None) -> tuple[Path, Path]:
+    """Write study/images.csv and append `record` (score.record()'s JSON: made once, so that what is appended and
+    what is printed carry one `created`); returns (images.csv, the metrics.jsonl appended to)."""
     study = Path(study)
     images = study / IMAGES_FILE
     write_text_atomically(images, score.images_csv())
     folder = record_folder(score.key, study, append)
     folder.mkdir(parents=True, exist_ok=True)
-    return images, append_record(folder, score.record().to_json())
+    return images, append_record(folder, record)
 
 
 def summary_text(score: StudyScore) -> str:
@@ -184,6 +202,11 @@ def summary_text(score: StudyScore) -> str:
         lines.append(f"{name:<16}{format_number(score.pooled[name], 4):>8}{shown}{level if name == KEYS[0] else ''}")
     failed = [rater for rater in score.raters if rater.checks_failed]
     if failed:
-        lines.append("attention checks failed (left out of the rates): "
+        lines.append("attention checks failed (check images never count in the rates): "
                      + ", ".join(f"{rater.rater_id} {rater.checks_failed} of {rater.checks}" for rater in failed))
+    if score.excluded:
+        lines.append(f"left out of the pooled rates (more than {score.max_check_failures} checks failed): "
+                     + ", ".join(score.excluded))
+    elif failed:
+        lines.append("every rater counts in the pooled rates; --max-check-failures K leaves out those who failed more")
     return "\n".join(lines)

@@ -5,14 +5,17 @@ study/key.json     which image is real, generated or a check, with SHA256s: for 
 study/README.txt   what to send to raters and how to score their answers
 
 Half the images are generated, half real, plus a few attention checks (uniform noise, a flat grey image: any
-attentive rater calls them fake), in one seeded random order. Image ids are random, so neither an id nor the order
-says which is which. The folder is built under a temporary name beside --out and renamed into place.
+attentive rater calls them fake). --seed chooses the images; their ids and their order come from the seed and a
+secret drawn for each study (kept in key.json only): a seed is no secret (the default is public, and a small one
+can be guessed from the ids), so an order derived from it alone would tell a rater which images are generated.
+The folder is built under a temporary name beside --out and renamed into place.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -76,8 +79,9 @@ def make_study(request: StudyRequest, out: str | os.PathLike, data: DataConfig =
                 + [("check", png_bytes(image), kind) for kind, image in checks])
     # an absolute run folder: `human score` may run from another folder and appends the record there
     checkpoint = {**fake.checkpoint, "run_dir": resolved_run_dir(fake.checkpoint)} if fake.checkpoint else None
-    ids = _ids(len(pictures), request.seed)
-    key = _study_key(request, dict(zip(ids, pictures)), checkpoint, shape)
+    secret = secrets.token_hex(16)
+    ids = _ids(len(pictures), _shuffler(request.seed, secret, 0))
+    key = _study_key(request, dict(zip(ids, pictures)), checkpoint, shape, secret)
     by_id = dict(zip(ids, pictures))
     page = render_page(key.study_id, [(image_id, by_id[image_id][1]) for image_id in key.order])
     _write_folder(out, {KEY_FILE: json.dumps(key.to_json(), indent=1) + "\n", PAGE_FILE: page,
@@ -92,10 +96,14 @@ def check_new_folder(out: Path) -> None:
         raise InputError(f"--out {out}: exists and is not empty; give a new folder for the study")
 
 
-def _ids(count: int, seed: int) -> list[str]:
-    """`count` distinct random hex ids from the study's seed (ids in making order: fakes, reals, checks; the page
-    order is a separate permutation, so an id says nothing of its image's class)."""
-    rng = np.random.default_rng([seed, 0x696473])
+def _shuffler(seed: int, secret: str, stream: int) -> np.random.Generator:
+    """The generator of the ids (stream 0) or the order (stream 1): from the seed and the study's secret."""
+    return np.random.default_rng([seed, int(secret, 16), stream])
+
+
+def _ids(count: int, rng: np.random.Generator) -> list[str]:
+    """`count` distinct random hex ids (in making order: fakes, reals, checks; the page order is a separate
+    permutation, so an id says nothing of its image's class)."""
     ids: list[str] = []
     while len(ids) < count:
         candidate = f"{int(rng.integers(0, 16 ** ID_DIGITS)):0{ID_DIGITS}x}"
@@ -105,15 +113,15 @@ def _ids(count: int, seed: int) -> list[str]:
 
 
 def _study_key(request: StudyRequest, pictures: dict[str, tuple[str, bytes, str | None]], checkpoint: dict | None,
-               shape: tuple[int, ...]) -> StudyKey:
-    """The key of `pictures` (image id -> (class, PNG bytes, check kind)) in the seeded page order."""
+               shape: tuple[int, ...], secret: str) -> StudyKey:
+    """The key of `pictures` (image id -> (class, PNG bytes, check kind)) in the page order of seed and secret."""
     ids = list(pictures)
     images = {image_id: KeyImage(kind, sha256_hex(png), check) for image_id, (kind, png, check) in pictures.items()}
-    order = [ids[index] for index in np.random.default_rng(request.seed).permutation(len(ids))]
+    order = [ids[index] for index in _shuffler(request.seed, secret, 1).permutation(len(ids))]
     study_id = study_id_of(request.seed, request.generated, request.reference, images, order)
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     return StudyKey(study_id, request.seed, request.generated, request.reference, tuple(order), images, checkpoint,
-                    created, shape)
+                    created, shape, secret)
 
 
 def _readme(out: Path, key: StudyKey) -> str:

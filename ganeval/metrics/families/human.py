@@ -4,7 +4,9 @@ Models") and its two per-class error rates, from a blind real-or-generated study
 
 `hype_inf` is the share of wrong judgments over real and generated images together (0.5: people cannot tell them
 apart), `hype_fake_error` the share of generated images judged real, `hype_real_error` the share of real images
-judged fake. Higher is better for all three: a better generator fools people more. Their intervals are percentile
+judged fake. Higher is better for hype_inf and hype_fake_error: a better generator fools people more.
+hype_real_error has no direction (reported, never ranked or gated): it rises as much with a rater's bias towards
+"fake" as with a generator's quality. Their intervals are percentile
 intervals of a bootstrap over raters and images (HYPE's procedure), computed by ganeval.human.scoring. People, not
 features, give these numbers: the family is registered so that records, compare, report and gate read its keys,
 and `scored_by` keeps it out of `ganeval score --metrics`.
@@ -26,7 +28,7 @@ HUMAN = register_metric(Metric(
     "human",
     (MetricKey("hype_inf", higher_is_better=True, interval="percentile", bounds=SHARE),
      MetricKey("hype_fake_error", higher_is_better=True, interval="percentile", bounds=SHARE, plotted=False),
-     MetricKey("hype_real_error", higher_is_better=True, interval="percentile", bounds=SHARE, plotted=False)),
+     MetricKey("hype_real_error", higher_is_better=None, interval="percentile", bounds=SHARE, plotted=False)),
     compute,
     rows="none",
     scored_by=SCORED_BY,
