@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check for a machine with CUDA (`make gpu-check`): GPU summary, CUDA parity of ganeval's metrics against CPU and
+# GPU check for a machine with CUDA (`make gpu-check`): GPU summary, issue 23's throughput lines, CUDA parity of ganeval's metrics against CPU and
 # against torch-fidelity / prdc, the cost of --ci at d = 2,048, the mode statistics, the training core on the GPU,
 # then the FID and PRDC benchmarks with ganeval's inputs on the GPU; the checks that issues wait on come first.
 # 2.5 minutes on an H200 (2026-11-30, benchmarks/results/gpu_check-h200.log); each step has its own timeout (under
@@ -27,8 +27,11 @@ nproc
 "$PY" -c 'import torch, numpy; print("torch", torch.__version__, "CUDA", torch.version.cuda, "numpy", numpy.__version__,
 "cuda available", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 
-step "CUDA parity: fid, fid_from_stats, kid, prdc, inception_score, modes, ndb vs CPU and torch-fidelity / prdc"
 failed=()
+step "throughput (issue 23): Inception images/s at batch 256/512 with and without channels_last/TF32, FID-50k end to end"
+timeout 300 "$PY" benchmarks/gpu_throughput.py --device "$GANEVAL_BENCH_DEVICE" || failed+=("throughput ($?)")
+
+step "CUDA parity: fid, fid_from_stats, kid, prdc, inception_score, modes, ndb vs CPU and torch-fidelity / prdc"
 timeout 110 "$PY" benchmarks/gpu_parity.py --device "$GANEVAL_BENCH_DEVICE" || failed+=("parity ($?)")
 
 step "benchmark: FID with 200 bootstrap replicates against plain FID (d=2048, N=10,000) on $GANEVAL_BENCH_DEVICE"
