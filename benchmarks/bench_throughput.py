@@ -32,7 +32,7 @@ fidelity's time / ganeval's extraction time = 1.08x (measured): 1.5x cold would 
 faster than the one it shares with torch-fidelity. Measured: 0.98x cold (208.1 s against torch-fidelity's 204.5 s).
 Where 1.5x comes from is the warm run: the cached reference halves the images extracted: 1.86x (109.9 s), and the
 cold run with --channels-last, whose NHWC convolutions run the network 1.5x faster: 132.2 s, 1.55x torch-fidelity's
-204.5 s (FID, IS and KID moved by at most 4e-6 relative). On a GPU the network's share shrinks and the rest
+204.5 s (FID, IS and KID moved by at most 4e-6 relative); at N = 5,000, 612.5 s against 904.1 s, 1.48x. On a GPU the network's share shrinks and the rest
 (decoding, metrics, start-up) decides the cold ratio: gpu_throughput.py measures FID-50k end to end there.
 
 The wall-time figure prints each run's CPU seconds / wall seconds ("cores kept busy", 1.9 on an idle 2-core
@@ -46,9 +46,9 @@ parity says nothing), the SAME file for both tools. The features of that network
 image (FID in the millions): the values only have to agree between the tools.
 
 GANEVAL_BENCH_THROUGHPUT_N (default 1,000) sets N per side. Issue 23's size is 5,000
-(GANEVAL_BENCH_THROUGHPUT_N=5000), but at 10.5 images/s each cold run is then ~16 minutes on 2 CPU cores (~40
-minutes for the file); at 1,000 the whole file took 11 minutes there (659 s). GANEVAL_BENCH_DEVICE applies to test 1
-only; the subprocess runs are on the CPU (--device cpu, --cpu).
+(GANEVAL_BENCH_THROUGHPUT_N=5000): test 2 alone then took 50 minutes on 2 CPU cores (2026-12-01: cold 922.5 s,
+torch-fidelity 904.1 s, warm 541.0 s, cold --channels-last 612.5 s); at 1,000 the whole file takes 14 minutes.
+GANEVAL_BENCH_DEVICE applies to test 1 only; the subprocess runs are on the CPU (--device cpu, --cpu).
 """
 from __future__ import annotations
 
