@@ -81,8 +81,8 @@ def make_study(request: StudyRequest, out: str | os.PathLike, data: DataConfig =
     checkpoint = {**fake.checkpoint, "run_dir": resolved_run_dir(fake.checkpoint)} if fake.checkpoint else None
     secret = secrets.token_hex(16)
     ids = _ids(len(pictures), _shuffler(request.seed, secret, 0))
-    key = _study_key(request, dict(zip(ids, pictures)), checkpoint, shape, secret)
     by_id = dict(zip(ids, pictures))
+    key = _study_key(request, by_id, checkpoint, shape, secret)
     page = render_page(key.study_id, [(image_id, by_id[image_id][1]) for image_id in key.order])
     _write_folder(out, {KEY_FILE: json.dumps(key.to_json(), indent=1) + "\n", PAGE_FILE: page,
                         README_FILE: _readme(out, key)})
