@@ -65,6 +65,21 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
         raise
 
 
+def staging_folder(parent: Path, name: str, shown: Path) -> Path:
+    """A new, empty folder in `parent` (created if missing) named after `name`, to fill and then rename into place:
+    on the same file system, so the move is a rename, and readable as a folder made under the umask would be
+    (mkdtemp's 0700 would follow it when renamed). A failure is the WriteError of `shown`."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}.", suffix=".tmp"))
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
+    except OSError as exc:
+        raise write_error(shown, exc) from exc
+    return staging
+
+
 def _os_error_behind(error: BaseException) -> OSError | None:
     """The OSError a writer wrapped: torch.save turns a full disk into a RuntimeError raised while handling it."""
     seen = error.__cause__ or error.__context__

@@ -16,13 +16,12 @@ import html
 import math
 import os
 import shutil
-import tempfile
 import urllib.parse
 from pathlib import Path
 
 import pandas as pd
 
-from .atomic import WriteError, check_output_folder, write_error, write_text_atomically
+from .atomic import WriteError, check_output_folder, staging_folder, write_error, write_text_atomically
 from .compare import compare, markdown_escape, render
 from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
 from .plots import plain_ticks, pyplot, save_figure
@@ -60,16 +59,7 @@ def write_report(paths_or_globs, out: str | os.PathLike, title: str = "ganeval r
 
 def _staging_folder(out: Path) -> Path:
     """A new, empty folder on out's file system (so moving files from it is a rename), readable like any folder."""
-    parent = out if out.is_dir() else out.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name or 'report'}.", suffix=".tmp"))
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would follow the folder when it is renamed to `out`
-    except OSError as exc:
-        raise write_error(out, exc) from exc
-    return staging
+    return staging_folder(out if out.is_dir() else out.parent, out.name or "report", out)
 
 
 def _move_into_place(staging: Path, out: Path) -> None:

@@ -17,14 +17,13 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..atomic import check_output_folder, write_error
+from ..atomic import check_output_folder, staging_folder, write_error
 from ..config import DEFAULT_SEED, DataConfig
 from ..errors import InputError
 from .key import KEY_FILE, KeyImage, StudyKey, sha256_hex, study_id_of
@@ -135,15 +134,10 @@ def _readme(out: Path, key: StudyKey) -> str:
 
 def _write_folder(out: Path, files: dict[str, str]) -> None:
     """Write `files` into a temporary folder beside `out`, then rename it to `out`: no half-made study is left."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    except OSError as exc:
-        raise write_error(out, exc) from exc
+    temporary = staging_folder(out.parent, out.name, out)
     try:
         for name, text in files.items():
             (temporary / name).write_text(text, encoding="utf-8")
-        os.chmod(temporary, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the study from its owner's group
         if out.is_dir():
             out.rmdir()  # empty (checked): rename cannot replace a folder that holds anything
         os.rename(temporary, out)
@@ -151,9 +145,3 @@ def _write_folder(out: Path, files: dict[str, str]) -> None:
         raise write_error(out, exc) from exc
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
