@@ -3,10 +3,11 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+DOCS_STAMP := $(VENV)/.docs-installed-stamp
 
 FMNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: setup data browser test bench demo gpu-check clean
+.PHONY: setup data browser test bench demo docs gpu-check clean
 
 setup: $(STAMP)
 
@@ -46,6 +47,16 @@ bench: $(STAMP)
 
 demo: $(STAMP) data
 	$(PY) -m ganeval demo --runs runs/demo --out reports/demo
+
+# The documentation site (mkdocs.yml) into site/: the `docs` extra, installed once per dependency list like STAMP;
+# --strict turns every warning (a broken link or anchor, a page left out of the nav) into a failure.
+# NO_MKDOCS_2_WARNING: Material's boxed notice about MkDocs 2.0 and its own end of life (2027), shown on every build.
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 gpu-check: $(STAMP)
 	bash benchmarks/gpu_check.sh
