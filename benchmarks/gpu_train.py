@@ -24,9 +24,10 @@ import torch
 
 import ganeval
 from ganeval.data import fashion_mnist
-from ganeval.train.checkpoint import load_checkpoint
+from ganeval.data.checkpoint import load_checkpoint
 from ganeval.train.config import CONFIG_DIR, load_config
-from ganeval.train.loop import generate, generator_from_checkpoint, train
+from ganeval.data.checkpoint import generate
+from ganeval.train.loop import generator_from_checkpoint, train
 
 FAST = ["steps=3", "checkpoint_every=3", "batch_size=16", "train_size=2000", "eval_every=0"]
 THROUGHPUT = ("fmnist-dcgan", "fmnist-lsgan", "fmnist-wgan-gp")

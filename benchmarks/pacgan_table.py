@@ -33,7 +33,8 @@ from ganeval.data.mixtures import MIXTURES
 from ganeval.metrics.modes import mixture_modes
 from ganeval.plots import pyplot, save_figure, scatter_over_modes
 from ganeval.train.config import TrainConfig, load_config
-from ganeval.train.loop import generate, train
+from ganeval.data.checkpoint import generate
+from ganeval.train.loop import train
 
 HERE = Path(__file__).resolve().parent
 NUM_SAMPLES = 2500

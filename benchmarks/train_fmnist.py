@@ -32,7 +32,7 @@ import torch
 
 from ganeval.atomic import write_text_atomically
 from ganeval import score
-from ganeval.runs import checkpoints
+from ganeval.runs import RunDir
 from ganeval.train.config import load_config
 from ganeval.train.loop import train
 from ganeval.train.scoring import CheckpointScorer
@@ -68,7 +68,7 @@ def run_config(name: str, overrides: list[str], runs: Path, num_samples: int, fi
     started = time.perf_counter()
     trainer = train(config, out, device=device, progress=sys.stderr.isatty(), on_checkpoint=timed_scorer)
     minutes = (time.perf_counter() - started) / 60
-    saved = checkpoints(out)
+    saved = [checkpoint.path for checkpoint in RunDir(out).checkpoints()]
     first, last = final_score(saved[0], num_samples, config.ema > 0), final_score(saved[-1], num_samples, config.ema > 0)
     # At step 0 the EMA weights are the raw ones, but the EMA generator runs on standing BatchNorm statistics
     # (train.loop.standing_statistics), the raw one on its initial running statistics: two different step-0 FIDs.

@@ -19,7 +19,7 @@ __version__ = "0.1.0"  # before the imports below: modules they load read it
 
 from .compare import compare  # noqa: E402
 from .config import ScoreConfig  # noqa: E402
-from .records import load_records  # noqa: E402
+from .tables import load_records  # noqa: E402
 
 _LAZY = {"score": ("pipeline", "score_keywords")}
 

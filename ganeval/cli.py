@@ -17,16 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import (DEFAULT_DIST_TIMEOUT_S, DEFAULT_REPLICATES, DEFAULT_SEED, LATENT_KINDS, BootstrapOptions,
-                     DataConfig, ExtractorConfig, ScoreConfig, flag_fields)
-from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, GanevalError, InputError
-from .metrics.registry import METRIC_FAMILIES, Metric, computed_families, default_families, parse_metrics
-from .presets import PRESETS, apply_preset
+from .arguments import EXTRACTOR_NAMES, option_dest
+from .config import (DEFAULT_DIST_TIMEOUT_S, DEFAULT_REPLICATES, DEFAULT_SEED, DataConfig, ExtractorConfig, ScoreConfig,
+                     flag_fields)
+from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, GanevalError
+from .metrics.registry import METRIC_FAMILIES, computed_families, default_families
+from .presets import PRESETS
 
-# Listed here rather than read from the extractor registry, which imports torch; tests/test_cli_usage.py keeps them
-# in step. (LATENT_KINDS, imported above, stays importable from here.)
-EXTRACTOR_NAMES = ("clip-vit-l-14-336", "dinov2-vit-b-14", "dinov2-vit-l-14", "dinov2-vit-s-14", "fmnist-classifier",
-                   "identity", "inception-v3-compat", "vgg16", "torchscript:PATH")
 RESIZE_MODES = ("tf1", "clean", "torch")  # ganeval.features.resize.RESIZE_MODES (tests/test_cli_usage.py checks)
 COMPARE_SELECTIONS = ("best", "last", "all")
 COMPARE_FORMATS = ("table", "markdown", "csv", "json", "html")
@@ -105,11 +102,6 @@ def add_config_flags(parser: argparse._ActionsContainer, cls: type, names: Seque
     for name in fields if names is None else names:
         item = fields[name]
         _add_field_flag(parser, item.metadata["flag"], name, item, item.metadata["metavar"], item.metadata["choices"])
-
-
-def option_dest(family: str, field_name: str) -> str:
-    """Where family option `field_name` lands in the parsed args: kid's subset_size -> kid_subset_size."""
-    return f"{family}_{field_name}".replace("-", "_")
 
 
 def add_metric_option_flags(parser: argparse._ActionsContainer) -> None:
@@ -386,81 +378,6 @@ def _add_demo_command(commands) -> None:
     demo_parser.add_argument("--out", type=Path, default=Path("reports/demo"), help="report folder (default reports/demo)")
     _add_common_options(demo_parser)
     demo_parser.set_defaults(handler="run_demo")
-
-
-def score_config(args: argparse.Namespace) -> ScoreConfig:
-    """The ScoreConfig that the parsed args of `score`, `ref build` or `ref export` ask for: the inverse of the
-    flags built from it. A field the command has no flag for (ref build has no --reference-samples) keeps
-    ScoreConfig's default."""
-    metrics, ci = getattr(args, "metrics", None), getattr(args, "ci", None)
-    config = ScoreConfig(
-        metrics=None if metrics is None else tuple(parse_metrics(metrics)),
-        metric_options=metric_options(args),
-        extractor=extractor_config(args),
-        ci=None if ci is None else BootstrapOptions(ci, args.ci_replicates),
-        data=DataConfig(**_flag_values(args, DataConfig)),
-        use_cache=not getattr(args, "no_cache", False),
-        progress=False if args.quiet else None,  # None: bars when stderr is a terminal
-        **_flag_values(args, ScoreConfig),
-    )
-    return apply_preset(config, getattr(args, "preset", None))
-
-
-def _flag_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The parsed values of `cls`'s flag fields, by field name; a field this command has no flag for is left out."""
-    return {item.name: getattr(args, item.name) for item in flag_fields(cls) if hasattr(args, item.name)}
-
-
-def metric_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Every registered family's options, from its --FAMILY-FIELD flags (their defaults where the command has none)."""
-    return {name: _family_options(args, family) for name, family in METRIC_FAMILIES.items()}
-
-
-def _family_options(args: argparse.Namespace, family: Metric) -> Any:
-    """`family`'s options dataclass: the flags this command has, the dataclass defaults for the rest."""
-    given = {item.name: getattr(args, option_dest(family.name, item.name)) for item in family.option_fields()
-             if hasattr(args, option_dest(family.name, item.name))}
-    return family.options(**given)
-
-
-def extractor_config(args: argparse.Namespace) -> ExtractorConfig:
-    """--extractor with its options by extractor name (a score refuses options of an extractor it does not use).
-    --trust-extractor trusts the file that --extractor torchscript:PATH names, never one that 'auto' picks, so
-    elsewhere it is an error. Under --preset, 'auto' means the preset's extractor."""
-    names = ExtractorConfig(args.extractor).names
-    preset = getattr(args, "preset", None)
-    if names == ("auto",) and preset is not None:
-        names = (PRESETS[preset].extractor,)
-    options: dict[str, dict] = {}
-    if args.inception_weights:
-        options["inception-v3-compat"] = {"weights": args.inception_weights}
-    for given in args.weights or ():
-        name, path = _weights_target(given, names)
-        if "weights" in options.get(name, {}):
-            raise InputError(f"--weights {given}: {name} already has a weights file ({options[name]['weights']})")
-        options.setdefault(name, {})["weights"] = path
-    if args.resize not in (None, "tf1"):  # tf1 is the default: asked or not, the same feature space
-        options.setdefault("inception-v3-compat", {})["resize"] = args.resize
-    if args.trust_extractor:
-        scripts = [name for name in names if name.startswith("torchscript:")]
-        if not scripts:
-            raise InputError(f"--trust-extractor trusts the file named by --extractor torchscript:PATH, but the "
-                             f"extractor is {args.extractor}; name the TorchScript file there")
-        for name in scripts:
-            options.setdefault(name, {})["trust"] = True
-    return ExtractorConfig(args.extractor, options)
-
-
-def _weights_target(given: str, names: tuple[str, ...]) -> tuple[str, str]:
-    """(extractor, path) of one --weights value: 'NAME=PATH', or a PATH for the one extractor named."""
-    name, separator, path = given.partition("=")
-    if separator and name in EXTRACTOR_NAMES:
-        return name, path
-    if len(names) != 1 or names[0] == "auto":
-        asked = "auto picks the extractor from the data" if names == ("auto",) else f"{len(names)} extractors are named"
-        raise InputError(f"--weights {given}: {asked}; say whose weights they are: --weights EXTRACTOR=PATH, or name "
-                         f"one with --extractor")
-    return names[0], given
 
 
 def _subcommand_parser(parser: _Parser, argv: Sequence[str]) -> _Parser:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import demo
+from .arguments import score_config
 from .atomic import check_output_file, check_output_folder, write_text_atomically
 from .formatting import format_interval, format_number
 from .compare import compare, render
@@ -17,10 +18,9 @@ from .data import load_source
 from .data.files import save_samples
 from .device import resolve_device
 from .config import BootstrapOptions, DataConfig
-from .distributed import init_world, world_from_environment
+from .distributed import init_world, world
 from .errors import EXIT_CHECK_FAILED, EXIT_OK, GanevalError
 from .data.checkpoint import CheckpointSource
-from .cli import score_config
 from .pipeline import create_for, resolve_extractor_name, score_all, tune
 from .features.cache import cache_dir, list_references, read_card
 from .gate import Limits, check_alpha, gate_targets, parse_limits, read_limits
@@ -38,7 +38,8 @@ from .reference import (
 )
 from .report import write_report
 from .records import Record
-from .runs import METRICS_FILE, append_record, is_run_dir, score_run
+from .runs import Checkpoint, RunDir
+from .sweep import score_run
 from .train.classifier import ClassifierTraining, save_classifier, train_classifier
 from .train.config import load_config
 from .train.loop import TrainingInterrupted, checkpoint_config, train
@@ -52,7 +53,7 @@ def run_train(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     out = args.out or Path("runs") / config.name
     device = resolve_device(args.device)
-    world = init_world(args.device)  # torchrun: the image GANs train with each batch split among the processes
+    processes = init_world(args.device)  # torchrun: the image GANs train with each batch split among the processes
     scorer = None if args.no_eval else CheckpointScorer(config, device, args.data_root)
     changing = {override.partition("=")[0] for override in overrides}  # --resume may change only what was asked
     try:
@@ -62,8 +63,9 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"{config.name}: {interrupt.trainer.steps_reached()}; checkpoints in {out / 'checkpoints'}; "
               f"--resume continues it", file=sys.stderr)
         return interrupt.exit_code  # 130 after Ctrl-C, 143 after SIGTERM, as the shell reports them
-    scored = f"; scores in {out / METRICS_FILE}" if scorer and (out / METRICS_FILE).is_file() else ""
-    if world.is_main:
+    metrics_file = RunDir(out).metrics_file
+    scored = f"; scores in {metrics_file}" if scorer and metrics_file.is_file() else ""
+    if processes.is_main:
         print(f"{config.name}: {trainer.steps_reached()}; checkpoints in {out / 'checkpoints'}{scored}")
     return EXIT_OK
 
@@ -169,9 +171,9 @@ def run_train_classifier(args: argparse.Namespace) -> int:
 
 def _one_process(command: str) -> None:
     """Commands that are not sharded yet refuse torchrun's K processes, which would each do (and write) it all."""
-    world = world_from_environment()
-    if world.distributed:
-        raise GanevalError(f"ganeval {command} runs in one process (this is rank {world.rank} of {world.size}); "
+    launched = world()
+    if launched.launched:
+        raise GanevalError(f"ganeval {command} runs in one process (this is rank {launched.rank} of {launched.size}); "
                            f"launch it without torchrun (score and ref build are sharded)")
 
 
@@ -180,26 +182,26 @@ def run_score(args: argparse.Namespace) -> int:
     `--out FILE` also writes the record as JSON, `--append RUN` appends it to RUN/metrics.jsonl."""
     args.reference = _reference_argument(args)
     config = score_config(args)  # bad flags fail here, before any scoring
-    if world_from_environment().is_main:  # the rank that writes them (probing them from every rank is noise)
+    if world().is_main:  # the rank that writes them (probing them from every rank is noise)
         _check_outputs(args)
-    world = init_world(config.device, args.dist_timeout)  # torchrun: ranks score their shards, rank 0 writes
-    store = ReferenceStore(enabled=config.use_cache, world=world)
-    if is_run_dir(args.input):
+    processes = init_world(config.device, args.dist_timeout)  # torchrun: ranks score their shards, rank 0 writes
+    store = ReferenceStore(enabled=config.use_cache)
+    if RunDir.is_run(args.input):
         for flag, value in (("--out", args.out), ("--save-stats", args.save_stats)):
             if value is not None:
                 raise GanevalError(f"{flag} writes one score; {args.input} is a run directory with a score per checkpoint")
         def shown(path: Path, record: Record) -> None:
-            if world.is_main:
+            if processes.is_main:
                 _print_and_write(args, str(path), record)
 
-        if not score_run(args.input, args.reference, config, shown, store) and world.is_main:
+        if not score_run(args.input, args.reference, config, shown, store) and processes.is_main:
             print(f"{args.input}: every checkpoint is already scored with these settings", file=sys.stderr)
         return EXIT_OK
     if args.save_stats is not None and len(config.extractor.names) > 1:
         raise GanevalError(f"--save-stats writes one feature space's moments; --extractor {config.extractor.name} "
                            f"names {len(config.extractor.names)}")
     scores = score_all(args.input, args.reference, config, store)
-    if world.is_main:
+    if processes.is_main:
         if args.save_stats is not None:
             save_moments(args.save_stats, scores[0].features.embedding)
         records = [scored.record for scored in scores]
@@ -237,12 +239,11 @@ def _write_outputs(args: argparse.Namespace, samples: str, records: list[dict]) 
         write_text_atomically(args.out, json.dumps(records[0] if len(records) == 1 else records, indent=2) + "\n")
         print(f"{'record' if len(records) == 1 else f'{len(records)} records'} written to {args.out}", file=sys.stderr)
     if args.append is not None:
-        checkpoint_run = Path(samples).resolve().parent.parent if samples.endswith(".pt") else None
-        if checkpoint_run == args.append.resolve():
+        checkpoint_run = Checkpoint(Path(samples).resolve()).run if samples.endswith(".pt") else None
+        if checkpoint_run == RunDir(args.append.resolve()):
             return  # score() already appended a checkpoint's record to its own run
-        args.append.mkdir(parents=True, exist_ok=True)
         for record in records:
-            print(f"record appended to {append_record(args.append, record)}", file=sys.stderr)
+            print(f"record appended to {RunDir(args.append).append(record)}", file=sys.stderr)
 
 
 def _print_and_write(args: argparse.Namespace, samples: str, record: Record) -> None:
@@ -252,11 +253,11 @@ def _print_and_write(args: argparse.Namespace, samples: str, record: Record) -> 
 
 
 def run_ref_build(args: argparse.Namespace) -> int:
-    if world_from_environment().is_main:  # building is all this command does: check where it goes first
+    if world().is_main:  # building is all this command does: check where it goes first
         check_output_folder(cache_dir(), "the reference cache ($GANEVAL_CACHE)")
-    world = init_world(args.device, args.dist_timeout)  # torchrun: ranks extract shards, rank 0 writes
+    processes = init_world(args.device, args.dist_timeout)  # torchrun: ranks extract shards, rank 0 writes
     reference = _built_reference(args)
-    if not world.is_main:
+    if not processes.is_main:
         return EXIT_OK
     state = "already cached" if reference.from_cache else "built"
     print(f"{state}: ref:{reference.card.key}  ({reference.card.source}, {reference.card.extractor}, N={reference.card.num_samples})")
@@ -275,7 +276,7 @@ def _built_reference(args: argparse.Namespace) -> ReferenceStats:
     name = resolve_extractor_name(config.extractor.name, samples, SamplesReference(samples))
     extractor = create_for(name, config.extractor.options, config.device)
     store = ReferenceStore()
-    return store.from_samples(samples, extractor, rows=True, batch_size=tune(extractor, config, samples, store.world),
+    return store.from_samples(samples, extractor, rows=True, batch_size=tune(extractor, config, samples),
                               progress=config.progress)
 
 

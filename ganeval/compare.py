@@ -25,7 +25,8 @@ import pandas as pd
 from .errors import InputError, UnknownNameError
 from .formatting import format_interval, format_number
 from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
-from .records import load_records
+from .runs import RunDir
+from .tables import load_records
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -131,7 +132,7 @@ def _config_without_seed(source: str | None) -> str | None:
     """The run's config.toml (beside its metrics.jsonl) without the seed line: what runs of one experiment share."""
     if source is None:
         return None
-    path = Path(source).parent / "config.toml"
+    path = RunDir(Path(source).parent).config_file
     if not path.is_file():
         return None
     try:

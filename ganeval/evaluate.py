@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import torch
 
 from . import __version__
-from .config import DEFAULT_SEED, BootstrapOptions, ScoreConfig  # noqa: F401 (DEFAULT_SEED importable here)
+from .config import BootstrapOptions, ScoreConfig
+from .data.checkpoint import CheckpointInfo
 from .errors import InputError
 from .features import FeatureExtractor
 from .features.cache import fidelity_version
@@ -19,7 +20,7 @@ from .features.extract import Features
 from .metrics import METRIC_FAMILIES, parse_metrics
 from .metrics.bootstrap import interval, resampling_weights, standard_error
 from .metrics.context import Derive, MetricContext
-from .metrics.registry import Metric, default_families
+from .metrics.registry import Metric, default_families, key_spec
 from .records import Record, ScoreSettings
 from .reference.stats import ReferenceStats
 from .timing import PhaseTimer
@@ -155,8 +156,17 @@ def intervals(values: dict[str, float], replicates: dict[str, torch.Tensor], lev
     """`<key>_ci_low` and `<key>_ci_high` for every metric with replicate values, in the order of `values`."""
     bounds = {}
     for key in [key for key in values if key in replicates]:
-        bounds[f"{key}_ci_low"], bounds[f"{key}_ci_high"] = interval(key, float(values[key]), replicates[key], level)
+        bounds[f"{key}_ci_low"], bounds[f"{key}_ci_high"] = key_interval(key, float(values[key]), replicates[key], level)
     return bounds
+
+
+def key_interval(key: str, estimate: float, replicates: torch.Tensor, level: float) -> tuple[float, float]:
+    """The bootstrap interval of metric `key`, of the kind and within the bounds its family's spec declares
+    (a key no family declares: a percentile interval, unbounded)."""
+    spec = key_spec(key)
+    if spec is None:
+        return interval(estimate, replicates, level)
+    return interval(estimate, replicates, level, spec.interval or "percentile", spec.bounds)
 
 
 @dataclass(frozen=True)
@@ -172,7 +182,7 @@ class Described:
 
 def make_record(described: Described, values: dict, diagnostics: dict, origin: Origin) -> Record:
     """One self-describing record: what was compared, the metric values, diagnostics and provenance."""
-    real, extractor, checkpoint = described.reference, described.extractor, origin.checkpoint or {}
+    real, extractor = described.reference, described.extractor
     return Record(
         input=described.input_name, reference=real.name, extractor=extractor.label,
         num_samples=described.num_samples, num_reference=real.num_samples, seed=described.seed,
@@ -190,10 +200,17 @@ def make_record(described: Described, values: dict, diagnostics: dict, origin: O
             "device": str(extractor.device),
         },
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        run=checkpoint.get("run"), checkpoint=checkpoint.get("checkpoint"), step=checkpoint.get("step"),
-        ema=checkpoint.get("ema"), latents=checkpoint.get("latents", "normal"),
-        settings=origin.settings if checkpoint else None, ci_level=origin.settings.ci_level, preset=origin.preset,
+        ci_level=origin.settings.ci_level, preset=origin.preset, **_checkpoint_fields(origin),
     )
+
+
+def _checkpoint_fields(origin: Origin) -> dict:
+    """A checkpoint's record fields: which samples (run, file, step, weights, latents) and what was asked."""
+    info = origin.checkpoint
+    if info is None:
+        return {}
+    return {"run": info.run, "checkpoint": info.checkpoint, "step": info.step, "ema": info.ema,
+            "latents": info.latents, "settings": origin.settings}
 
 
 @dataclass(frozen=True)
@@ -201,6 +218,6 @@ class Origin:
     """Where the input came from and what was asked: a checkpoint's run, file, step, ema and latents (None for other
     inputs), the settings a sweep compares (recorded for checkpoints; ci_level for every record) and the preset."""
 
-    checkpoint: dict | None
+    checkpoint: CheckpointInfo | None
     settings: ScoreSettings
     preset: str | None = None  # the protocol the score followed (--preset)

@@ -26,7 +26,8 @@ import pandas as pd
 from .errors import InputError, UnknownNameError
 from .formatting import format_interval, format_number
 from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
-from .records import comparable_rows, load_records, record_files, setting_labels
+from .runs import Checkpoint
+from .tables import comparable_rows, load_records, record_files, setting_labels
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -186,16 +187,20 @@ def expand_targets(targets: str | os.PathLike | list) -> list[str]:
 
 
 def target_records(target: str, reference: str | None = None, setting: str | None = None) -> pd.DataFrame:
-    """The scored rows (tidy, see records.load_records) of one unit: a run's or records file's, or one checkpoint's;
+    """The scored rows (tidy, see tables.load_records) of one unit: a run's or records file's, or one checkpoint's;
     only those against `reference`, or under `setting` (a label such as 'grid25, identity, N=2500'), when given."""
     path = Path(target)
     if path.suffix == ".pt":
         if not path.is_file():
             raise InputError(f"{target}: no such checkpoint")
-        tidy = load_records(str(path.parent.parent))
+        run = Checkpoint(path).run
+        if run is None:
+            raise InputError(f"{target}: not in a run's checkpoints/ folder, so no run holds its scores; gate the "
+                             f"records file it was scored into (score --append RUN), or that run")
+        tidy = load_records(str(run.path))
         tidy = tidy[tidy["checkpoint"] == path.name]
         if tidy.empty:
-            raise InputError(f"{target}: no score of this checkpoint in {path.parent.parent}; "
+            raise InputError(f"{target}: no score of this checkpoint in {run.path}; "
                              f"run `ganeval score {target} --reference ...`")
     else:
         tidy = load_records(target)

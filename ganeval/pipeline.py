@@ -17,10 +17,10 @@ from pathlib import Path
 
 from .config import BootstrapOptions, DataConfig, ExtractorConfig, ScoreConfig
 from .data import AtMost, Samples, load_source
-from .data.checkpoint import GENERATION_BATCH, CheckpointSource, is_checkpoint
+from .data.checkpoint import GENERATION_BATCH, CheckpointInfo, CheckpointSource, is_checkpoint
 from .data.samples import warn_if_scales_differ
 from .device import resolve_device
-from .distributed import current_world, world_from_environment
+from .distributed import world
 from .errors import InputError
 from .evaluate import (
     Described,
@@ -34,7 +34,7 @@ from .evaluate import (
     select_families,
 )
 from .features import FeatureExtractor, create
-from .features.extract import Features
+from .features.extract import Features, extract_shared
 from .reference import (
     CachedReference,
     MomentsReference,
@@ -53,8 +53,7 @@ from .reference import (
 )
 from .reference.checks import warn_if_foreign_to_classifier
 from .progress import showing
-from .records import Record
-from .runs import append_record, asked_settings
+from .records import Record, ScoreSettings
 from .timing import PhaseTimer
 
 
@@ -71,7 +70,7 @@ class Input:
     """The samples to score and, for a checkpoint, the record fields that say where they came from."""
 
     samples: Samples
-    checkpoint: dict | None = None  # run, checkpoint, step, ema (latents), run_dir
+    checkpoint: CheckpointInfo | None = None
 
 
 def score(source: str | Path | Samples, reference: str | Path | Samples | ReferenceSpec,
@@ -100,7 +99,7 @@ def score_all(source, reference, config: ScoreConfig | None = None,
     generated once) and of the reference. Each record's timing holds the shared reading phases and its own."""
     config = config or ScoreConfig()
     store = store or ReferenceStore(enabled=config.use_cache)
-    main = store.world.is_main and world_from_environment().is_main  # torchrun, grouped or not: rank 0 writes
+    main = world().is_main  # under torchrun, joined or not, rank 0 writes
     shared = PhaseTimer(config.progress if main else False)
     with showing(config.progress if main else False):  # the bars of decoding, generation and extraction
         with shared.phase("generate" if is_checkpoint(source) else "decode"):  # where the input's time goes
@@ -114,9 +113,10 @@ def score_all(source, reference, config: ScoreConfig | None = None,
         plans = [prepare(given.samples, side, each, store, timer) for each, timer in zip(configs, timers)]
         scores = [_score_with(given, planned, reference, each, store, timer)
                   for planned, each, timer in zip(plans, configs, timers)]
-    if given.checkpoint and given.checkpoint.get("run_dir") and main:  # the run's metrics.jsonl: tables read it
+    run = given.checkpoint.run_dir if given.checkpoint else None
+    if run is not None and main:  # a checkpoint's records go to its run's metrics.jsonl, where tables read them
         for scored in scores:
-            append_record(given.checkpoint["run_dir"], scored.record.to_json())
+            run.append(scored.record)
     return scores
 
 
@@ -124,7 +124,7 @@ def _score_with(given: Input, planned: Plan, reference, config: ScoreConfig, sto
                 timer: PhaseTimer) -> Scored:
     """The score of the input read once under one planned extractor: the input's features, the metrics."""
     with timer.phase("extract_input"):
-        features = store.world.extract(given.samples, planned.extractor, keep_rows=planned.needs.input_rows,
+        features = extract_shared(given.samples, planned.extractor, keep_rows=planned.needs.input_rows,
                                        logits=planned.needs.logits, batch_size=planned.batch_size,
                                        progress=config.progress)
     real = planned.reference
@@ -133,7 +133,7 @@ def _score_with(given: Input, planned: Plan, reference, config: ScoreConfig, sto
     values, diagnostics = compute_metrics(planned.families, real, features, config, derive, timer)
     diagnostics["timing"] = timer.summary()
     described = Described(given.samples.name, len(given.samples), real, planned.extractor, config.seed)
-    settings = asked_settings(reference if isinstance(reference, (str, Path)) else None, config)
+    settings = ScoreSettings.asked(reference if isinstance(reference, (str, Path)) else None, config)
     record = make_record(described, values, diagnostics, Origin(given.checkpoint, settings, config.preset))
     return Scored(record, features)
 
@@ -183,7 +183,7 @@ def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: R
         warn_if_scales_differ(samples, real_samples)  # [0, 1] against [0, 255]: a scale, not a difference
     with timer.phase("extractor"):
         extractor = choose_extractor(config, samples, spec, loaded)
-        batch_size = tune(extractor, config, samples, store.world)
+        batch_size = tune(extractor, config, samples)
     check_image_shapes(samples, real_samples, extractor)
     families = select_families(config.metrics, extractor, moments_only=isinstance(spec, MomentsReference))
     # fail before extracting (and caching) anything; a moments file has no rows to count
@@ -198,7 +198,7 @@ def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: R
     return Plan(real, extractor, families, needs, batch_size)
 
 
-def tune(extractor: FeatureExtractor, config: ScoreConfig, samples: Samples, world) -> int:
+def tune(extractor: FeatureExtractor, config: ScoreConfig, samples: Samples) -> int:
     """Apply `config`'s speed knobs to `extractor` (channels_last, TF32) and return the extraction batch size: the
     configured one, or for `--batch-size auto` the largest that fits on the device (rank 0's under torchrun, since
     every rank must cut the same batches)."""
@@ -209,7 +209,8 @@ def tune(extractor: FeatureExtractor, config: ScoreConfig, samples: Samples, wor
     extractor.allow_tf32 = config.allow_tf32
     if config.batch_size != "auto":
         return config.batch_size
-    return world.broadcast(largest_batch(extractor, samples.data[:1]) if world.is_main else None)
+    processes = world()
+    return processes.broadcast(largest_batch(extractor, samples.data[:1]) if processes.is_main else None)
 
 
 def open_input(source, config: ScoreConfig) -> Input:
@@ -218,10 +219,10 @@ def open_input(source, config: ScoreConfig) -> Input:
     if is_checkpoint(source):
         checkpoint = CheckpointSource(source, ema=config.ema, latents=config.latents,
                                       device=resolve_device(config.device))
-        count, world = checkpoint.count(config.num_samples), current_world()
-        block = checkpoint.generate(count, config.seed, world.shard(count, unit=GENERATION_BATCH))
-        samples = Samples(world.gather_rows(block), checkpoint.name)  # each rank generated whole batches of its own
-        return Input(samples, checkpoint.info.record())
+        count, processes = checkpoint.count(config.num_samples), world()
+        block = checkpoint.generate(count, config.seed, processes.shard(count, unit=GENERATION_BATCH))
+        samples = Samples(processes.gather_rows(block), checkpoint.name)  # each rank generated whole batches of its own
+        return Input(samples, checkpoint.info)
     if config.latents != "normal":
         raise InputError(f"--latents {config.latents} applies to checkpoints; {source} is not one")
     if isinstance(source, Samples):

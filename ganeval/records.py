@@ -1,32 +1,24 @@
-"""Score records: the typed `Record` (one JSON line of a metrics.jsonl) and the `ScoreSettings` a sweep compares,
-and records as pandas tables: find them (runs, files, globs), read them, and lay them out tidy.
+"""Score records: the typed `Record` (one JSON line of a metrics.jsonl) and the `ScoreSettings` a sweep compares.
 
 A record says what was compared (input, reference, extractor, sample counts, seed), the metric values, diagnostics
 and provenance; a checkpoint's record also names its run, checkpoint and step and what the score was asked
 (`ScoreSettings`). `Record.to_json()` is the JSON object ganeval writes, key for key and in order;
 `Record.from_json` reads one back, checked (a field of the wrong type is one line naming file:line). Which JSON
 keys are metric values is read from the metric registry as each record is read, so a family registered later (a
-plugin, a test) is read like a built-in one.
-
-`load_records` gives one row per record and metric, with what makes two values comparable beside each value: the
-reference, the extractor and the number of samples (`Record.comparable_key()`, labelled as the `setting`). Values
-measured under different settings are never compared with each other.
+plugin, a test) is read like a built-in one. Where records live is ganeval.runs' business; records as pandas
+tables are ganeval.tables'.
 """
 from __future__ import annotations
 
-import glob
 import math
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from .errors import InputError, RecordsWarning  # noqa: F401  (RecordsWarning: what load_records warns with)
-from .metrics.registry import HIGHER_IS_BETTER, metric_keys
-from .runs import METRICS_FILE, read_numbered_records
+from .config import ScoreConfig
+from .errors import InputError
+from .jsonl import read_lines
+from .metrics.registry import metric_keys
 
 SCHEMA_VERSION = 1  # the layout of a record, written as its `schema`
 
@@ -43,10 +35,6 @@ KNOWN_FIELDS = frozenset((*HEADER_FIELDS, *CHECKPOINT_FIELDS, *ASKED_FIELDS, "ci
                           "diagnostics", "provenance"))
 INTERVAL_SUFFIXES = ("_ci_low", "_ci_high")
 DEFAULT_LATENTS = "normal"  # records written before --latents existed drew normal latents
-
-TIDY_COLUMNS = ("run", "checkpoint", "step", "reference", "extractor", "num_samples", "seed", "metric", "value",
-                "ci_low", "ci_high", "standard_error", "higher_is_better", "setting", "created", "source")
-COMPARABLE_COLUMNS = ("reference", "extractor", "num_samples")  # Record.comparable_key() in the tidy table
 
 
 @dataclass(frozen=True)
@@ -101,6 +89,15 @@ class ScoreSettings:
                 self.latents)
 
     @classmethod
+    def asked(cls, reference: str | os.PathLike | None, config: ScoreConfig) -> ScoreSettings:
+        """What a score against `reference` (as given; None: an object, not a spec) under `config` asks."""
+        return cls(reference_argument=None if reference is None else str(reference), seed=config.seed,
+                   ema=config.ema, requested_num_samples=config.num_samples,
+                   requested_reference_samples=config.reference_samples, metrics=config.metrics,
+                   ci_level=config.ci.level if config.ci else None, latents=config.latents,
+                   extractor=asked_extractor(config), preset=config.preset)
+
+    @classmethod
     def from_json(cls, data: dict) -> ScoreSettings | None:
         """The settings a record says it was asked, or None where it says none (not a checkpoint's record, or
         hand-written without them). A field added after the record was written reads its default."""
@@ -114,6 +111,26 @@ class ScoreSettings:
 
 def _latents(data: dict) -> str:
     return data.get("latents") or DEFAULT_LATENTS
+
+
+# Extractor options that say where the weights are or whether to trust them: they do not change the feature space
+# (the weights' SHA256 is in the record's provenance), so a sweep asked with another path is the same ask.
+_LOCATION_OPTIONS = frozenset(("weights", "trust", "download"))
+
+
+def asked_extractor(config: ScoreConfig) -> str:
+    """The extractor a score asks for, with the options that change its space: 'auto', 'dinov2-vit-l-14',
+    'inception-v3-compat[resize=clean]'; under 'auto' the options of the extractor it may pick,
+    'auto[inception-v3-compat:resize=clean]'."""
+    name = config.extractor.name
+    spaces = []
+    for extractor, options in sorted(config.extractor.options.items()):
+        if extractor != name and name != "auto":  # another extractor of the same list: not this record's space
+            continue
+        for key, value in sorted((options or {}).items()):
+            if key not in _LOCATION_OPTIONS and value is not None:
+                spaces.append(f"{key}={value}" if extractor == name else f"{extractor}:{key}={value}")
+    return name + (f"[{','.join(spaces)}]" if spaces else "")
 
 
 @dataclass(frozen=True)
@@ -285,129 +302,15 @@ def number_fields() -> tuple[str, ...]:
 # --- reading records ----------------------------------------------------------------------------------------------
 
 
-def read_record_objects(path: str | os.PathLike) -> list[tuple[int, Record]]:
-    """(line number, Record) of every record of one file, each checked (an InputError naming file:line for a field
-    of the wrong type); unreadable lines are skipped with a RecordsWarning naming them."""
-    path = Path(path)
-    return [(line, Record.from_json(data, f"{path}:{line}")) for line, data in read_numbered_records(path)]
+def is_record(data: dict) -> bool:
+    """Whether a JSON object is a score record (every record names its reference)."""
+    return "reference" in data
 
 
-def read_run_records(run_dir: str | os.PathLike) -> list[Record]:
-    """The Records of a run directory's metrics.jsonl ([] before its first score)."""
-    path = Path(run_dir) / METRICS_FILE
-    return [record for _, record in read_record_objects(path)] if path.is_file() else []
-
-
-def load_record_objects(paths_or_globs: str | os.PathLike | list) -> list[tuple[Path, Record]]:
-    """(records file, Record) of every record behind runs, records files, folders of runs and glob patterns."""
-    return [(path, record) for path in record_files(paths_or_globs) for _, record in read_record_objects(path)]
-
-
-def record_files(paths_or_globs: str | os.PathLike | list) -> list[Path]:
-    """metrics.jsonl files behind run directories, records files, folders of runs and glob patterns (in order)."""
-    items = [paths_or_globs] if isinstance(paths_or_globs, (str, os.PathLike)) else list(paths_or_globs)
-    if not items:
-        raise InputError("no runs or records files given")
-    files: list[Path] = []
-    for item in items:
-        text = str(item)
-        if glob.has_magic(text):
-            # a pattern such as runs/* may also match other things beside the runs (files, a report folder): take
-            # .jsonl files and the folders that are runs (scored or not) or hold scored runs
-            matches = [match for match in sorted(glob.glob(text, recursive=True))
-                       if match.endswith(".jsonl") or _is_run_like(Path(match))]
-            if not matches:
-                raise InputError(f"{text}: the pattern matches no run directory or .jsonl file")
-        else:
-            matches = [text]
-        for match in matches:
-            files += _files_of(Path(match))
-    unique = list(dict.fromkeys(path.resolve() for path in files))
-    return unique
-
-
-def _is_run_like(path: Path) -> bool:
-    return path.is_dir() and ((path / METRICS_FILE).is_file() or (path / "checkpoints").is_dir()
-                              or any(path.glob(f"*/{METRICS_FILE}")))
-
-
-def _files_of(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    if (path / METRICS_FILE).is_file():
-        return [path / METRICS_FILE]
-    if path.is_dir():
-        found = sorted(path.glob(f"*/{METRICS_FILE}"))
-        if found:
-            return found
-        if (path / "checkpoints").is_dir():
-            raise InputError(f"{path}: run has no scores yet ({METRICS_FILE}); run `ganeval score {path} --reference ...`")
-        raise InputError(f"{path}: neither a run directory nor a folder of runs (no {METRICS_FILE})")
-    raise InputError(f"{path}: no such run directory or records file")
-
-
-# --- records as a tidy table --------------------------------------------------------------------------------------
-
-
-def load_records(paths_or_globs: str | os.PathLike | list) -> pd.DataFrame:
-    """Tidy table of every record and metric: one row per (record, metric) with the columns of TIDY_COLUMNS.
-
-    `setting` = "reference, extractor, N=num_samples": values are only comparable within one setting. Records
-    scored with --ci fill `ci_low`, `ci_high` and the bootstrap `standard_error` (NaN elsewhere).
-
-    >>> frame = load_records("runs/*")          # doctest: +SKIP
-    >>> frame.pivot_table(index="step", columns="metric", values="value")   # doctest: +SKIP
-    """
-    return tidy_frame(load_record_objects(paths_or_globs))
-
-
-def tidy_frame(records: Iterable[tuple[Path, Record]]) -> pd.DataFrame:
-    """The tidy table (see load_records) of (records file, Record) pairs."""
-    directions = dict(HIGHER_IS_BETTER)  # the registry's directions now, read once per table rather than per row
-    rows = [row for path, record in records for row in _tidy_rows(record, Path(path), directions)]
-    frame = pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
-    frame["step"] = frame["step"].astype("Int64")
-    for column in ("value", "ci_low", "ci_high", "standard_error"):
-        frame[column] = frame[column].astype(float)
-    return frame
-
-
-def _tidy_rows(record: Record, path: Path, directions: dict[str, bool]) -> list[dict]:
-    common = {
-        "run": run_name(record, path),
-        "checkpoint": record.checkpoint,
-        "step": record.step,
-        "reference": record.reference,
-        "extractor": record.extractor,
-        "num_samples": record.num_samples,
-        "seed": record.seed,
-        "setting": record.setting_label,
-        "created": record.created,
-        "source": str(path),
-    }
-    errors = record.standard_errors
-    rows = []
-    for key, value in record.metric_values().items():
-        low, high = record.interval(key)
-        rows.append({**common, "metric": key, "value": _number(value), "ci_low": _number(low),
-                     "ci_high": _number(high), "standard_error": _number(errors.get(key)),
-                     "higher_is_better": directions.get(key)})
-    return rows
-
-
-def comparable_rows(tidy: pd.DataFrame, row: pd.Series) -> pd.Series:
-    """Which rows of a tidy table share `row`'s setting: its comparable key (reference, extractor, N), compared
-    column by column, since two settings can read alike as labels ('a, b' + 'c' and 'a' + 'b, c')."""
-    same = pd.Series(True, index=tidy.index)
-    for column in COMPARABLE_COLUMNS:
-        value = row[column]
-        same &= tidy[column].isna() if pd.isna(value) else tidy[column] == value
-    return same
-
-
-def setting_labels(tidy: pd.DataFrame) -> list[str]:
-    """The label of each distinct setting (comparable key) of a tidy table, sorted."""
-    return sorted(map(str, tidy.drop_duplicates(list(COMPARABLE_COLUMNS))["setting"]))
+def read_record_file(path: str | os.PathLike) -> list[tuple[int, Record]]:
+    """(line number, Record) of every record of one records file, each checked (an InputError naming file:line for
+    a field of the wrong type); unreadable lines are skipped with a RecordsWarning naming them."""
+    return [(line, Record.from_json(data, f"{path}:{line}")) for line, data in read_lines(path, is_record, "record")]
 
 
 # --- checking a record's fields ----------------------------------------------------------------------------------
@@ -506,34 +409,3 @@ def _shown(value) -> str:
 
 _JSON_TYPES = {str: "a string", list: "a list", dict: "an object", bool: "a boolean", float: "a number", int: "a number",
                type(None): "null"}
-
-
-def _number(value) -> float:
-    return float("nan") if value is None else float(value)
-
-
-# --- naming -------------------------------------------------------------------------------------------------------
-
-
-def run_name(record: Record, path: Path) -> str:
-    """A record's run: the folder of its run directory, whatever name the record was written with (a run folder
-    copied or renamed keeps the old name in its records, and two names for one run would not match the folder the
-    user sees). Records outside a run directory keep their `run`; those of plain sample files have none and are
-    named by their input (a file's name without folders)."""
-    if is_run_directory(path.parent):
-        return path.parent.name
-    if record.run:
-        return str(record.run)
-    text = str(record.input or path.parent.name)
-    return Path(text).name if os.sep in text else text
-
-
-def is_run_directory(folder: Path) -> bool:
-    """A folder written by `ganeval train` (checkpoints/ or config.toml beside the records)."""
-    return (folder / "checkpoints").is_dir() or (folder / "config.toml").is_file()
-
-
-def __getattr__(name: str):
-    if name == "NUMBER_FIELDS":  # the keys registered now (a tuple, as before, but never stale)
-        return number_fields()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

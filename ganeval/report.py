@@ -25,7 +25,9 @@ from .atomic import WriteError, check_output_folder, staging_folder, write_error
 from .compare import compare, markdown_escape, render
 from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
 from .plots import plain_ticks, pyplot, save_figure
-from .records import Record, is_run_directory, load_records, read_run_records, record_files
+from .records import Record
+from .runs import RunDir
+from .tables import load_records, record_files
 
 
 def curve_metrics() -> list[str]:
@@ -89,7 +91,7 @@ def _run_folders(paths_or_globs) -> dict[str, Path]:
     """Run name -> run folder (where the records file sits in a run directory)."""
     folders = {}
     for path in record_files(paths_or_globs):
-        if is_run_directory(path.parent):
+        if RunDir.is_run(path.parent):
             folders[path.parent.name] = path.parent
     return folders
 
@@ -131,9 +133,10 @@ def _plot_curve(tidy: pd.DataFrame, metric: str, out: Path, index: int, setting:
 
 def _run_section(name: str, folder: Path, out: Path) -> dict:
     section = {"name": name, "config": None, "picture": None, "histogram": None, "step": None}
-    if (folder / "config.toml").is_file():
-        section["config"] = (folder / "config.toml").read_text()
-    pictures = sorted((folder / "samples").glob("step-*.png"))
+    run = RunDir(folder)
+    if run.config_file.is_file():
+        section["config"] = run.config_file.read_text()
+    pictures = run.pictures()
     if pictures:
         section["picture"] = f"samples-{name}.png"
         section["step"] = int(pictures[-1].stem.split("-")[1])
@@ -141,7 +144,7 @@ def _run_section(name: str, folder: Path, out: Path) -> dict:
             shutil.copyfile(pictures[-1], out / section["picture"])
         except OSError as exc:
             raise write_error(out / section["picture"], exc) from exc
-    with_modes = [record for record in read_run_records(folder) if record.diagnostics.get("modes")]
+    with_modes = [record for record in run.records() if record.diagnostics.get("modes")]
     if with_modes:
         last = max(with_modes, key=lambda record: (record.step or -1, record.created or ""))
         section["histogram"] = _plot_histogram(name, last, out)

@@ -11,9 +11,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .progress import is_shown
+
 
 class PhaseTimer:
-    """Seconds per named phase; with `progress` (None: when stderr is a terminal, as the bars) a status line each.
+    """Seconds per named phase; a status line each where bars show (`progress`, decided as ganeval.progress does).
 
     >>> timer = PhaseTimer(progress=False)
     >>> with timer.phase("kid", "kid: 100 subsets of 1000"):
@@ -23,7 +25,7 @@ class PhaseTimer:
     """
 
     def __init__(self, progress: bool | None = None) -> None:
-        self.show = sys.stderr.isatty() if progress is None else bool(progress)
+        self.show = is_shown(progress)
         self.seconds: dict[str, float] = {}
         self._open: list[list] = []  # the phases under way, innermost last: [status shown, seconds of inner phases]
 

@@ -67,6 +67,121 @@ def test_no_module_imports_a_private_name_of_another_package():
     assert not offenders, "\n".join(offenders)
 
 
+# The floors of the package, bottom to top (docs/architecture.md draws them): a module imports only from its own
+# floor or the floors below it, and no two modules import each other, directly or around a circle. A module's floor
+# is that of the longest prefix listed; a new module is placed here.
+FLOORS = (
+    ("foundations", ("errors", "config", "atomic", "device", "arrays", "progress", "timing", "threads", "formatting",
+                     "jsonl", "distributed", "plots", "metrics.registry", "presets")),
+    ("records", ("records", "runs", "tables")),
+    ("sources and features", ("data", "nets", "features", "reference")),
+    ("metrics", ("metrics", "evaluate")),
+    ("pipeline", ("pipeline",)),
+    ("orchestration", ("sweep", "compare", "report", "gate", "verdicts", "train", "human", "showcase")),
+    ("interface", ("demo", "arguments", "commands", "cli", "__main__", "")),
+)
+
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """Module -> the modules of `package` it imports (read from the AST: imports inside functions and under
+    TYPE_CHECKING count, since they couple the modules all the same). A module's own package (`from . import
+    __version__`) is left out: every module may read the package it is part of."""
+    top = package.name
+    modules = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        own_package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(own_package[: len(own_package) - node.level + 1] + ([node.module] if node.module else []))
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name and target.split(".")[0] == top and not name.startswith(target + "."):
+                    graph[name].add(target)
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm): each is a set of modules
+    that import each other, directly or around a circle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in graph[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                component.append(stack.pop())
+                if component[-1] == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def floor_of(module: str) -> int:
+    """The floor of a module of ganeval: that of the longest prefix FLOORS lists."""
+    relative = module.removeprefix("ganeval").removeprefix(".")
+    matches = [(len(prefix), floor) for floor, (_, prefixes) in enumerate(FLOORS) for prefix in prefixes
+               if relative == prefix or prefix and relative.startswith(prefix + ".")]
+    assert matches, f"{module} is on no floor: place it in tests/test_architecture.py FLOORS (and docs/architecture.md)"
+    return max(matches)[1]
+
+
+def test_no_module_imports_another_that_imports_it_back():
+    assert import_cycles(import_graph(PACKAGE)) == []
+
+
+def test_the_cycle_check_finds_a_cycle_and_only_a_cycle(tmp_path):
+    package = tmp_path / "toy"
+    (package / "inner").mkdir(parents=True)
+    files = {"__init__.py": "from .a import A\n", "a.py": "import os\nA = 1\n",
+             "b.py": "def late():\n    from .inner.c import C\n", "inner/__init__.py": "",
+             "inner/c.py": "from .. import b\nC = 1\n"}  # b -> inner.c -> b, the import inside a function counts
+    for name, text in files.items():
+        (package / name).write_text(text)
+    assert import_cycles(import_graph(package)) == [["toy.b", "toy.inner.c"]]
+    (package / "inner" / "c.py").write_text("from ..a import A\nC = A\n")  # now one way only
+    assert import_cycles(import_graph(package)) == []
+
+
+def test_every_import_points_to_the_same_floor_or_down():
+    graph = import_graph(PACKAGE)
+    upward = [f"{module} ({FLOORS[floor_of(module)][0]}) imports {target} ({FLOORS[floor_of(target)][0]})"
+              for module, targets in sorted(graph.items()) for target in sorted(targets)
+              if floor_of(target) > floor_of(module)]
+    assert not upward, "imports that point up a floor:\n" + "\n".join(upward)
+
+
+def test_commands_never_import_the_parser():
+    assert "ganeval.cli" not in import_graph(PACKAGE)["ganeval.commands"]
+
+
 def test_evaluation_does_not_import_training():
     code = ("import sys, ganeval.evaluate, ganeval.pipeline\n"
             "print(sorted(name for name in sys.modules if name.startswith('ganeval.train')))")

@@ -15,7 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ganeval.runs import append_record, read_records, score_checkpoints
+from ganeval.config import ScoreConfig
+from ganeval.reference import ReferenceStore
+from ganeval.runs import RunDir
+from ganeval.sweep import Sweep
 
 GRID = {"reference": "grid25", "extractor": "identity", "num_samples": 2500, "num_reference": 2500, "seed": 2020}
 
@@ -27,8 +30,9 @@ def write_run(folder: Path, name: str = "alpha", steps: tuple[int, ...] = (0, 10
     for index, step in enumerate(steps):
         checkpoint = f"step-{step:07d}.pt"
         (run / "checkpoints" / checkpoint).write_bytes(b"")
-        append_record(run, {"schema": 1, "created": f"2026-11-30T00:00:{index:02d}+00:00", "run": name,
-                            "checkpoint": checkpoint, "step": step, **GRID, "fid": 10.0 - index, "precision": 0.5})
+        RunDir(run).append({"schema": 1, "created": f"2026-11-30T00:00:{index:02d}+00:00", "run": name,
+                            "checkpoint": checkpoint, "step": step, **GRID, "fid": 10.0 - index,
+                            "precision": 0.5})
     return run
 
 
@@ -91,7 +95,7 @@ def test_a_bad_field_is_one_line_naming_file_and_line(case, command, tmp_path, r
 
 def test_good_records_with_nulls_and_nan_standard_errors_still_load(tmp_path, run_cli):
     run = write_run(tmp_path)
-    append_record(run, {"checkpoint": None, "step": None, **GRID, "fid": None, "fid_ci_low": None,
+    RunDir(run).append({"checkpoint": None, "step": None, **GRID, "fid": None, "fid_ci_low": None,
                         "diagnostics": {"ci": {"standard_errors": {"fid": float("nan")}}, "modes": None}})
     code, out, err = run_cli("compare", run)
     assert code == 0 and "alpha" in out, err
@@ -200,14 +204,25 @@ def test_report_readme_escapes_run_names(tmp_path, run_cli):
 
 # --- concurrent sweeps ---------------------------------------------------------------------------------------------
 
-def _fake_sweep(run: Path, scored_by: list, who: str) -> None:
+class _SlowSweep(Sweep):
     """A sweep whose scoring takes a while and records what the real one records: the checkpoint."""
-    def score_one(path: Path) -> None:
-        time.sleep(0.2)
-        scored_by.append((who, path.name))
-        append_record(run, {**GRID, "checkpoint": path.name})
 
-    score_checkpoints(run, lambda path, records: path.name in {record["checkpoint"] for record in records}, score_one)
+    def __init__(self, scored_by: list, who: str) -> None:
+        super().__init__("grid25", ScoreConfig(), ReferenceStore(enabled=False))
+        self.scored_by, self.who = scored_by, who
+
+    def missing(self, checkpoint, records) -> list[str]:
+        return [] if checkpoint.name in {record.checkpoint for record in records} else ["identity"]
+
+    def score(self, checkpoint, extractors):
+        time.sleep(0.2)
+        self.scored_by.append((self.who, checkpoint.name))
+        checkpoint.run.append({**GRID, "checkpoint": checkpoint.name})
+        return checkpoint.run.records()[-1:]
+
+
+def _fake_sweep(run: Path, scored_by: list, who: str) -> None:
+    _SlowSweep(scored_by, who).run(RunDir(run))
 
 
 def test_two_sweeps_split_the_checkpoints(tmp_path):
@@ -223,7 +238,7 @@ def test_two_sweeps_split_the_checkpoints(tmp_path):
         sweep.join()
     assert sorted(name for _, name in scored_by) == [f"step-{step:07d}.pt" for step in range(6)]
     assert {who for who, _ in scored_by} == {"one", "two"}  # both worked: the work was split, not serialised
-    assert len(read_records(run)) == 6
+    assert len(RunDir(run).records()) == 6
 
 
 def test_a_claim_released_without_a_record_is_scored_by_the_waiting_sweep(tmp_path):
@@ -253,5 +268,5 @@ def test_two_concurrent_score_commands_write_each_record_once(run_cli, tmp_path)
                "fid,kid,prdc,modes", "--quiet", "--threads", "1"]
     sweeps = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     assert [sweep.wait(timeout=300) for sweep in sweeps] == [0, 0], [sweep.stderr.read() for sweep in sweeps]
-    checkpoints = [record["checkpoint"] for record in read_records(tmp_path / "run")]
+    checkpoints = [record.checkpoint for record in RunDir(tmp_path / "run").records()]
     assert sorted(checkpoints) == [f"step-{step:07d}.pt" for step in range(0, 11, 2)]

@@ -9,7 +9,9 @@ import torch
 
 from ganeval.errors import InputError
 from ganeval.nets.mlp import MLPConfig, MLPGenerator
-from ganeval.train.checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
+from ganeval.data.checkpoint import load_checkpoint
+from ganeval.runs import checkpoint_name
+from ganeval.train.checkpoint import save_checkpoint
 
 MARKER = "/tmp/ganeval-checkpoint-exploit-ran"
 

@@ -14,7 +14,9 @@ import torch
 from ganeval.data import Samples
 from ganeval.data.checkpoint import CheckpointInfo, CheckpointSource, generate, is_checkpoint
 from ganeval.errors import InputError
-from ganeval.train.checkpoint import load_checkpoint, save_checkpoint
+from ganeval.runs import RunDir
+from ganeval.data.checkpoint import load_checkpoint
+from ganeval.train.checkpoint import save_checkpoint
 from ganeval.train.config import load_config
 from ganeval.train.loop import checkpoint_samples, train
 
@@ -54,15 +56,18 @@ def test_samples_are_the_trained_generators_and_checkpoint_samples(mlp_run, late
     assert torch.equal(samples.data, source.samples(40, seed=5).data)  # the loaded generator is left as it was
     generated, info = checkpoint_samples(path, 40, 5, ema=ema, latents=latents)
     assert torch.equal(samples.data, generated)
-    expected = {"run": "ring-run", "checkpoint": "step-0000002.pt", "step": 2, "ema": ema, "run_dir": str(path.parent.parent)}
-    assert info == (expected if latents == "normal" else {**expected, "latents": latents}) == source.info.record()
+    expected = {"run": "ring-run", "checkpoint": "step-0000002.pt", "step": 2, "ema": ema,
+                "run_dir": str(path.parent.parent.resolve())}
+    assert info == source.info and info.run_dir == RunDir(path.parent.parent)
+    assert info.to_json() == (expected if latents == "normal" else {**expected, "latents": latents})
 
 
 def test_info_describes_the_run_and_none_means_its_eval_samples(mlp_run, tmp_path):
     _, path = mlp_run
     source = CheckpointSource(path)
     assert source.info == CheckpointInfo(run="ring-run", checkpoint="step-0000002.pt", step=2, ema=False,
-                                         latents="normal", run_dir=path.parent.parent, eval_samples=300, data="ring8")
+                                         latents="normal", run_dir=RunDir(path.parent.parent), eval_samples=300,
+                                         data="ring8")
     assert len(source.samples(None, seed=0)) == 300
     with pytest.raises(InputError, match="^--num-samples 1: needs at least 2 samples$"):
         source.samples(1, seed=0)

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from ganeval import cli
+from ganeval import arguments, cli
 from ganeval.metrics.registry import (Metric, MetricKey, MetricResult, option, register_metric,
                                       unregister_metric)
 
@@ -50,16 +50,19 @@ def test_help_lists_the_registered_extractors_and_metric_families():
 
     from ganeval.features.resize import RESIZE_MODES
 
-    assert sorted(cli.EXTRACTOR_NAMES) == sorted(features.names()) and cli.RESIZE_MODES == RESIZE_MODES
+    assert sorted(arguments.EXTRACTOR_NAMES) == sorted(features.names()) and cli.RESIZE_MODES == RESIZE_MODES
     text = cli.build_parser()._subparsers._group_actions[0].choices["score"].format_help()
     assert all(name in text for name in features.names()) and all(name in text for name in METRIC_FAMILIES)
 
 
 def test_parser_choices_match_the_library():
     from ganeval.compare import FORMATS, SELECTIONS
-    from ganeval.train.loop import LATENT_KINDS
+    from ganeval.config import LATENT_KINDS
 
-    assert cli.COMPARE_FORMATS == FORMATS and cli.COMPARE_SELECTIONS == SELECTIONS and cli.LATENT_KINDS == LATENT_KINDS
+    score = cli._subcommand_parser(cli.build_parser(), ["score"])
+    [latents] = [action for action in score._actions if "--latents" in action.option_strings]
+    assert cli.COMPARE_FORMATS == FORMATS and cli.COMPARE_SELECTIONS == SELECTIONS
+    assert tuple(latents.choices) == LATENT_KINDS
 
 
 @pytest.fixture
@@ -174,7 +177,7 @@ def test_score_config_is_the_inverse_of_the_score_flags():
     options = {**defaults, "kid": METRIC_FAMILIES["kid"].options(subsets=5, subset_size=50),
                "prdc": METRIC_FAMILIES["prdc"].options(k=3), "is": METRIC_FAMILIES["is"].options(splits=4),
                "ndb": METRIC_FAMILIES["ndb"].options(bins=20, alpha=0.01)}
-    assert cli.score_config(args) == ScoreConfig(
+    assert arguments.score_config(args) == ScoreConfig(
         metrics=("kid", "fid"), metric_options=options,
         extractor=ExtractorConfig("auto", {"inception-v3-compat": {"weights": "w.pt"}}), num_samples=100,
         reference_samples=200, seed=7, batch_size=16, device="cpu", ci=BootstrapOptions(0.9, 50), ema=True,
@@ -188,11 +191,11 @@ def test_the_flag_defaults_are_the_config_defaults():
     from ganeval.metrics.registry import METRIC_FAMILIES
 
     defaults = {name: family.options() for name, family in METRIC_FAMILIES.items()}
-    config = cli.score_config(cli.build_parser().parse_args(["score", "a", "b"]))
+    config = arguments.score_config(cli.build_parser().parse_args(["score", "a", "b"]))
     assert config == ScoreConfig(metric_options=defaults)
     # ref build and ref export lack score's own flags: those fields keep ScoreConfig's defaults
     for command in (["ref", "build", "spec"], ["ref", "export", "spec", "--out", "s.npz"]):
-        config = cli.score_config(cli.build_parser().parse_args([*command, "--seed", "3", "--quiet"]))
+        config = arguments.score_config(cli.build_parser().parse_args([*command, "--seed", "3", "--quiet"]))
         assert config.seed == 3 and config.reference_samples is None and config.metrics is None and not config.ema
 
 
@@ -201,9 +204,9 @@ def test_score_config_refuses_trust_without_a_torchscript_extractor():
 
     args = cli.build_parser().parse_args(["score", "a", "b", "--extractor", "identity", "--trust-extractor"])
     with pytest.raises(InputError, match="--trust-extractor trusts the file named by --extractor torchscript:PATH"):
-        cli.score_config(args)
+        arguments.score_config(args)
     args = cli.build_parser().parse_args(["score", "a", "b", "--extractor", "torchscript:m.pt", "--trust-extractor"])
-    assert cli.score_config(args).extractor.options == {"torchscript:m.pt": {"trust": True}}
+    assert arguments.score_config(args).extractor.options == {"torchscript:m.pt": {"trust": True}}
 
 
 def test_every_family_option_has_a_flag():
@@ -236,5 +239,5 @@ def test_a_family_registered_later_gets_its_flags(toy_family):
     assert "--toy-width" in score_parser.option_names() and "toy" in score_parser.format_help()
     assert parser.parse_args(["score", "a", "b"]).toy_width == 3
     args = parser.parse_args(["score", "a", "b", "--metrics", "toy", "--toy-width", "7"])
-    config = cli.score_config(args)
+    config = arguments.score_config(args)
     assert config.metrics == ("toy",) and config.metric_options["toy"] == ToyOptions(width=7)

@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 
 import ganeval
-from ganeval.errors import InputError
-from ganeval.records import RecordsWarning
+from ganeval.errors import InputError, RecordsWarning
 
 from .conftest import GRID, write_scored_run
 
@@ -45,9 +44,9 @@ def test_truncated_last_line_loads_with_a_warning(runs):
     with pytest.warns(RecordsWarning, match=r"metrics.jsonl:4: unreadable record skipped \(a truncated last line") as caught:
         frame = ganeval.load_records(runs / "alpha")
     assert len(frame) == 6 and caught[0].filename == __file__  # shown at the caller's line, not inside ganeval
-    from ganeval.runs import append_record
+    from ganeval.runs import RunDir
 
-    append_record(runs / "alpha", json.loads(path.read_text().splitlines()[0]))  # the next writer starts a new line
+    RunDir(runs / "alpha").append(json.loads(path.read_text().splitlines()[0]))  # the next writer starts a new line
     with pytest.warns(RecordsWarning, match=r"metrics.jsonl:4: unreadable record skipped$"):
         assert len(ganeval.load_records(runs / "alpha")) == 8
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ganeval import demo
-from ganeval.train.checkpoint import load_checkpoint
+from ganeval.data.checkpoint import load_checkpoint
 
 TINY = ["steps=3", "checkpoint_every=3", "batch_size=10", "train_size=500", "eval_every=0"]
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from ganeval.errors import InputError
-from ganeval.runs import read_records
+from ganeval.runs import RunDir
 from ganeval.train import loop
-from ganeval.train.checkpoint import load_checkpoint
+from ganeval.data.checkpoint import load_checkpoint
 from ganeval.train.config import load_config
 from ganeval.train.loop import TrainingInterrupted, train
 from ganeval.train.scoring import CheckpointScorer
@@ -121,7 +121,7 @@ def scored_run(tmp_path, steps: int = 8):
 
 def assert_every_checkpoint_has_its_record_and_picture(run) -> None:
     names = [path.name for path in sorted((run / "checkpoints").glob("step-*.pt"))]
-    assert [record["checkpoint"] for record in read_records(run)] == names
+    assert [record.checkpoint for record in RunDir(run).records()] == names
     assert sorted(path.name for path in (run / "samples").iterdir()) == [name.replace(".pt", ".png") for name in names]
 
 
@@ -168,7 +168,7 @@ def test_an_interrupt_checkpoint_off_the_schedule_is_drawn_not_scored(tmp_path, 
         train(config, tmp_path / "run", progress=False, on_checkpoint=scorer)
     monkeypatch.undo()
     train(config, tmp_path / "run", resume=True, progress=False, on_checkpoint=scorer)
-    assert [record["step"] for record in read_records(tmp_path / "run")] == [0, 4, 8]  # as an uninterrupted run
+    assert [record.step for record in RunDir(tmp_path / "run").records()] == [0, 4, 8]  # as an uninterrupted run
     assert (tmp_path / "run" / "samples" / "step-0000006.png").is_file()
 
 

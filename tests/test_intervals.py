@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from ganeval import score
+from ganeval.config import BootstrapOptions
 from ganeval.errors import InputError
-from ganeval.metrics.bootstrap import BootstrapOptions, interval, resampling_weights
+from ganeval.evaluate import key_interval
+from ganeval.metrics.bootstrap import resampling_weights
 from ganeval.metrics.fid import fid_from_stats, frechet_distance, frechet_replicates
 from ganeval.metrics.inception_score import inception_score, inception_score_replicates
 from ganeval.metrics.infinity import fid_infinity, is_infinity, subset_sizes
@@ -169,11 +171,11 @@ def test_mode_and_ndb_replicates_equal_the_statistics_of_the_resamples():
 
 def test_interval_kinds_and_bounds():
     replicates = torch.linspace(9, 13, 401, dtype=torch.float64)  # centre 11, 90% between 9.2 and 12.8
-    assert interval("fid", 10.0, replicates, 0.9) == pytest.approx((7.2, 10.8))  # basic: reflected through 10
-    assert interval("precision", 0.5, replicates / 20, 0.9) == pytest.approx((0.46, 0.64))  # percentile
-    assert interval("coverage", 0.5, replicates / 20, 0.9) == pytest.approx((0.41, 0.59))  # centred on 0.5
-    assert interval("fid", 1.0, replicates, 0.9)[0] == 0.0  # FID cannot be negative
-    assert all(math.isnan(bound) for bound in interval("fid", 1.0, torch.full((5,), math.nan), 0.9))
+    assert key_interval("fid", 10.0, replicates, 0.9) == pytest.approx((7.2, 10.8))  # basic: reflected through 10
+    assert key_interval("precision", 0.5, replicates / 20, 0.9) == pytest.approx((0.46, 0.64))  # percentile
+    assert key_interval("coverage", 0.5, replicates / 20, 0.9) == pytest.approx((0.41, 0.59))  # centred on 0.5
+    assert key_interval("fid", 1.0, replicates, 0.9)[0] == 0.0  # FID cannot be negative
+    assert all(math.isnan(bound) for bound in key_interval("fid", 1.0, torch.full((5,), math.nan), 0.9))
     with pytest.raises(InputError, match="strictly between 0 and 1"):
         BootstrapOptions(level=95)
 
@@ -188,7 +190,7 @@ def test_fid_interval_covers_the_true_distance():
         fake = _gaussian(rows, dim, 100 + trial, shift=0.1)
         estimate = fid_from_stats(mean, covariance, fake.mean(0), torch.cov(fake.T))
         replicates, _ = frechet_replicates(mean, covariance, fake, resampling_weights(rows, 200, seed=trial))
-        low, high = interval("fid", estimate, replicates, 0.9)
+        low, high = key_interval("fid", estimate, replicates, 0.9)
         covered += low <= true <= high
     assert covered >= 24
 

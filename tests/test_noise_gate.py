@@ -80,7 +80,7 @@ def test_score_cli_prints_and_records_intervals(ring_run, run_cli):
 
 
 def test_sobol_latents_are_seeded_normal_and_distinct():
-    from ganeval.train.loop import latent_codes
+    from ganeval.data.checkpoint import latent_codes
 
     codes = latent_codes(4096, 8, seed=3, kind="sobol")
     assert torch.equal(codes, latent_codes(4096, 8, seed=3, kind="sobol"))

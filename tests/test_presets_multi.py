@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from ganeval import cli, features
+from ganeval import arguments, cli, features
 from ganeval.config import ExtractorConfig, ScoreConfig
 from ganeval.errors import InputError
 from ganeval.features.registry import _FACTORIES, FeatureExtractor
@@ -144,7 +144,7 @@ def test_weights_name_their_extractor_where_it_is_not_plain(tmp_path):
     parser = cli.build_parser()
 
     def options(*argv):
-        return cli.extractor_config(parser.parse_args(["score", "x", "y", *argv])).options
+        return arguments.extractor_config(parser.parse_args(["score", "x", "y", *argv])).options
 
     assert options("--extractor", "vgg16", "--weights", "w.pth") == {"vgg16": {"weights": "w.pth"}}
     assert options("--extractor", "vgg16,inception-v3-compat", "--weights", "vgg16=a=b.pth",
@@ -172,19 +172,18 @@ def test_extractor_lists_are_checked():
 
 
 def test_the_asked_extractor_is_part_of_a_sweep_key_and_old_records_read_auto():
-    from ganeval.records import ScoreSettings
-    from ganeval.runs import asked_extractor
+    from ganeval.records import ScoreSettings, asked_extractor
 
     config = ScoreConfig(extractor=ExtractorConfig("inception-v3-compat", {"inception-v3-compat": {
         "weights": "w.pth", "resize": "clean"}}))
     assert asked_extractor(config) == "inception-v3-compat[resize=clean]"  # where the weights are is no part of it
     assert asked_extractor(ScoreConfig()) == "auto"
     parser = cli.build_parser()
-    clean_auto = cli.score_config(parser.parse_args(["score", "x", "y", "--resize", "clean"]))
+    clean_auto = arguments.score_config(parser.parse_args(["score", "x", "y", "--resize", "clean"]))
     assert asked_extractor(clean_auto) == "auto[inception-v3-compat:resize=clean]"  # auto may pick Inception
-    tf1_auto = cli.score_config(parser.parse_args(["score", "x", "y", "--resize", "tf1"]))
+    tf1_auto = arguments.score_config(parser.parse_args(["score", "x", "y", "--resize", "tf1"]))
     assert asked_extractor(tf1_auto) == "auto"  # the default, asked for: the same feature space
-    listed = cli.score_config(parser.parse_args(["score", "x", "y", "--extractor", "inception-v3-compat,vgg16",
+    listed = arguments.score_config(parser.parse_args(["score", "x", "y", "--extractor", "inception-v3-compat,vgg16",
                                                  "--resize", "clean"]))
     assert [asked_extractor(listed.for_extractor(name)) for name in listed.extractor.names] == [
         "inception-v3-compat[resize=clean]", "vgg16"]  # Inception's resize is no part of VGG16's space
@@ -224,7 +223,7 @@ def test_a_failing_second_extractor_leaves_no_record(run_cli, tmp_path, doubled_
 def test_trust_goes_to_each_torchscript_of_a_list_and_unknown_options_are_one_line(run_cli):
     parser = cli.build_parser()
     args = parser.parse_args(["score", "x", "y", "--extractor", "identity,torchscript:a.pt", "--trust-extractor"])
-    assert cli.extractor_config(args).options == {"torchscript:a.pt": {"trust": True}}
+    assert arguments.extractor_config(args).options == {"torchscript:a.pt": {"trust": True}}
     code, _, err = run_cli("score", "ring8", "ring8", "--extractor", "identity", "--weights", "w.pth", *QUIET)
     assert code == 2 and "extractor identity has no option weights (it takes no options)" in err
 

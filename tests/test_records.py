@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from ganeval import records
 from ganeval.compare import compare
 from ganeval.errors import InputError
 from ganeval.gate import metric_key
 from ganeval.metrics.registry import Metric, MetricKey, MetricResult, register_metric, unregister_metric
-from ganeval.records import SCHEMA_VERSION, Record, ScoreSettings, load_records, read_record_objects
+from ganeval.records import SCHEMA_VERSION, Record, ScoreSettings, number_fields, read_record_file
 from ganeval.report import curve_metrics
+from ganeval.tables import load_records
 
 from .conftest import GRID, write_scored_run
 
@@ -188,14 +188,14 @@ def test_a_bad_field_is_one_line_naming_where():
         Record.from_json([1, 2])
 
 
-def test_read_record_objects_numbers_lines_and_names_them_in_errors(tmp_path):
+def test_read_record_file_numbers_lines_and_names_them_in_errors(tmp_path):
     path = tmp_path / "records.jsonl"
     path.write_text(PLAIN + "\n\n" + CHECKPOINT + "\n")
-    numbered = [(line, record.checkpoint) for line, record in read_record_objects(path)]
+    numbered = [(line, record.checkpoint) for line, record in read_record_file(path)]
     assert numbered == [(1, None), (3, "step-0000040.pt")]
     path.write_text(PLAIN + "\n" + CHECKPOINT.replace('"step": 40', '"step": "40"') + "\n")
     with pytest.raises(InputError, match=rf"^{path}:2: field 'step' must be an integer"):
-        read_record_objects(path)
+        read_record_file(path)
 
 
 # --- a family registered later ------------------------------------------------------------------------------------
@@ -215,9 +215,9 @@ def toy():
 def test_a_family_registered_later_is_read_tabled_and_ranked(toy, tmp_path):
     write_scored_run(tmp_path, "worse", {100: {"fid": 1.0, "toy": 3.0}, 200: {"fid": 1.0, "toy": 2.0}})
     write_scored_run(tmp_path, "better", {100: {"fid": 2.0, "toy": 0.5, "toy_ci_low": 0.25, "toy_ci_high": 1.0}})
-    [(_, record)] = read_record_objects(tmp_path / "better" / "metrics.jsonl")
+    [(_, record)] = read_record_file(tmp_path / "better" / "metrics.jsonl")
     assert record.values == {"fid": 2.0, "toy": 0.5, "toy_ci_low": 0.25, "toy_ci_high": 1.0} and not record.extra
-    assert "toy" in records.NUMBER_FIELDS
+    assert "toy" in number_fields()
     frame = load_records(str(tmp_path / "*"))
     toy_rows = frame[frame["metric"] == "toy"]
     assert len(toy_rows) == 3 and not toy_rows["higher_is_better"].any()

@@ -18,7 +18,6 @@ from ganeval.commands import format_record
 from ganeval.data import Samples
 from ganeval.errors import ExtractorWarning, InputError
 from ganeval import score
-from ganeval.metrics.registry import DEFAULT_SEED
 
 from .conftest import gaussian_pair
 
@@ -174,7 +173,6 @@ def test_identical_inputs_print_fid_zero(run_cli, vectors):
 def test_torch_fidelity_is_imported_only_for_its_extractor(tmp_path):
     """A score with another extractor records torch-fidelity's version (record and cache card) from the package
     metadata, without importing it (3 s)."""
-    assert evaluate.DEFAULT_SEED == DEFAULT_SEED
     code = ("import importlib.metadata, json, sys\n"
             "from ganeval.cli import main\n"
             "assert main(['score', 'ring8', 'ring8', '--metrics', 'fid', '--quiet', '--out', sys.argv[1]]) == 0\n"

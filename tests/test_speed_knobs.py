@@ -110,11 +110,11 @@ def _flags() -> tuple[bool, bool]:
 
 def test_tf32_is_off_inside_and_the_process_setting_comes_back(tf32_flags):
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # the user's process enabled it
-    with speed.tf32():
+    with device.tf32():
         assert _flags() == (False, False)
     assert _flags() == (True, True)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    with pytest.raises(RuntimeError, match="inside"), speed.tf32(True):
+    with pytest.raises(RuntimeError, match="inside"), device.tf32(True):
         assert _flags() == (True, True)
         raise RuntimeError("an error inside")
     assert _flags() == (False, False)
@@ -126,7 +126,7 @@ def test_tf32_restores_fp32_precision_settings_the_legacy_flags_cannot_read(tf32
     cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision = "tf32", "ieee"  # torch then refuses cudnn.allow_tf32
     with pytest.raises(RuntimeError):
         cudnn.allow_tf32
-    with speed.tf32():
+    with device.tf32():
         assert _flags() == (False, False)
     assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == ("tf32", "ieee")
 
@@ -235,12 +235,10 @@ def test_the_score_flags_reach_the_extractor_and_keep_the_values(run_cli, tmp_pa
 def test_tune_applies_the_knobs_and_resolves_auto():
     from ganeval.config import ScoreConfig
     from ganeval.data import Samples
-    from ganeval.distributed import World
     from ganeval.pipeline import tune
 
     extractor = features.create("fmnist-classifier", device="cpu")
     samples = Samples(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), "zeros")
-    world = World(0, 1, 0)
-    assert tune(extractor, ScoreConfig(batch_size="auto", channels_last=True, allow_tf32=True), samples, world) == 64
+    assert tune(extractor, ScoreConfig(batch_size="auto", channels_last=True, allow_tf32=True), samples) == 64
     assert extractor.memory_format is torch.channels_last and extractor.allow_tf32
-    assert tune(extractor, ScoreConfig(batch_size=17), samples, world) == 17 and not extractor.allow_tf32
+    assert tune(extractor, ScoreConfig(batch_size=17), samples) == 17 and not extractor.allow_tf32

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from ganeval.data import fashion_mnist
+from ganeval.data.checkpoint import generate
 from ganeval.errors import InputError
-from ganeval.train.checkpoint import load_checkpoint
+from ganeval.data.checkpoint import load_checkpoint
 from ganeval.train.config import CONFIG_DIR, load_config
-from ganeval.train.loop import generate, generator_from_checkpoint, train
+from ganeval.train.loop import generator_from_checkpoint, train
 
 CONFIGS = sorted(path.stem for path in CONFIG_DIR.glob("*.toml"))
 FAST = ["steps=2", "checkpoint_every=1", "batch_size=8", "train_size=2000", "eval_every=0"]
@@ -179,7 +180,7 @@ def test_image_runs_get_a_sample_grid_per_checkpoint(tmp_path):
 def test_scoring_a_run_directory_extracts_the_reference_once(run_cli, tmp_path, monkeypatch):
     import json
 
-    import ganeval.distributed as extraction_module  # where every extraction pass starts
+    import ganeval.features.extract as extraction_module  # where every extraction pass starts
 
     code, _, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
                            "checkpoint_every=1", "--steps", "10", "--out", tmp_path / "run", "--quiet", "--no-eval")

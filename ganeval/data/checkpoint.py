@@ -18,11 +18,12 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from ..config import LATENT_KINDS  # noqa: F401 (one list for the config, the CLI and generation)
+from ..config import LATENT_KINDS
 from ..errors import InputError, UnknownNameError
 from ..nets.build import build_generator, latent_dim
 from ..nets.dcgan import to_uint8
 from ..progress import bar
+from ..runs import Checkpoint, RunDir
 from .samples import Samples
 
 CHECKPOINT_FORMAT = "ganeval-checkpoint"
@@ -151,22 +152,23 @@ def latent_codes(num_samples: int, dim: int, seed: int, kind: str = "normal") ->
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """Where generated samples come from: the run, the checkpoint file and step, and how they were drawn."""
+    """Where generated samples come from, as a score record tells it: the run, the checkpoint file and step, and
+    how they were drawn; and the run's defaults for scoring them."""
 
     run: str  # the run folder's name (runs/NAME/checkpoints/step-X.pt), else the config's name
     checkpoint: str  # the file name, step-XXXXXXX.pt
     step: int
     ema: bool  # the EMA generator's weights, not the raw generator's
     latents: str  # one of LATENT_KINDS
-    run_dir: Path | None  # the folder above checkpoints/; None for a checkpoint stored elsewhere
+    run_dir: RunDir | None  # the run the checkpoint sits in; None for a checkpoint stored elsewhere
     eval_samples: int  # the run's default number of samples to score
     data: str  # the source spec the run trained on
 
-    def record(self) -> dict:
-        """The provenance a score record carries: run, checkpoint, step, ema, run_dir (a str or None), and latents
-        when they are not 'normal' (records from before that option stay comparable)."""
+    def to_json(self) -> dict:
+        """The provenance as plain JSON values (a human study's key keeps it): run, checkpoint, step, ema, run_dir
+        (absolute, so that the study can be scored from any folder, or None), and latents when not 'normal'."""
         info = {"run": self.run, "checkpoint": self.checkpoint, "step": self.step, "ema": self.ema,
-                "run_dir": str(self.run_dir) if self.run_dir else None}
+                "run_dir": str(self.run_dir.path.resolve()) if self.run_dir else None}
         if self.latents != "normal":
             info["latents"] = self.latents
         return info
@@ -200,9 +202,9 @@ class CheckpointSource:
         self.info = self._info(_stored_step(checkpoint, str(self.path)), ema, latents)
 
     def _info(self, step: int, ema: bool, latents: str) -> CheckpointInfo:
-        run_dir = self.path.parent.parent if self.path.parent.name == "checkpoints" else None
-        return CheckpointInfo(run=run_dir.name if run_dir else self.config.name, checkpoint=self.path.name, step=step,
-                              ema=ema, latents=latents, run_dir=run_dir, eval_samples=self.config.eval_samples,
+        run = Checkpoint(self.path).run
+        return CheckpointInfo(run=run.name if run else self.config.name, checkpoint=self.path.name, step=step,
+                              ema=ema, latents=latents, run_dir=run, eval_samples=self.config.eval_samples,
                               data=self.config.data)
 
     def count(self, num_samples: int | None) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InputError, ValueRangeWarning, warn_at_caller
-from ..metrics.inputs import check_finite
+from ..arrays import check_finite
 from .mixtures import Mixture
 from .stacked import triple_index
 

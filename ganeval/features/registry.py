@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..device import resolve_device
+from ..device import resolve_device, tf32
 from ..errors import InputError, UnknownNameError
-from .speed import tf32
 
 
 @dataclass

@@ -4,11 +4,7 @@ that fits on a GPU.
 Each knob either leaves the features unchanged up to float rounding (channels_last, batch size) or is off unless
 asked for (TF32, which changes features by about 1e-3 relative). They act on a FeatureExtractor through its
 `modules` (the networks its forward runs), `memory_format` and `allow_tf32` fields, so no extractor file needs to know
-about them.
-
->>> with tf32(False):
-...     torch.backends.cuda.matmul.allow_tf32
-False
+about them. (TF32 itself is switched by ganeval.device.tf32, which the extractor's forward enters.)
 """
 from __future__ import annotations
 
@@ -17,9 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..device import tf32  # noqa: F401 (a knob of extraction: importable from here)
-
-if TYPE_CHECKING:  # registry imports this module (tf32), so the type is only named here
+if TYPE_CHECKING:  # only named: the knobs need no registry at run time
     from .registry import FeatureExtractor
 
 DEFAULT_BATCH = 64  # what --batch-size auto means where there is no device memory to probe

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
-from ..metrics.inputs import check_finite
+from ..arrays import check_finite
 
 
 class FeatureStats:

@@ -26,7 +26,7 @@ from ..config import DEFAULT_SEED, BootstrapOptions
 from ..errors import InputError
 from ..formatting import format_interval, format_number
 from ..records import Record
-from ..runs import append_record
+from ..runs import RunDir
 from .answers import RaterAnswers, read_answers
 from .key import KEY_FILE, StudyKey, read_key, sha256_hex
 from .scoring import KEYS, bootstrap_rates, error_rates, percentile_interval, soft_labels
@@ -178,9 +178,7 @@ def write_results(score: StudyScore, record: dict, study: str | os.PathLike,
     study = Path(study)
     images = study / IMAGES_FILE
     write_text_atomically(images, score.images_csv())
-    folder = record_folder(score.key, study, append)
-    folder.mkdir(parents=True, exist_ok=True)
-    return images, append_record(folder, record)
+    return images, RunDir(record_folder(score.key, study, append)).append(record)
 
 
 def summary_text(score: StudyScore) -> str:

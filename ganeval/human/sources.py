@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,7 +18,7 @@ from ..config import DataConfig
 from ..data import AtMost, load_source
 from ..data.checkpoint import CheckpointSource, is_checkpoint
 from ..errors import InputError
-from ..runs import checkpoints, is_run_dir
+from ..runs import RunDir
 
 CHECK_KINDS = ("noise", "blank")  # obviously generated: uniform noise, and one flat grey image
 
@@ -38,11 +37,11 @@ def read_images(spec: str, count: int, seed: int, data: DataConfig, device: torc
     """`count` images of source `spec`: a checkpoint's (or a run's last checkpoint's) samples from the latent
     stream of `seed`, or a seeded subset of a data set, folder or array file (seed + 1 on the `generated` side).
     Points (ring8, features) are refused."""
-    if is_run_dir(spec):
-        spec = str(checkpoints(spec)[-1])
+    if RunDir.is_run(spec):
+        spec = str(RunDir(spec).checkpoints()[-1].path)
     if is_checkpoint(spec):
         source = CheckpointSource(spec, ema=ema, device=device)
-        samples, provenance = source.samples(count, seed), source.info.record()
+        samples, provenance = source.samples(count, seed), source.info.to_json()
     else:
         if ema:
             raise InputError(f"--ema applies to checkpoints; {spec} is not one")
@@ -91,12 +90,4 @@ def png_bytes(image: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def resolved_run_dir(provenance: dict | None) -> str | None:
-    """The run folder of a checkpoint's samples as an absolute path (where its records go), or None."""
-    if not provenance or not provenance.get("run_dir"):
-        return None
-    return str(Path(provenance["run_dir"]).resolve())
-
-
-__all__ = ["CHECK_KINDS", "SourceImages", "check_images", "check_same_shape", "png_bytes", "read_images",
-           "resolved_run_dir"]
+__all__ = ["CHECK_KINDS", "SourceImages", "check_images", "check_same_shape", "png_bytes", "read_images"]

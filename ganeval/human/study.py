@@ -28,7 +28,7 @@ from ..config import DEFAULT_SEED, DataConfig
 from ..errors import InputError
 from .key import KEY_FILE, KeyImage, StudyKey, sha256_hex, study_id_of
 from .page import PAGE_FILE, render_page
-from .sources import check_images, check_same_shape, png_bytes, read_images, resolved_run_dir
+from .sources import check_images, check_same_shape, png_bytes, read_images
 
 DEFAULT_CHECKS = 4
 README_FILE = "README.txt"
@@ -76,8 +76,7 @@ def make_study(request: StudyRequest, out: str | os.PathLike, data: DataConfig =
     pictures = ([("fake", png_bytes(image), None) for image in fake.images]
                 + [("real", png_bytes(image), None) for image in real.images]
                 + [("check", png_bytes(image), kind) for kind, image in checks])
-    # an absolute run folder: `human score` may run from another folder and appends the record there
-    checkpoint = {**fake.checkpoint, "run_dir": resolved_run_dir(fake.checkpoint)} if fake.checkpoint else None
+    checkpoint = fake.checkpoint  # its run_dir is absolute: `human score` may run elsewhere and appends there
     secret = secrets.token_hex(16)
     ids = _ids(len(pictures), _shuffler(request.seed, secret, 0))
     by_id = dict(zip(ids, pictures))

@@ -23,12 +23,10 @@ _KERNELS = {
     "inception_score": "inception_score", "kid": "kid", "prdc": "prdc",
 }
 
-__all__ = sorted([*_KERNELS, "METRIC_FAMILIES", "METRIC_KEYS", "metric_keys", "parse_metrics"])
+__all__ = sorted([*_KERNELS, "METRIC_FAMILIES", "metric_keys", "parse_metrics"])
 
 
 def __getattr__(name: str):
-    if name == "METRIC_KEYS":  # what is registered now, never a stale copy
-        return metric_keys()
     if name in _KERNELS:
         value = getattr(importlib.import_module(f".{_KERNELS[name]}", __name__), name)
         globals()[name] = value  # a module attribute from now on; __getattr__ is not asked again

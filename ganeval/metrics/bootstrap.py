@@ -16,7 +16,7 @@ Interval kinds (Efron & Tibshirani 1993, ch. 13), chosen per metric by how its r
   coverage, modes covered, NDB's bin count): a resample holds only ~63% distinct samples, which lowers coverage and
   drops rare modes whatever the generator, so only the replicates' spread is used, around the estimate.
 Each metric key's kind and the range it is clipped to (FID >= 0, shares in [0, 1], ...) are part of its family's
-spec (ganeval.metrics.registry.MetricKey).
+spec (ganeval.metrics.registry.MetricKey); the caller passes them (ganeval.evaluate.intervals).
 """
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ import math
 
 import torch
 
-from ..config import BootstrapOptions  # noqa: F401 (importable from here, as before)
-from .registry import UNBOUNDED, key_spec
 
 
 def resampling_weights(num_samples: int, replicates: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -44,22 +42,27 @@ def resampling_weights(num_samples: int, replicates: int, seed: int, device: tor
     return counts.to(device)
 
 
-def interval(key: str, estimate: float, replicates: torch.Tensor, level: float) -> tuple[float, float]:
-    """The bootstrap interval of metric `key` at `level` from its replicate values (NaN replicates are dropped)."""
+def interval(estimate: float, replicates: torch.Tensor, level: float, kind: str = "percentile",
+             bounds: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float, float]:
+    """The bootstrap interval of `kind` ('percentile', 'basic' or 'centred', see above) at `level` from a metric's
+    replicate values (NaN replicates are dropped), clipped to the metric's `bounds`.
+
+    >>> low, high = interval(0.5, torch.linspace(0.4, 0.6, 101), 0.9)
+    >>> round(low, 3), round(high, 3)
+    (0.41, 0.59)
+    """
     values = replicates.detach().to("cpu", torch.float64)
     values = values[torch.isfinite(values)]
     if values.numel() == 0 or not math.isfinite(estimate):
         return math.nan, math.nan
     tail = (1 - level) / 2
     low, high = (float(q) for q in torch.quantile(values, torch.tensor([tail, 1 - tail], dtype=torch.float64)))
-    spec = key_spec(key)
-    kind = spec.interval if spec is not None and spec.interval else "percentile"
     if kind == "basic":
         low, high = 2 * estimate - high, 2 * estimate - low
     elif kind == "centred":
         centre = float(values.mean())
         low, high = estimate + low - centre, estimate + high - centre
-    floor, ceiling = spec.bounds if spec is not None else UNBOUNDED
+    floor, ceiling = bounds
     return min(max(low, floor), ceiling), min(max(high, floor), ceiling)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
-from .inputs import ArrayLike, as_matrix, check_same_dim, pick_device
+from ..arrays import ArrayLike, as_matrix, check_same_dim, pick_device
 from .knn import DEFAULT_BLOCK, BlockedRows
 
 SIGMA, SCALE = 10.0, 1000.0  # distance.py's _SIGMA and _SCALE

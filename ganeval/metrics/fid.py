@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 import torch
 
 from ..errors import FewSamplesWarning, InputError, warn_at_caller
-from .inputs import ArrayLike, as_matrix, check_finite, check_same_dim, pick_device
+from ..arrays import ArrayLike, as_matrix, check_finite, check_same_dim, pick_device
 
 
 @dataclass(frozen=True)

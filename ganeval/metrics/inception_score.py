@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .inputs import ArrayLike, as_matrix, pick_device
-from .registry import DEFAULT_SEED
+from ..arrays import ArrayLike, as_matrix, pick_device
+from ..config import DEFAULT_SEED
 
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .inputs import ArrayLike, as_matrix
+from ..arrays import ArrayLike, as_matrix
 from .fid import CovarianceFactor, covariance_factor, frechet_distance
 from .inception_score import inception_score
 

@@ -16,7 +16,7 @@ import math
 import torch
 
 from ..errors import InputError
-from .inputs import as_matrix
+from ..arrays import as_matrix
 
 HIGH_QUALITY_STDS = 3.0  # VEEGAN/PacGAN: within 3 standard deviations of a mode centre
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
-from .inputs import ArrayLike, as_matrix, check_same_dim, pick_device
+from ..arrays import ArrayLike, as_matrix, check_same_dim, pick_device
 from .knn import DEFAULT_BLOCK, BlockedRows, kth_neighbour_squared_distances, squared_distances, within_radii
 
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import DEFAULT_REPLICATES, DEFAULT_SEED  # noqa: F401 (importable from here, as before)
 from ..errors import InputError, UnknownNameError
 
 INTERVAL_KINDS = ("basic", "percentile", "centred")  # see ganeval.metrics.bootstrap
@@ -231,10 +230,3 @@ def parse_metrics(spec: str | list[str] | tuple[str, ...]) -> list[str]:
     if not families:
         raise InputError(f"--metrics is empty; choose from {', '.join(sorted(computed_families()))}")
     return families
-
-
-
-def __getattr__(name: str):
-    if name == "METRIC_KEYS":  # the keys registered now (a tuple, as before, but never stale)
-        return metric_keys()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

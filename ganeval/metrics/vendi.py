@@ -17,7 +17,7 @@ import math
 import torch
 
 from ..errors import InputError
-from .inputs import ArrayLike, as_matrix, pick_device
+from ..arrays import ArrayLike, as_matrix, pick_device
 
 BLOCK = 4096  # rows normalised and multiplied at a time
 REPLICATE_BYTES = 256 * 2**20  # float64 temporaries of one chunk of replicates' Gram matrices

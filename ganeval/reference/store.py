@@ -24,7 +24,8 @@ from ..features.cache import (
     save_derived,
     save_reference,
 )
-from ..distributed import World, current_world
+from ..distributed import world
+from ..features.extract import extract_shared
 from .spec import CachedReference, MomentsReference, ReferenceSpec
 from .stats import ReferenceStats
 
@@ -38,10 +39,9 @@ class ReferenceStore:
     >>> real = store.from_samples(samples, extractor, rows=True, batch_size=64, progress=False)   # doctest: +SKIP
     """
 
-    def __init__(self, folder: Path | None = None, *, enabled: bool = True, world: World | None = None) -> None:
+    def __init__(self, folder: Path | None = None, *, enabled: bool = True) -> None:
         self.folder = folder
         self.enabled = enabled
-        self.world = world or current_world()  # every rank extracts its shard; only the main rank writes
         self._derived: dict[str, DerivedStatistics] = {}  # by cache key
         self._entry_folders: dict[str, Path] = {}  # where each entry read or written lives
         self._loaded: dict[str, ReferenceStats] = {}  # by cache key: the references this store read or extracted
@@ -72,12 +72,12 @@ class ReferenceStore:
             if cached is not None:
                 self._loaded[key] = cached  # a sweep reads the entry once, not once per checkpoint
                 return cached
-        stats = self.world.extract(samples, extractor, keep_rows=rows, batch_size=batch_size, progress=progress).embedding
+        stats = extract_shared(samples, extractor, keep_rows=rows, batch_size=batch_size, progress=progress).embedding
         card = make_card(key, samples.name, content, extractor, stats)
         reference = ReferenceStats.from_stats(samples.name, stats, samples.info, card)
         self._loaded[key] = reference
         self._derived[key] = DerivedStatistics()
-        if self.enabled and self.world.is_main and save_reference(stats, card, self.cache_folder) is not None:
+        if self.enabled and world().is_main and save_reference(stats, card, self.cache_folder) is not None:
             self._entry_folders[key] = self.cache_folder
         return reference
 
@@ -85,14 +85,14 @@ class ReferenceStore:
         """The cache entry of `key` when it exists (with rows, when `rows`); the main rank decides for all, so
         that every rank reads it, or none does and all extract together."""
         cached = None
-        if self.world.is_main:
+        if world().is_main:
             try:
                 cached = self._read_entry(key, self.cache_folder, name=samples.name, info=samples.info)
             except InputError:
                 pass  # no entry yet (or a damaged one): compute and (re)write it
             if cached is not None and rows and not cached.card.has_raw_features:
                 cached = None
-        if not self.world.broadcast(cached is not None):
+        if not world().broadcast(cached is not None):
             return None
         return cached or self._read_entry(key, self.cache_folder, name=samples.name, info=samples.info)
 
@@ -122,6 +122,6 @@ class ReferenceStore:
 
     def _save(self, reference: ReferenceStats, derived: DerivedStatistics) -> None:
         folder = self._entry_folders.get(reference.key) if reference.key else None
-        if self.enabled and self.world.is_main and folder is not None:
+        if self.enabled and world().is_main and folder is not None:
             save_derived(reference.key, folder, derived)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from ..atomic import write_atomically, write_error, write_text_atomically
 from ..data import fashion_mnist
 from ..features.classifier import WEIGHTS_FORMAT, WEIGHTS_VERSION
 from ..nets.classifier import ClassifierConfig, FashionClassifier
+from ..progress import is_shown
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def train_classifier(
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.max_lr, weight_decay=settings.weight_decay)
     steps_per_epoch = -(-len(images) // settings.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, settings.max_lr, total_steps=settings.epochs * steps_per_epoch)
-    show = sys.stderr.isatty() if progress is None else progress
+    show = is_shown(progress)
     started = time.perf_counter()
     for epoch in range(settings.epochs):
         model.train()

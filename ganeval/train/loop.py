@@ -6,13 +6,13 @@ last one with `reuse_fake_batch`), the EMA update, and a checkpoint every `check
 comes from one CPU torch.Generator whose state is saved in each checkpoint, so a resumed run continues exactly where
 the interrupted one stopped. SIGINT and SIGTERM stop the run after the step under way, with a checkpoint of the
 finished steps (see ganeval.train.stop_signals). Seeded generation from a generator or a checkpoint is
-ganeval.data.checkpoint's (evaluation uses it without importing training); its names are importable from here too.
+ganeval.data.checkpoint's (evaluation uses it without importing training); the run folder's layout is
+ganeval.runs.RunDir's.
 """
 from __future__ import annotations
 
 import copy
 import signal
-import sys
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,14 +25,15 @@ from tqdm import tqdm
 
 from ..atomic import write_text_atomically
 from ..data import load_source
-from ..distributed import World, current_world
-# LATENT_KINDS and latent_codes stay importable from here, as before the move to ganeval.data.checkpoint
-from ..data.checkpoint import LATENT_KINDS, CheckpointSource, generate, latent_codes  # noqa: F401
+from ..data.checkpoint import CheckpointInfo, CheckpointSource, generate, load_checkpoint
 from ..data.checkpoint import generator_from_checkpoint as rebuild_generator
+from ..distributed import World, world
 from ..errors import InputError
 from ..nets.build import build_discriminator, build_generator, latent_dim, network_config
 from ..nets.dcgan import from_uint8
-from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
+from ..progress import is_shown
+from ..runs import Checkpoint, RunDir, checkpoint_name
+from .checkpoint import save_checkpoint
 from .config import TrainConfig, from_dict
 from .losses import discriminator_loss, generator_loss, gradient_penalty
 from .pictures import PICTURE_SEED, picture_samples, save_sample_picture
@@ -240,28 +241,27 @@ def train(
     missing, as a kill between the checkpoint and its score leaves it; a missing picture is drawn again.
     """
     resume, changing = _resume_options(resume)
-    world = _training_world(config)
-    replaced = prepare_run_folder(out, resume=resume, overwrite=overwrite) if world.is_main else None
-    world.broadcast(None)  # the others look at the folder once rank 0 has checked it
-    checkpoints = out / "checkpoints"
-    saved = sorted(checkpoints.glob("step-*.pt")) if resume else []
-    start = load_checkpoint(saved[-1], map_location=device) if saved else None
+    run, processes = RunDir(out), _training_world(config)
+    replaced = prepare_run_folder(run, resume=resume, overwrite=overwrite) if processes.is_main else None
+    processes.broadcast(None)  # the others look at the folder once rank 0 has checked it
+    saved = run.checkpoints(allow_none=True) if resume else []
+    start = load_checkpoint(saved[-1].path, map_location=device) if saved else None
     if start is not None:
-        check_resumed_config(out, config, start["config"], changing)  # before loading data, which may take long
+        check_resumed_config(run, config, start["config"], changing)  # before loading data, which may take long
     trainer = create_trainer(config, device, data_root)
-    trainer.world = world
+    trainer.world = processes
     if start is not None:
         restore(trainer, start)
-    if world.is_main:
-        clear_old_run(out, replaced)  # only now: a new run that cannot start (data, networks) leaves the old one
-        out.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(out / "config.toml", config.to_toml())
-    show = (sys.stderr.isatty() if progress is None else progress) and world.is_main
+    if processes.is_main:
+        clear_old_run(run, replaced)  # only now: a new run that cannot start (data, networks) leaves the old one
+        run.path.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(run.config_file, config.to_toml())
+    show = is_shown(progress) and processes.is_main
     clock_zero = monotonic() - trainer.seconds
 
     def out_of_time() -> bool:
         trainer.seconds = monotonic() - clock_zero
-        return world.broadcast(0 < config.max_minutes * 60 <= trainer.seconds)  # rank 0's clock decides for all
+        return processes.broadcast(0 < config.max_minutes * 60 <= trainer.seconds)  # rank 0's clock decides for all
 
     with stop_requests() as requested, tqdm(total=config.steps, initial=trainer.step, desc=config.name, unit="step",
                                             disable=not show) as bar:
@@ -269,10 +269,10 @@ def train(
 
         def checkpoint(last: bool) -> None:
             with _left_out_of_rate(bar):
-                path = checkpoints / checkpoint_name(trainer.step)
-                if world.is_main:
-                    write_checkpoint(trainer, out)
-                world.broadcast(None)  # written before any rank scores it (the scorer is sharded like a score)
+                path = run.checkpoint(checkpoint_name(trainer.step)).path
+                if processes.is_main:
+                    write_checkpoint(trainer, run)
+                processes.broadcast(None)  # written before any rank scores it (the scorer is sharded like a score)
                 record = on_checkpoint(path, trainer.step, last) if on_checkpoint else None
             status.update(_score_summary(record))
 
@@ -282,10 +282,10 @@ def train(
                 checkpoint(last=False)
             else:
                 with _left_out_of_rate(bar):
-                    status.update(_score_summary(complete_checkpoint(trainer, out, saved[-1], on_checkpoint,
+                    status.update(_score_summary(complete_checkpoint(trainer, saved[-1], on_checkpoint,
                                                                      last=stop or trainer.step >= config.steps)))
             # a signal is read where rank 0 reads it, so that every rank stops after the same step
-            while trainer.step < config.steps and not stop and world.broadcast(requested.signum) is None:
+            while trainer.step < config.steps and not stop and processes.broadcast(requested.signum) is None:
                 losses = training_step(trainer)
                 stop = out_of_time()
                 last = stop or trainer.step == config.steps
@@ -293,16 +293,16 @@ def train(
                     checkpoint(last)
                 bar.update(1)
                 bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}", **status)
-            signum = world.broadcast(requested.signum)
+            signum = processes.broadcast(requested.signum)
             if signum is not None and trainer.step < config.steps and not stop:
-                if world.is_main and not (checkpoints / checkpoint_name(trainer.step)).is_file():
-                    write_checkpoint(trainer, out)  # unscored: the signal asked to stop, and soon
+                if processes.is_main and not run.checkpoint(checkpoint_name(trainer.step)).path.is_file():
+                    write_checkpoint(trainer, run)  # unscored: the signal asked to stop, and soon
                 trainer.interrupted = True
                 raise TrainingInterrupted(trainer, signum)
         except TrainingInterrupted:
             raise
         except KeyboardInterrupt as interrupt:  # a second signal, or Ctrl-C where no handler could be installed
-            keep_finished_steps(trainer, out)
+            keep_finished_steps(trainer, run)
             trainer.interrupted = True
             raise TrainingInterrupted(trainer, requested.signum) from interrupt
     return trainer
@@ -310,16 +310,16 @@ def train(
 
 def _training_world(config: TrainConfig) -> World:
     """The processes that train together: a torchrun job's (the image GANs only), or this one."""
-    world = current_world()
-    if not world.distributed:
-        return world
+    processes = world()
+    if not processes.distributed:
+        return processes
     if config.model == "mlp":
         raise InputError(f"config {config.name}: the PacGAN 2D networks train in one process (they take seconds); "
                          f"launch it without torchrun")
-    if config.batch_size % world.size:
-        raise InputError(f"config {config.name}: batch_size = {config.batch_size} must divide among the {world.size} "
-                         f"processes (each takes batch_size / {world.size})")
-    return world
+    if config.batch_size % processes.size:
+        raise InputError(f"config {config.name}: batch_size = {config.batch_size} must divide among the "
+                         f"{processes.size} processes (each takes batch_size / {processes.size})")
+    return processes
 
 
 def _resume_options(resume: bool | Collection[str]) -> tuple[bool, frozenset[str] | None]:
@@ -333,30 +333,29 @@ def _resume_options(resume: bool | Collection[str]) -> tuple[bool, frozenset[str
     return True, frozenset(resume)
 
 
-def keep_finished_steps(trainer: Trainer, out: Path) -> None:
+def keep_finished_steps(trainer: Trainer, run: RunDir) -> None:
     """After a KeyboardInterrupt: write the checkpoint of the finished steps if the trainer holds them and it is not
     written yet; roll the trainer back to the last checkpoint if a step was cut short (its state is no step's)."""
-    checkpoints = out / "checkpoints"
     if trainer.in_step:
-        written = sorted(checkpoints.glob("step-*.pt"))
+        written = run.checkpoints(allow_none=True)
         if written:
-            restore(trainer, load_checkpoint(written[-1], map_location=trainer.device))
+            restore(trainer, load_checkpoint(written[-1].path, map_location=trainer.device))
         trainer.in_step = False
-    elif trainer.world.is_main and not (checkpoints / checkpoint_name(trainer.step)).is_file():
-        write_checkpoint(trainer, out)
+    elif trainer.world.is_main and not run.checkpoint(checkpoint_name(trainer.step)).path.is_file():
+        write_checkpoint(trainer, run)
 
 
-def complete_checkpoint(trainer: Trainer, out: Path, path: Path,
+def complete_checkpoint(trainer: Trainer, checkpoint: Checkpoint,
                         on_checkpoint: Callable[[Path, int, bool], dict | None] | None, last: bool) -> dict | None:
     """Draw the picture of the checkpoint a run resumes from, and score it, when a kill right after its rename left
     it without them; returns the new record, if any. The trainer holds that checkpoint's state, which drawing leaves
     as it is."""
-    picture = out / "samples" / f"{path.stem}.png"
+    picture = checkpoint.run.picture(checkpoint)
     if trainer.world.is_main and not picture.is_file():
         draw_picture(trainer, picture)
     missing = getattr(on_checkpoint, "missing", None)
-    if missing is not None and missing(path, trainer.step, last):
-        return on_checkpoint(path, trainer.step, last)
+    if missing is not None and missing(checkpoint.path, trainer.step, last):
+        return on_checkpoint(checkpoint.path, trainer.step, last)
     return None
 
 
@@ -376,17 +375,18 @@ def _left_out_of_rate(bar: tqdm) -> Iterator[None]:
             bar.last_print_t += spent
 
 
-def write_checkpoint(trainer: Trainer, out: Path) -> Path:
-    """out/checkpoints/step-XXXXXXX.pt and the picture of the scored generator's samples in out/samples/."""
-    path = out / "checkpoints" / checkpoint_name(trainer.step)
+def write_checkpoint(trainer: Trainer, run: RunDir) -> Path:
+    """The run's checkpoint of the trainer's step (checkpoints/step-XXXXXXX.pt) and the picture of the scored
+    generator's samples beside it (samples/step-XXXXXXX.png)."""
+    checkpoint = run.checkpoint(checkpoint_name(trainer.step))
     if trainer.ema is not None:
         # The EMA copies the raw generator's BatchNorm statistics, which do not fit the averaged weights; measure the
         # EMA generator's own ("standing statistics", as BigGAN samples). The next EMA update overwrites them again,
         # so training, and resuming, are unaffected.
         standing_statistics(trainer.ema, trainer.latent_dim, trainer.device)
-    save_checkpoint(path, checkpoint_contents(trainer))
-    draw_picture(trainer, out / "samples" / f"{path.stem}.png")
-    return path
+    save_checkpoint(checkpoint.path, checkpoint_contents(trainer))
+    draw_picture(trainer, run.picture(checkpoint))
+    return checkpoint.path
 
 
 def draw_picture(trainer: Trainer, path: Path) -> None:
@@ -518,9 +518,9 @@ def _average_gradients(network: nn.Module, world: World) -> None:
 
 
 def checkpoint_samples(path: str | Path, num_samples: int | None, seed: int, *, ema: bool = False,
-                       device: torch.device = torch.device("cpu"), latents: str = "normal") -> tuple[torch.Tensor, dict]:
-    """Generate samples from a checkpoint file: (samples, {'run', 'checkpoint', 'step', 'ema', 'run_dir'} and
-    'latents' when not 'normal'). A CheckpointSource that also checks every value of the stored config, as
-    `ganeval sample` always has."""
+                       device: torch.device = torch.device("cpu"),
+                       latents: str = "normal") -> tuple[torch.Tensor, CheckpointInfo]:
+    """Generate samples from a checkpoint file: (samples, where they came from). A CheckpointSource that also checks
+    every value of the stored config, as `ganeval sample` always has."""
     source = CheckpointSource(path, ema=ema, latents=latents, device=device, check_config=checkpoint_config)
-    return source.samples(num_samples, seed).data, source.info.record()
+    return source.samples(num_samples, seed).data, source.info

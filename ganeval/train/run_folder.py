@@ -18,7 +18,7 @@ from ..atomic import check_output_folder
 from ..errors import InputError
 from ..nets.dcgan import DCGANConfig
 from ..nets.mlp import MLPConfig
-from ..runs import METRICS_FILE
+from ..runs import CHECKPOINTS, CONFIG_FILE, METRICS_FILE, SAMPLES, RunDir
 from .config import TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -26,69 +26,71 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-RUN_ENTRIES = ("checkpoints", "samples", "config.toml", METRICS_FILE)
+RUN_ENTRIES = (CHECKPOINTS, SAMPLES, CONFIG_FILE, METRICS_FILE)
 # write_atomically's temporary files (".NAME.XXXX.tmp") of the files a run writes, by folder
-LEFTOVER_PATTERNS = {".": tuple(f".{name}.*.tmp" for name in RUN_ENTRIES[2:]), "checkpoints": (".step-*.pt.*.tmp",),
-                     "samples": (".step-*.png.*.tmp",)}
+LEFTOVER_PATTERNS = {".": tuple(f".{name}.*.tmp" for name in RUN_ENTRIES[2:]), CHECKPOINTS: (".step-*.pt.*.tmp",),
+                     SAMPLES: (".step-*.png.*.tmp",)}
 # What may differ on --resume: the training itself stays the one the run started (bit for bit: see train.loop).
 # eval_samples and eval_metrics are left out so that one run's metric curve has one protocol throughout.
 RESUMABLE_KEYS = ("steps", "max_minutes", "checkpoint_every", "eval_every")
 
 
-def existing_run_entries(out: Path) -> list[str]:
-    """The names of `out`'s entries that a run wrote (empty for a new or empty folder)."""
-    return [name for name in RUN_ENTRIES if (out / name).exists()]
+def existing_run_entries(run: RunDir) -> list[str]:
+    """The names of the entries in `run`'s folder that a run wrote (empty for a new or empty folder)."""
+    return [name for name in RUN_ENTRIES if (run.path / name).exists()]
 
 
-def prepare_run_folder(out: Path, *, resume: bool = False, overwrite: bool = False) -> list[str]:
-    """Refuse to start a run over another one in `out`; returns the old run's entries that `overwrite` replaces,
-    for clear_old_run once the new run is known to start (a new run that cannot load its data keeps the old one).
+def prepare_run_folder(run: RunDir, *, resume: bool = False, overwrite: bool = False) -> list[str]:
+    """Refuse to start a run over another one in `run`'s folder; returns the old run's entries that `overwrite`
+    replaces, for clear_old_run once the new run is known to start (a new run that cannot load its data keeps the
+    old one).
 
-    >>> prepare_run_folder(Path("/nonexistent/new-run"))  # a new folder: nothing to check
+    >>> prepare_run_folder(RunDir("/nonexistent/new-run"))  # a new folder: nothing to check
     []
     """
+    out = run.path
     if resume and overwrite:
         raise InputError(f"--resume continues the run in {out} and --overwrite replaces it: give one of them")
     check_output_folder(out, "--out")  # a file in its place, a read-only or foreign folder: before any work
-    found = existing_run_entries(out)
+    found = existing_run_entries(run)
     if found and not resume and not overwrite:
         raise InputError(f"{out} already holds a run ({', '.join(found)}): continue it with --resume, "
                          "or start it afresh with --overwrite (removes its checkpoints, samples and scores)")
-    remove_leftovers(out)
+    remove_leftovers(run)
     return [] if resume else found
 
 
-def clear_old_run(out: Path, entries: list[str]) -> None:
+def clear_old_run(run: RunDir, entries: list[str]) -> None:
     """Remove the old run's `entries` (from prepare_run_folder) before the new run writes its first file."""
     for name in entries:
-        path = out / name
+        path = run.path / name
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
 
 
-def remove_leftovers(out: Path) -> None:
+def remove_leftovers(run: RunDir) -> None:
     """Remove the temporary files that writes killed before their rename left in the run's folders (only this
     process writes the run, so none of them is in use)."""
     for folder, patterns in LEFTOVER_PATTERNS.items():
         for pattern in patterns:
-            for leftover in (out / folder).glob(pattern):
+            for leftover in (run.path / folder).glob(pattern):
                 leftover.unlink(missing_ok=True)
 
 
-def check_resumed_config(out: Path, config: TrainConfig, checkpoint_config: dict,
+def check_resumed_config(run: RunDir, config: TrainConfig, checkpoint_config: dict,
                          changing: Collection[str] | None = None) -> None:
-    """Refuse to resume the run in `out` with a config that differs from its saved one (out/config.toml, else the
+    """Refuse to resume `run` with a config that differs from its saved one (its config.toml, else the
     checkpoint's) in other keys than RESUMABLE_KEYS, or in resumable keys not in `changing` (None: any of them).
 
     >>> saved = TrainConfig("x", "ring8", model="mlp").to_dict()
-    >>> check_resumed_config(Path("/nonexistent"), TrainConfig("x", "ring8", model="mlp", steps=9), saved)
+    >>> check_resumed_config(RunDir("/nonexistent"), TrainConfig("x", "ring8", model="mlp", steps=9), saved)
     """
-    saved_file = out / "config.toml"
+    out, saved_file = run.path, run.config_file
     saved, source = _saved_values(saved_file), str(saved_file)
     if saved is None:
-        saved, source = checkpoint_config, f"the checkpoint in {out / 'checkpoints'}"
+        saved, source = checkpoint_config, f"the checkpoint in {run.checkpoints_folder}"
     now = _flat(config.to_dict())
     saved = _flat(saved)
     changed = [key for key in now if key in saved and saved[key] != now[key]]

@@ -3,8 +3,10 @@
 Each scored checkpoint gives the record a sweep would write with `--reference <config.data> --num-samples
 <eval_samples> --metrics <eval_metrics>` (plus `--ema` when the config keeps an EMA, whose weights are then the ones
 scored), appended to the run's metrics.jsonl; a later sweep with those settings skips it, and a resumed run scores
-a due checkpoint again unless a record with exactly these settings (seed, metrics, N, ...) is there. The reference
-statistics are extracted once and cached, so every checkpoint after the first costs only its own samples.
+a due checkpoint again unless a record with exactly these settings (seed, metrics, N, ...) is there. The hook
+scores under the checkpoint's claim, as a sweep does (ganeval.sweep), so a sweep of the run beside the training
+scores each checkpoint once. The reference statistics are extracted once and cached, so every checkpoint after the
+first costs only its own samples.
 """
 from __future__ import annotations
 
@@ -13,10 +15,9 @@ from pathlib import Path
 import torch
 
 from ..config import DataConfig, ScoreConfig
-from ..pipeline import score
-from ..reference import ReferenceStore
-from ..runs import asked_settings, is_scored, read_records
 from ..records import Record
+from ..runs import Checkpoint
+from ..sweep import Sweep
 from .config import TrainConfig
 
 
@@ -29,7 +30,7 @@ class CheckpointScorer:
             metrics=tuple(config.eval_metrics.split(",")), num_samples=config.eval_samples, ema=config.ema > 0,
             device=str(device), progress=False, data=DataConfig(data_root=data_root),
         )
-        self.store = ReferenceStore()  # one reference pass for the whole run, cached or not
+        self.sweep = Sweep(config.data, self.score_config)  # one reference pass for the whole run, cached or not
 
     def due(self, step: int, last: bool = False) -> bool:
         """Whether the checkpoint of `step` is scored: every `eval_every`-th scheduled one and the last; not one
@@ -45,12 +46,14 @@ class CheckpointScorer:
         a kill between the checkpoint and its score leaves it so, and the resumed run scores it then."""
         if not self.due(step, last):
             return False
-        settings = asked_settings(self.config.data, self.score_config)
-        return not is_scored(checkpoint, settings, read_records(checkpoint.parent.parent))
+        checkpoint = Checkpoint(checkpoint)
+        return bool(self.sweep.missing(checkpoint, checkpoint.run.records()))
 
     def __call__(self, checkpoint: Path, step: int, last: bool = False) -> Record | None:
-        """The record of `checkpoint` (also appended to the run's metrics.jsonl), or None when not due; `last`
-        marks a run's final checkpoint (a time budget may end it before `steps`), which is always scored."""
+        """The record of `checkpoint` (also appended to the run's metrics.jsonl), or None when not due or when a
+        sweep beside the training scored it first; `last` marks a run's final checkpoint (a time budget may end it
+        before `steps`), which is always scored. Waits while a sweep holds the checkpoint's claim."""
         if not self.due(step, last):
             return None
-        return score(str(checkpoint), self.config.data, self.score_config, self.store)
+        records = self.sweep.score_claimed(Checkpoint(checkpoint), wait=True)
+        return records[0] if records else None

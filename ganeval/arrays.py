@@ -1,4 +1,5 @@
-"""Validation and conversion of metric inputs (numpy arrays or torch tensors on any device)."""
+"""Validation and conversion of numeric inputs (numpy arrays or torch tensors on any device): metric kernels, feature
+statistics and samples check their inputs here."""
 from __future__ import annotations
 
 from typing import Union
@@ -6,7 +7,7 @@ from typing import Union
 import numpy as np
 import torch
 
-from ..errors import InputError
+from .errors import InputError
 
 ArrayLike = Union[torch.Tensor, np.ndarray]
 
