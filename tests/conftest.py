@@ -1,12 +1,37 @@
-"""Shared fixtures: seeded random feature matrices and helpers to run the CLI in-process."""
+"""Shared fixtures: seeded random feature matrices, helpers to run the CLI in-process, tiny training configs and the
+Fashion-MNIST marker."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
+import torch
 
 from ganeval.cli import main
+from ganeval.data import fashion_mnist
+
+needs_fmnist = pytest.mark.skipif(
+    fashion_mnist.find_folder("test") is None or fashion_mnist.find_folder("train") is None,
+    reason="Fashion-MNIST not installed (make data installs it)",
+)
+
+# The 2D GANs on a small training set: a step takes about a millisecond (a config's own keys follow).
+TINY_2D = ("batch_size=10", "train_size=500")
+
+
+def set_flags(*overrides: str) -> list[str]:
+    """`ganeval train`'s flags for config overrides: set_flags("steps=2") -> ["--set", "steps=2"]."""
+    return [part for override in overrides for part in ("--set", override)]
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (make test runs two workers on two cores) each worker, and every process it starts, runs
+    torch on one thread: two workers of two threads each would wait for cores (BLAS slows 5-40x)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -99,9 +99,11 @@ def import_graph(package: Path) -> dict[str, set[str]]:
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
-                if node.level:
-                    base = ".".join(own_package[: len(own_package) - node.level + 1] + ([node.module] if node.module else []))
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+                if node.level:  # relative: up `level - 1` packages from the module's own
+                    parent = own_package[: len(own_package) - node.level + 1]
+                    base = ".".join(parent + ([node.module] if node.module else []))
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                           for alias in node.names]
             else:
                 continue
             for target in targets:

@@ -3,22 +3,15 @@ and exit code 2 (or, for sweeps, each record once), never a traceback or a half-
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ganeval.config import ScoreConfig
-from ganeval.reference import ReferenceStore
 from ganeval.runs import RunDir
-from ganeval.sweep import Sweep
 
 GRID = {"reference": "grid25", "extractor": "identity", "num_samples": 2500, "num_reference": 2500, "seed": 2020}
 
@@ -200,73 +193,3 @@ def test_report_readme_escapes_run_names(tmp_path, run_cli):
     assert len(table) == 3 and len(set(unescaped_pipes)) == 1  # header, rule, one row: same columns in each
     link = "samples-a%7Cb%20%60c%60%20%5Bd%5D%28e%29%20%3Ci%3E.png"
     assert f"![samples of {escaped}]({link})" in markdown and (tmp_path / "report" / f"samples-{name}.png").is_file()
-
-
-# --- concurrent sweeps ---------------------------------------------------------------------------------------------
-
-class _SlowSweep(Sweep):
-    """A sweep whose scoring takes a while and records what the real one records: the checkpoint."""
-
-    def __init__(self, scored_by: list, who: str) -> None:
-        super().__init__("grid25", ScoreConfig(), ReferenceStore(enabled=False))
-        self.scored_by, self.who = scored_by, who
-
-    def missing(self, checkpoint, records) -> list[str]:
-        return [] if checkpoint.name in {record.checkpoint for record in records} else ["identity"]
-
-    def score(self, checkpoint, extractors):
-        time.sleep(0.2)
-        self.scored_by.append((self.who, checkpoint.name))
-        checkpoint.run.append({**GRID, "checkpoint": checkpoint.name})
-        return checkpoint.run.records()[-1:]
-
-
-def _fake_sweep(run: Path, scored_by: list, who: str) -> None:
-    _SlowSweep(scored_by, who).run(RunDir(run))
-
-
-def test_two_sweeps_split_the_checkpoints(tmp_path):
-    run = tmp_path / "run"
-    (run / "checkpoints").mkdir(parents=True)
-    for step in range(6):
-        (run / "checkpoints" / f"step-{step:07d}.pt").write_bytes(b"")
-    scored_by: list = []
-    sweeps = [threading.Thread(target=_fake_sweep, args=(run, scored_by, who)) for who in ("one", "two")]
-    for sweep in sweeps:
-        sweep.start()
-    for sweep in sweeps:
-        sweep.join()
-    assert sorted(name for _, name in scored_by) == [f"step-{step:07d}.pt" for step in range(6)]
-    assert {who for who, _ in scored_by} == {"one", "two"}  # both worked: the work was split, not serialised
-    assert len(RunDir(run).records()) == 6
-
-
-def test_a_claim_released_without_a_record_is_scored_by_the_waiting_sweep(tmp_path):
-    run = tmp_path / "run"
-    (run / "checkpoints").mkdir(parents=True)
-    for step in range(2):
-        (run / "checkpoints" / f"step-{step:07d}.pt").write_bytes(b"")
-    claim = os.open(run / "checkpoints" / ".step-0000000.pt.lock", os.O_RDWR | os.O_CREAT)
-    fcntl.flock(claim, fcntl.LOCK_EX)  # another sweep is scoring step 0 ...
-    scored_by: list = []
-    sweep = threading.Thread(target=_fake_sweep, args=(run, scored_by, "me"))
-    sweep.start()
-    time.sleep(0.6)
-    assert scored_by == [("me", "step-0000001.pt")]  # ... so this one went on to step 1 and waits for step 0
-    os.close(claim)  # ... and died without recording it: its flock died with it
-    sweep.join(timeout=10)
-    assert scored_by == [("me", "step-0000001.pt"), ("me", "step-0000000.pt")]
-
-
-def test_two_concurrent_score_commands_write_each_record_once(run_cli, tmp_path):
-    code, _, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=200", "--set",
-                           "model_options.generator_width=8", "--set", "model_options.discriminator_width=8",
-                           "--set", "checkpoint_every=2", "--steps", "10", "--out", tmp_path / "run", "--quiet",
-                           "--no-eval")
-    assert code == 0, err
-    command = [sys.executable, "-m", "ganeval", "score", str(tmp_path / "run"), "--reference", "ring8", "--metrics",
-               "fid,kid,prdc,modes", "--quiet", "--threads", "1"]
-    sweeps = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    assert [sweep.wait(timeout=300) for sweep in sweeps] == [0, 0], [sweep.stderr.read() for sweep in sweeps]
-    checkpoints = [record.checkpoint for record in RunDir(tmp_path / "run").records()]
-    assert sorted(checkpoints) == [f"step-{step:07d}.pt" for step in range(0, 11, 2)]

@@ -20,7 +20,9 @@ from ganeval.train.checkpoint import save_checkpoint
 from ganeval.train.config import load_config
 from ganeval.train.loop import checkpoint_samples, train
 
-SMALL_MLP = ["steps=2", "checkpoint_every=2", "batch_size=10", "train_size=500", "eval_every=0", "eval_samples=300",
+from .conftest import TINY_2D
+
+SMALL_MLP = ["steps=2", "checkpoint_every=2", *TINY_2D, "eval_every=0", "eval_samples=300",
              "model_options.generator_width=32", "ema=0.9"]
 
 
@@ -145,7 +147,7 @@ def test_is_checkpoint():
 def test_resume_takes_the_keys_that_may_change(tmp_path):
     """train()'s `resume`: True lets any resumable key change; a collection (even an empty one) only those."""
     run = tmp_path / "run"
-    short = ["checkpoint_every=1", "batch_size=10", "train_size=500", "eval_every=0", "model_options.generator_width=16"]
+    short = ["checkpoint_every=1", *TINY_2D, "eval_every=0", "model_options.generator_width=16"]
     train(load_config("ring8-gan", [*short, "steps=1"]), run, progress=False)
     longer = load_config("ring8-gan", [*short, "steps=2"])
     with pytest.raises(InputError, match="--resume: .* has steps = 1, the config now 2"):

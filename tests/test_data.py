@@ -13,9 +13,7 @@ from ganeval.data import fashion_mnist
 from ganeval.data.stacked import stacked, triple_index
 from ganeval.errors import InputError
 
-needs_fmnist = pytest.mark.skipif(
-    fashion_mnist.find_folder("test") is None, reason="Fashion-MNIST not installed (make data installs it)"
-)
+from .conftest import needs_fmnist
 
 
 def write_idx(path, array: np.ndarray, compress: bool = True) -> None:

@@ -7,7 +7,9 @@ import torch
 from ganeval import demo
 from ganeval.data.checkpoint import load_checkpoint
 
-TINY = ["steps=3", "checkpoint_every=3", "batch_size=10", "train_size=500", "eval_every=0"]
+from .conftest import TINY_2D
+
+TINY = ["steps=3", "checkpoint_every=3", *TINY_2D, "eval_every=0"]
 
 
 def test_demo_runs_train_every_step_whatever_the_time_budget(tmp_path, capsys):

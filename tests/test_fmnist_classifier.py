@@ -1,4 +1,5 @@
-"""The shipped Fashion-MNIST evaluator: accuracy, the offline score of the issue, stacked modes, safe loading."""
+"""The shipped Fashion-MNIST evaluator: accuracy, the offline score of the issue, the stacked logits, safe loading
+(its coverage of the Stacked Fashion-MNIST modes is tested in test_modes.py)."""
 from __future__ import annotations
 
 import json
@@ -8,16 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from ganeval.data import fashion_mnist, load_source
-from ganeval.data.stacked import triple_index
 from ganeval.errors import InputError
 from ganeval.features import create
 from ganeval.features.classifier import SHIPPED_WEIGHTS, load_classifier
 from ganeval.train.classifier import accuracy
 
-needs_fmnist = pytest.mark.skipif(
-    fashion_mnist.find_folder("test") is None, reason="Fashion-MNIST not installed (make data installs it)"
-)
+from .conftest import needs_fmnist
 
 
 def test_shipped_weights_are_small_and_tensor_only():
@@ -37,8 +34,8 @@ def test_shipped_classifier_reaches_92_percent():
 
 @needs_fmnist
 def test_offline_score_of_test_against_train(run_cli, tmp_path):
-    code, out, err = run_cli(
-        "score", "fashion-mnist:test", "--reference", "fashion-mnist:train", "--metrics", "fid,is,kid,prdc", "--json", "--quiet"
+    code, out, err = run_cli(  # FID and IS are what it asserts (PRDC's k-NN radii of 60,000 rows took 40 s)
+        "score", "fashion-mnist:test", "--reference", "fashion-mnist:train", "--metrics", "fid,is", "--json", "--quiet"
     )
     assert code == 0, err
     real = json.loads(out)
@@ -51,15 +48,6 @@ def test_offline_score_of_test_against_train(run_cli, tmp_path):
     noise_record = json.loads(out)
     assert noise_record["provenance"]["reference_from_cache"]  # the train statistics were cached by the first score
     assert noise_record["fid"] >= 50 * real["fid"]
-
-
-@needs_fmnist
-def test_stacked_test_images_cover_990_of_1000_triples():
-    stacked = load_source("stacked-fashion-mnist:test")
-    extractor = create("fmnist-classifier", device="cpu")
-    predicted = torch.cat([extractor(batch)["channel_logits"].argmax(-1) for batch in stacked.data.split(2000)])
-    modes = triple_index(predicted).unique()
-    assert len(stacked) == 26000 and len(modes) >= 990
 
 
 def test_auto_picks_the_classifier_for_28x28_images():

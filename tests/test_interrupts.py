@@ -17,8 +17,10 @@ from ganeval.train.config import load_config
 from ganeval.train.loop import TrainingInterrupted, train
 from ganeval.train.scoring import CheckpointScorer
 
-SMALL = ["batch_size=10", "train_size=500", "model_options.generator_width=32", "model_options.discriminator_width=16"]
-CLI_SMALL = [arg for setting in SMALL for arg in ("--set", setting)] + ["--quiet"]
+from .conftest import TINY_2D, set_flags
+
+SMALL = [*TINY_2D, "model_options.generator_width=32", "model_options.discriminator_width=16"]
+CLI_SMALL = [*set_flags(*SMALL), "--quiet"]
 
 
 def small_config(*overrides: str):

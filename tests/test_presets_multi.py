@@ -14,6 +14,8 @@ from ganeval.metrics.registry import METRIC_FAMILIES
 from ganeval.presets import PRESETS, Preset, apply_preset, register_preset
 from ganeval.records import Record
 
+from .conftest import TINY_2D, set_flags
+
 QUIET = ("--quiet", "--no-cache")
 
 
@@ -123,7 +125,7 @@ def test_several_extractors_read_the_data_once_and_give_a_record_each(run_cli, t
 
 def test_a_sweep_with_several_extractors_scores_each_checkpoint_once_per_extractor(run_cli, tmp_path,
                                                                                    doubled_extractor):
-    code, _, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
+    code, _, err = run_cli("train", "ring8-gan", *set_flags(*TINY_2D), "--set",
                            "checkpoint_every=2", "--set", "eval_every=0", "--steps", "2", "--out", tmp_path / "run",
                            "--quiet")
     assert code == 0, err
@@ -208,7 +210,7 @@ def test_a_failing_second_extractor_leaves_no_record(run_cli, tmp_path, doubled_
         raise WeightsNotFoundError("unweighted weights w.pth not found (looked at nowhere)")
 
     try:
-        code, _, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
+        code, _, err = run_cli("train", "ring8-gan", *set_flags(*TINY_2D), "--set",
                                "eval_every=0", "--steps", "1", "--out", tmp_path / "run", "--quiet")
         assert code == 0, err
         checkpoint = sorted((tmp_path / "run" / "checkpoints").glob("*.pt"))[-1]

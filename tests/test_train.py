@@ -12,6 +12,8 @@ from ganeval.data.checkpoint import load_checkpoint
 from ganeval.train.config import CONFIG_DIR, load_config
 from ganeval.train.loop import generator_from_checkpoint, train
 
+from .conftest import TINY_2D, set_flags
+
 CONFIGS = sorted(path.stem for path in CONFIG_DIR.glob("*.toml"))
 FAST = ["steps=2", "checkpoint_every=1", "batch_size=8", "train_size=2000", "eval_every=0"]
 has_fmnist = fashion_mnist.find_folder("train") is not None
@@ -129,14 +131,14 @@ def test_config_errors_name_the_valid_choices(tmp_path):
 
 
 def test_train_command(run_cli, tmp_path):
-    code, out, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--steps", "2",
+    code, out, err = run_cli("train", "ring8-gan", *set_flags(*TINY_2D), "--steps", "2",
                              "--out", tmp_path / "run", "--quiet")
     assert code == 0, err
     assert "step 2" in out and (tmp_path / "run" / "checkpoints" / "step-0000002.pt").is_file()
     code, _, err = run_cli("train", "ring8-gan", "--set", "lr_g", "--out", tmp_path / "bad")
     assert code == 2 and "expected key=value" in err
     # a budget of 6 ms is spent by the step-0 checkpoint: a new run still takes one step, its last checkpoint, and says why
-    code, out, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
+    code, out, err = run_cli("train", "ring8-gan", *set_flags(*TINY_2D), "--set",
                              "max_minutes=0.0001", "--out", tmp_path / "short", "--quiet", "--no-eval")
     assert code == 0, err
     assert "step 1 (of 400000: the 0.0001-minute time budget ran out)" in out
@@ -146,7 +148,7 @@ def test_train_command(run_cli, tmp_path):
 def test_training_scores_checkpoints_and_a_later_sweep_skips_them(run_cli, tmp_path):
     import json
 
-    code, out, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
+    code, out, err = run_cli("train", "ring8-gan", *set_flags(*TINY_2D), "--set",
                              "checkpoint_every=2", "--set", "eval_every=2", "--set", "eval_metrics='fid,prdc'",
                              "--steps", "4", "--out", tmp_path / "run", "--quiet")
     assert code == 0, err
@@ -182,7 +184,7 @@ def test_scoring_a_run_directory_extracts_the_reference_once(run_cli, tmp_path, 
 
     import ganeval.features.extract as extraction_module  # where every extraction pass starts
 
-    code, _, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--set",
+    code, _, err = run_cli("train", "ring8-gan", *set_flags(*TINY_2D), "--set",
                            "checkpoint_every=1", "--steps", "10", "--out", tmp_path / "run", "--quiet", "--no-eval")
     assert code == 0, err
     passes = []
@@ -240,7 +242,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     import sys
     import time
 
-    settings = ["--set", "batch_size=10", "--set", "train_size=500", "--set", "checkpoint_every=20",
+    settings = [*set_flags(*TINY_2D), "--set", "checkpoint_every=20",
                 "--set", "model_options.generator_width=32", "--set", "model_options.discriminator_width=16", "--quiet", "--no-eval"]
     command = [sys.executable, "-m", "ganeval", "train", "ring8-gan", *settings]
     victim = subprocess.Popen([*command, "--steps", "100000", "--out", str(tmp_path / "killed")])
@@ -264,7 +266,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
 def test_ctrl_c_writes_a_checkpoint(tmp_path, monkeypatch):
     import ganeval.train.loop as loop
 
-    config = load_config("ring8-gan", ["steps=50", "checkpoint_every=100", "batch_size=10", "train_size=500"])
+    config = load_config("ring8-gan", ["steps=50", "checkpoint_every=100", *TINY_2D])
     original, calls = loop.training_step, []
 
     def interrupt_at_seven(trainer):
@@ -364,7 +366,7 @@ def test_bfloat16_precision_runs_the_networks_in_bfloat16_and_keeps_float32_weig
 
 
 def test_training_onto_an_existing_run_needs_resume_or_overwrite(run_cli, tmp_path):
-    config = load_config("ring8-gan", ["steps=2", "checkpoint_every=1", "batch_size=10", "train_size=500"])
+    config = load_config("ring8-gan", ["steps=2", "checkpoint_every=1", *TINY_2D])
     run = tmp_path / "run"
     run.mkdir()  # an empty folder is a new run's
     train(config, run, progress=False)
@@ -374,19 +376,19 @@ def test_training_onto_an_existing_run_needs_resume_or_overwrite(run_cli, tmp_pa
     before = sorted(path.name for path in (run / "checkpoints").iterdir())
     with pytest.raises(InputError, match="already holds a run \\(checkpoints, samples, config.toml, metrics.jsonl\\): "
                                          "continue it with --resume, or start it afresh with --overwrite"):
-        train(load_config("ring8-gan", ["steps=1", "batch_size=10", "train_size=500"]), run, progress=False)
+        train(load_config("ring8-gan", ["steps=1", *TINY_2D]), run, progress=False)
     assert sorted(path.name for path in (run / "checkpoints").iterdir()) == before  # nothing touched
     with pytest.raises(InputError, match="--resume .* --overwrite"):
         train(config, run, resume=True, overwrite=True, progress=False)
     # --overwrite starts afresh: the old run's files go, the user's stay
-    short = load_config("ring8-gan", ["steps=1", "checkpoint_every=1", "batch_size=10", "train_size=500"])
+    short = load_config("ring8-gan", ["steps=1", "checkpoint_every=1", *TINY_2D])
     assert train(short, run, overwrite=True, progress=False).step == 1
     assert sorted(path.name for path in (run / "checkpoints").iterdir()) == ["step-0000000.pt", "step-0000001.pt"]
     assert sorted(path.name for path in run.iterdir()) == ["checkpoints", "config.toml", "notes.txt", "samples"]
     assert "steps = 1\n" in (run / "config.toml").read_text()
     # the command: one line and exit 2 without a flag; --overwrite and --resume each work
     # (--resume keeps the run's config: checkpoint_every as the run has it)
-    settings = ["--set", "batch_size=10", "--set", "train_size=500", "--set", "checkpoint_every=1", "--steps", "2",
+    settings = [*set_flags(*TINY_2D), "--set", "checkpoint_every=1", "--steps", "2",
                 "--out", run, "--quiet", "--no-eval"]
     code, out, err = run_cli("train", "ring8-gan", *settings)
     assert code == 2 and err.count("\n") == 1 and "--resume" in err and "--overwrite" in err
@@ -422,7 +424,7 @@ def test_the_progress_bar_rate_and_estimate_leave_out_checkpoints_and_scoring(tm
 
     monkeypatch.setattr(loop, "training_step", one_second_step)
     monkeypatch.setattr(loop, "tqdm", RecordedBar)
-    config = load_config("ring8-gan", ["steps=6", "checkpoint_every=2", "batch_size=10", "train_size=500"])
+    config = load_config("ring8-gan", ["steps=6", "checkpoint_every=2", *TINY_2D])
     train(config, tmp_path / "run", progress=True, on_checkpoint=slow_hook)
     assert now[0] == 6 + 4 * 100  # checkpoints at 0, 2, 4, 6
     assert [(bar["n"], bar["elapsed"]) for bar in shown] == [(step, step) for step in range(1, 7)]
@@ -440,7 +442,7 @@ def test_an_interrupted_train_command_names_the_step_reached(run_cli, tmp_path, 
         return original(trainer)
 
     monkeypatch.setattr(loop, "training_step", interrupt_at_three)
-    code, out, err = run_cli("train", "ring8-gan", "--set", "batch_size=10", "--set", "train_size=500", "--steps", "50",
+    code, out, err = run_cli("train", "ring8-gan", *set_flags(*TINY_2D), "--steps", "50",
                              "--out", tmp_path / "run", "--quiet", "--no-eval")
     assert code == 130
     assert "ring8-gan: step 3 (of 50: interrupted); checkpoints in" in err and "--resume continues it" in err
