@@ -51,22 +51,21 @@ from .verdicts import check_outputs as check_verdict_outputs, publish, verdicts_
 def run_train(args: argparse.Namespace) -> int:
     overrides = list(args.set) + ([f"steps={args.steps}"] if args.steps is not None else [])
     config = load_config(args.config, overrides)
-    out = args.out or Path("runs") / config.name
+    run = RunDir(args.out or Path("runs") / config.name)
     device = resolve_device(args.device)
     processes = init_world(args.device)  # torchrun: the image GANs train with each batch split among the processes
     scorer = None if args.no_eval else CheckpointScorer(config, device, args.data_root)
     changing = {override.partition("=")[0] for override in overrides}  # --resume may change only what was asked
     try:
-        trainer = train(config, out, device=device, resume=changing if args.resume else False, overwrite=args.overwrite,
+        trainer = train(config, run.path, device=device, resume=changing if args.resume else False, overwrite=args.overwrite,
                         data_root=args.data_root, progress=False if args.quiet else None, on_checkpoint=scorer)
     except TrainingInterrupted as interrupt:
-        print(f"{config.name}: {interrupt.trainer.steps_reached()}; checkpoints in {out / 'checkpoints'}; "
+        print(f"{config.name}: {interrupt.trainer.steps_reached()}; checkpoints in {run.checkpoints_folder}; "
               f"--resume continues it", file=sys.stderr)
         return interrupt.exit_code  # 130 after Ctrl-C, 143 after SIGTERM, as the shell reports them
-    metrics_file = RunDir(out).metrics_file
-    scored = f"; scores in {metrics_file}" if scorer and metrics_file.is_file() else ""
+    scored = f"; scores in {run.metrics_file}" if scorer and run.metrics_file.is_file() else ""
     if processes.is_main:
-        print(f"{config.name}: {trainer.steps_reached()}; checkpoints in {out / 'checkpoints'}{scored}")
+        print(f"{config.name}: {trainer.steps_reached()}; checkpoints in {run.checkpoints_folder}{scored}")
     return EXIT_OK
 
 
@@ -239,8 +238,8 @@ def _write_outputs(args: argparse.Namespace, samples: str, records: list[dict]) 
         write_text_atomically(args.out, json.dumps(records[0] if len(records) == 1 else records, indent=2) + "\n")
         print(f"{'record' if len(records) == 1 else f'{len(records)} records'} written to {args.out}", file=sys.stderr)
     if args.append is not None:
-        checkpoint_run = Checkpoint(Path(samples).resolve()).run if samples.endswith(".pt") else None
-        if checkpoint_run == RunDir(args.append.resolve()):
+        checkpoint_run = Checkpoint(samples).run if samples.endswith(".pt") else None
+        if checkpoint_run is not None and checkpoint_run.path.resolve() == args.append.resolve():
             return  # score() already appended a checkpoint's record to its own run
         for record in records:
             print(f"record appended to {RunDir(args.append).append(record)}", file=sys.stderr)

@@ -5,8 +5,8 @@ LOCAL_RANK in its environment; `init_world()` joins the process group (NCCL on C
 World; `world()` is how every other module finds it. A single process is a world of size 1, whose operations are
 the identity, so the rest of the code reads `world().shard(count)` and `world().gather(value)` whatever the launch
 (ganeval.features.extract.extract_shared is the extraction built on them). A process that torchrun started but that
-has not joined the group (a command that refuses torchrun, a Python caller that never called init_world) knows its
-rank, so only rank 0 writes, and works alone.
+has not joined the group (a command that refuses torchrun, a Python caller that never called init_world) computes
+alone (it `decides` for itself) and knows its rank, so that only rank 0 writes.
 
 Shards are blocked (rank r takes rows [r N / K, (r + 1) N / K)), so the rows gathered in rank order are the
 single-process rows in their order: k-NN metrics, histograms and bootstrap resamples see exactly the same data, and
@@ -41,6 +41,12 @@ class World:
         return self.rank == 0
 
     @property
+    def decides(self) -> bool:
+        """Whether this process makes the choices the processes then follow through broadcast (which checkpoints,
+        the batch size, whether a cache entry is read): rank 0 of a joined group, or a process computing alone."""
+        return self.is_main or not self.distributed
+
+    @property
     def launched(self) -> bool:
         """Whether torchrun started this process as one of several (joined or not)."""
         return self.size > 1
@@ -52,7 +58,7 @@ class World:
 
     def shard(self, count: int, unit: int = 1) -> range:
         """The rows of `count` this rank handles: a contiguous block of whole `unit`s (batches), the blocks in rank
-        order covering all.
+        order covering all; every row where the process computes alone.
 
         >>> [list(World(rank, 3).shard(7)) for rank in range(3)]
         [[0, 1], [2, 3], [4, 5, 6]]

@@ -210,7 +210,7 @@ def tune(extractor: FeatureExtractor, config: ScoreConfig, samples: Samples) -> 
     if config.batch_size != "auto":
         return config.batch_size
     processes = world()
-    return processes.broadcast(largest_batch(extractor, samples.data[:1]) if processes.is_main else None)
+    return processes.broadcast(largest_batch(extractor, samples.data[:1]) if processes.decides else None)
 
 
 def open_input(source, config: ScoreConfig) -> Input:

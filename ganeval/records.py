@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import ScoreConfig
-from .errors import InputError
+from .errors import InputError, RecordsWarning, warn_at_caller
 from .jsonl import read_lines
 from .metrics.registry import metric_keys
 
@@ -307,10 +307,20 @@ def is_record(data: dict) -> bool:
     return "reference" in data
 
 
-def read_record_file(path: str | os.PathLike) -> list[tuple[int, Record]]:
-    """(line number, Record) of every record of one records file, each checked (an InputError naming file:line for
-    a field of the wrong type); unreadable lines are skipped with a RecordsWarning naming them."""
-    return [(line, Record.from_json(data, f"{path}:{line}")) for line, data in read_lines(path, is_record, "record")]
+def read_record_file(path: str | os.PathLike, skip_invalid: bool = False) -> list[tuple[int, Record]]:
+    """(line number, Record) of every record of one records file, each checked: a field of the wrong type is an
+    InputError naming file:line, or with `skip_invalid` a RecordsWarning and the record left out (a sweep or a
+    training run reads records to skip what is scored, and one hand-edited line must not stop it). Unreadable
+    lines are skipped with a RecordsWarning naming them."""
+    records = []
+    for line, data in read_lines(path, is_record, "record"):
+        try:
+            records.append((line, Record.from_json(data, f"{path}:{line}")))
+        except InputError as error:
+            if not skip_invalid:
+                raise
+            warn_at_caller(f"{error}; the record is left out", RecordsWarning)
+    return records
 
 
 # --- checking a record's fields ----------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from .compare import compare, markdown_escape, render
 from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
 from .plots import plain_ticks, pyplot, save_figure
 from .records import Record
-from .runs import RunDir
+from .runs import RunDir, step_of
 from .tables import load_records, record_files
 
 
@@ -139,7 +139,7 @@ def _run_section(name: str, folder: Path, out: Path) -> dict:
     pictures = run.pictures()
     if pictures:
         section["picture"] = f"samples-{name}.png"
-        section["step"] = int(pictures[-1].stem.split("-")[1])
+        section["step"] = step_of(pictures[-1])
         try:
             shutil.copyfile(pictures[-1], out / section["picture"])
         except OSError as exc:

@@ -7,7 +7,7 @@
     runs/NAME/metrics.jsonl                     one score record per line
 
 `RunDir` owns that layout: its paths, its checkpoints, reading and appending its records. `Checkpoint` is one
-checkpoint file, with its run (when it sits in one) and its claim. Nothing else spells these names out.
+checkpoint file, with its run (when it sits in one) and its claim.
 
 >>> run = RunDir("runs/ring8-gan")
 >>> run.metrics_file, run.checkpoint("step-0000100.pt").run == run
@@ -25,18 +25,24 @@ from pathlib import Path
 from .atomic import write_error
 from .errors import InputError
 from .jsonl import append_line
-from .records import Record, ScoreSettings, read_record_file
+from .records import Record, read_record_file
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.toml"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 CHECKPOINT_PATTERN = "step-*.pt"
+PICTURE_PATTERN = "step-*.png"
 
 
 def checkpoint_name(step: int) -> str:
     """The file name of the checkpoint of `step`: step-0000100.pt (names sort in step order)."""
     return f"step-{step:07d}.pt"
+
+
+def step_of(path: str | os.PathLike) -> int:
+    """The step a checkpoint's or picture's file name says: step-0000100.pt -> 100."""
+    return int(Path(path).stem.split("-", 1)[1])
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,16 @@ class RunDir:
         folder = Path(path)
         return (folder / CHECKPOINTS).is_dir() or (folder / CONFIG_FILE).is_file()
 
+    @staticmethod
+    def of_picture(path: str | os.PathLike) -> RunDir | None:
+        """The run whose samples/ folder holds the picture `path`, or None for a picture stored elsewhere."""
+        folder = Path(path).parent
+        return RunDir(folder.parent) if folder.name == SAMPLES else None
+
     @property
     def name(self) -> str:
-        return self.path.name
+        """The run's name: its folder's (the current folder's when the path is '.')."""
+        return self.path.absolute().name
 
     @property
     def metrics_file(self) -> Path:
@@ -84,7 +97,7 @@ class RunDir:
 
     def pictures(self) -> list[Path]:
         """The pictures of the run's checkpoints' samples, in step order."""
-        return sorted(self.samples_folder.glob("step-*.png"))
+        return sorted(self.samples_folder.glob(PICTURE_PATTERN))
 
     def checkpoints(self, allow_none: bool = False) -> list[Checkpoint]:
         """The run's checkpoints in step order; an InputError when there are none, unless `allow_none`."""
@@ -93,11 +106,12 @@ class RunDir:
             raise InputError(f"{self.path}: run directory holds no checkpoints ({CHECKPOINTS}/{CHECKPOINT_PATTERN})")
         return [Checkpoint(path) for path in found]
 
-    def records(self) -> list[Record]:
-        """The run's score records, each checked ([] before its first score)."""
+    def records(self, skip_invalid: bool = False) -> list[Record]:
+        """The run's score records, each checked ([] before its first score); see records.read_record_file for
+        `skip_invalid`."""
         if not self.metrics_file.is_file():
             return []
-        return [record for _, record in read_record_file(self.metrics_file)]
+        return [record for _, record in read_record_file(self.metrics_file, skip_invalid)]
 
     def append(self, record: Record | dict) -> Path:
         """Append one record to the run's metrics.jsonl (creating the folder), atomically with respect to other
@@ -108,11 +122,6 @@ class RunDir:
             except OSError as exc:
                 raise write_error(self.path, exc) from exc
         return append_line(self.metrics_file, record.to_json() if isinstance(record, Record) else record)
-
-    def is_scored(self, checkpoint: Checkpoint, settings: ScoreSettings, records: list[Record] | None = None) -> bool:
-        """Whether `records` (default: the run's, read now) hold a score of `checkpoint` asked with `settings`."""
-        wanted = settings.key(checkpoint.name)
-        return any(record.sweep_key() == wanted for record in (self.records() if records is None else records))
 
 
 @dataclass(frozen=True)
@@ -134,10 +143,10 @@ class Checkpoint:
         return RunDir(folder.parent) if folder.name == CHECKPOINTS else None
 
     @contextlib.contextmanager
-    def claim(self, wait: bool) -> Iterator[bool]:
+    def claim(self) -> Iterator[bool]:
         """Hold this checkpoint's claim, an exclusive flock on checkpoints/.NAME.lock, for the block; yields False
-        at once when another process holds it and `wait` is False. The claim dies with its process; the lock file
-        stays (removing a locked file would let a third process lock a new one)."""
+        at once when another process holds it. The claim dies with its process; the lock file stays (removing a
+        locked file would let a third process lock a new one)."""
         lock_path = self.path.parent / f".{self.name}.lock"
         try:
             descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -145,7 +154,7 @@ class Checkpoint:
             raise write_error(lock_path, exc) from exc
         try:
             try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 yield False
                 return

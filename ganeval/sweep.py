@@ -8,12 +8,14 @@ a checkpoint another process holds, then waits for it at the end and scores it i
 recording it (its claim died with it). One ReferenceStore serves every score, so the reference is extracted once.
 
 Under torchrun the ranks score each checkpoint together: rank 0 lists the checkpoints, takes the claims and reads
-the records; every rank follows its word.
+the records; every rank follows its word. Waiting for a claim is polling, so that no rank waits inside a collective
+operation longer than a poll (they time out after --dist-timeout).
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from .reference import ReferenceStore
 from .runs import Checkpoint, RunDir
 
 BUSY = None  # what Sweep.score_claimed says of a checkpoint another process holds
+CLAIM_POLL_SECONDS = 0.5  # how often a process waiting for a claim tries it again
 
 
 class Sweep:
@@ -43,13 +46,21 @@ class Sweep:
         return [name for name, settings in self.asked.items() if settings.key(checkpoint.name) not in done]
 
     def score_claimed(self, checkpoint: Checkpoint, wait: bool) -> list[Record] | None:
-        """Under `checkpoint`'s claim, score what it lacks: the records scored here, [] when nothing was missing,
-        BUSY (None) when another process holds the claim and `wait` is False."""
-        main = world().is_main
-        with checkpoint.claim(wait) if main else contextlib.nullcontext(True) as claimed:
-            lacking = (self.missing(checkpoint, checkpoint.run.records()) if claimed else BUSY) if main else None
-            lacking = world().broadcast(lacking)
-            return self.score(checkpoint, lacking) if lacking else lacking
+        """Under `checkpoint`'s claim, score what it lacks: the records scored here, or [] when nothing was
+        missing. When another process holds the claim: BUSY (None), or with `wait` try again until it is free."""
+        processes = world()
+        while True:
+            with checkpoint.claim() if processes.decides else contextlib.nullcontext(True) as claimed:
+                lacking = processes.broadcast(self._lacking(checkpoint, claimed) if processes.decides else None)
+                if lacking is not BUSY:
+                    return self.score(checkpoint, lacking) if lacking else []
+            if not wait:
+                return BUSY
+            time.sleep(CLAIM_POLL_SECONDS)
+
+    def _lacking(self, checkpoint: Checkpoint, claimed: bool) -> list[str] | None:
+        """What the decider tells every rank: the extractors `checkpoint` lacks, or BUSY without its claim."""
+        return self.missing(checkpoint, checkpoint.run.records(skip_invalid=True)) if claimed else BUSY
 
     def score(self, checkpoint: Checkpoint, extractors: list[str]) -> list[Record]:
         """The records of `checkpoint` with `extractors` (generated once), each appended to its run by the score."""
@@ -59,24 +70,25 @@ class Sweep:
     def run(self, run: RunDir, on_scored: Callable[[Path, Record], object] | None = None) -> list[Path]:
         """Score every checkpoint of `run` that lacks a score with these settings; `on_scored(checkpoint, record)`
         after each. Returns the checkpoints scored here (not those another process scored meanwhile)."""
-        todo = world().broadcast(self._unscored(run) if world().is_main else None)
+        processes = world()
+        todo = processes.broadcast(self._unscored(run) if processes.decides else None)
         scored, busy = [], []
         for wait, queue in ((False, todo), (True, busy)):
-            for path in queue:
+            for path in list(queue):
                 records = self.score_claimed(Checkpoint(path), wait)
                 if records is BUSY:
                     busy.append(path)
                 elif records:
                     scored.append(Path(path))
-                    for record in records:
-                        if on_scored is not None:
+                    if on_scored is not None:
+                        for record in records:
                             on_scored(Path(path), record)
         return scored
 
     def _unscored(self, run: RunDir) -> list[str]:
         """The run's checkpoints (as paths, which rank 0 sends the others) lacking a score when the sweep starts
         (read once: the scored ones are never claimed, so a sweep of a finished run in a read-only folder works)."""
-        records = run.records()
+        records = run.records(skip_invalid=True)
         return [str(checkpoint.path) for checkpoint in run.checkpoints() if self.missing(checkpoint, records)]
 
 

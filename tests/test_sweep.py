@@ -14,6 +14,8 @@ import torch
 
 import ganeval.sweep as sweep_module
 from ganeval.config import ScoreConfig
+from ganeval.distributed import world
+from ganeval.errors import RecordsWarning
 from ganeval.reference import ReferenceStore
 from ganeval.runs import RunDir
 from ganeval.sweep import Sweep, score_run
@@ -36,13 +38,13 @@ def unscored_run(tmp_path):
 
 
 def test_a_sweep_beside_the_training_hook_scores_each_checkpoint_once(unscored_run, monkeypatch):
-    """An evaluation job sweeps a run while its training scores the same checkpoint with the same settings: the
-    hook waits on the checkpoint's claim and then finds it scored. (Before the hook claimed, it scored the
-    checkpoint under the sweep's feet: two records, or a sweep whose second read found nothing left to score and
-    stopped on 'an empty name'.)"""
+    """An evaluation job sweeps a run while its training scores the same checkpoints with the same settings: the
+    hook passes over the checkpoint whose claim the sweep holds, training goes on, and the run's last checkpoint
+    waits for it, then finds it scored. (Before the hook claimed, it scored the checkpoint under the sweep's feet:
+    two records, or a sweep whose second read found nothing left to score and stopped on 'an empty name'.)"""
     config, run = unscored_run
     hook = CheckpointScorer(config, torch.device("cpu"))
-    contested = run.checkpoints()[1]
+    first, contested, last = run.checkpoints()
     sweep_scoring, let_sweep_go = threading.Event(), threading.Event()
     original = sweep_module.score_all
 
@@ -56,18 +58,43 @@ def test_a_sweep_beside_the_training_hook_scores_each_checkpoint_once(unscored_r
     swept, hooked = [], []
     sweep = threading.Thread(target=lambda: swept.extend(score_run(run.path, config.data, hook.score_config)))
     sweep.start()
-    assert sweep_scoring.wait(60)  # the sweep holds the claim of step 2 and is scoring it
-    training = threading.Thread(target=lambda: hooked.append(hook(contested.path, step=2)))
-    training.start()
-    training.join(timeout=1.0)
-    assert training.is_alive() and not hooked  # the hook waits for the claim rather than score step 2 again
+    assert sweep_scoring.wait(60)  # the sweep scored step 0 and holds the claim of step 2, scoring it
+    assert hook(contested.path, step=2) is None and hook.pending == [contested]  # passed over: training goes on
+    training_ends = threading.Thread(target=lambda: hooked.append(hook(last.path, step=4, last=True)))
+    training_ends.start()
+    training_ends.join(timeout=1.5)
+    assert training_ends.is_alive()  # the last checkpoint waits for step 2's claim ...
     let_sweep_go.set()
     sweep.join(timeout=120)
-    training.join(timeout=120)
-    assert hooked == [None]  # ... and then finds it scored
-    assert swept == [checkpoint.path for checkpoint in run.checkpoints()]
-    assert [record.checkpoint for record in run.records()] == [checkpoint.name for checkpoint in run.checkpoints()]
+    training_ends.join(timeout=120)
+    assert not sweep.is_alive() and not training_ends.is_alive() and not hook.pending
+    # ... and finds step 2 scored; step 4 went to whichever of the two claimed it first
+    by_hook = [] if hooked == [None] else [hooked[0].checkpoint]
+    assert sorted([path.name for path in swept] + by_hook) == [first.name, contested.name, last.name]
+    assert sorted(record.checkpoint for record in run.records()) == [first.name, contested.name, last.name]
     assert score_run(run.path, config.data, hook.score_config) == []  # a second sweep finds nothing left
+
+
+def test_a_hand_edited_record_does_not_stop_a_sweep(unscored_run):
+    config, run = unscored_run
+    run.append({"reference": "ring8", "checkpoint": "step-0000000.pt", "step": "zero"})  # a string: not a record
+    with pytest.warns(RecordsWarning, match=r"metrics.jsonl:1: field 'step' must be an integer.*left out"):
+        scored = score_run(run.path, config.data, CheckpointScorer(config, torch.device("cpu")).score_config)
+    assert [path.name for path in scored] == [checkpoint.name for checkpoint in run.checkpoints()]
+
+
+def test_a_process_torchrun_started_that_never_joined_computes_alone_and_writes_nothing(unscored_run,
+                                                                                         monkeypatch):
+    """A Python caller under torchrun that never called init_world: rank 1 decides for itself (nothing to wait
+    for in a broadcast) and leaves the writing to rank 0."""
+    config, run = unscored_run
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    processes = world()
+    assert processes.launched and not processes.distributed and processes.decides and not processes.is_main
+    assert list(processes.shard(5)) == [0, 1, 2, 3, 4] and processes.broadcast("mine") == "mine"
+    scored = score_run(run.path, config.data, CheckpointScorer(config, torch.device("cpu")).score_config)
+    assert len(scored) == 3 and run.records() == []
 
 
 def test_the_hook_scores_what_no_sweep_has(unscored_run):

@@ -25,7 +25,6 @@ import math
 import torch
 
 
-
 def resampling_weights(num_samples: int, replicates: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """replicates x num_samples float64 counts: row b says how often each sample is drawn in bootstrap resample b.
 

@@ -84,15 +84,15 @@ class ReferenceStore:
     def _usable_entry(self, key: str, samples: Samples, rows: bool) -> ReferenceStats | None:
         """The cache entry of `key` when it exists (with rows, when `rows`); the main rank decides for all, so
         that every rank reads it, or none does and all extract together."""
-        cached = None
-        if world().is_main:
+        cached, processes = None, world()
+        if processes.decides:
             try:
                 cached = self._read_entry(key, self.cache_folder, name=samples.name, info=samples.info)
             except InputError:
                 pass  # no entry yet (or a damaged one): compute and (re)write it
             if cached is not None and rows and not cached.card.has_raw_features:
                 cached = None
-        if not world().broadcast(cached is not None):
+        if not processes.broadcast(cached is not None):
             return None
         return cached or self._read_entry(key, self.cache_folder, name=samples.name, info=samples.info)
 

@@ -11,6 +11,7 @@ import torch
 
 from ..data.mixtures import MIXTURES
 from ..plots import save_image_grid, save_scatter
+from ..runs import RunDir
 from .config import TrainConfig
 
 PICTURE_SEED = 0  # the same latents at every checkpoint
@@ -35,5 +36,5 @@ def save_sample_picture(samples: torch.Tensor, config: TrainConfig, path: Path, 
 
 def picture_run_name(path: Path, config: TrainConfig) -> str:
     """The run folder of a picture in runs/NAME/samples/; the config's name for a picture written elsewhere."""
-    path = Path(path)
-    return path.parent.parent.name if path.parent.name == "samples" and path.parent.parent.name else config.name
+    run = RunDir.of_picture(path)
+    return run.name if run is not None and run.name else config.name

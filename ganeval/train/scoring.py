@@ -5,7 +5,9 @@ Each scored checkpoint gives the record a sweep would write with `--reference <c
 scored), appended to the run's metrics.jsonl; a later sweep with those settings skips it, and a resumed run scores
 a due checkpoint again unless a record with exactly these settings (seed, metrics, N, ...) is there. The hook
 scores under the checkpoint's claim, as a sweep does (ganeval.sweep), so a sweep of the run beside the training
-scores each checkpoint once. The reference statistics are extracted once and cached, so every checkpoint after the
+(an evaluation job watching the run) and the hook score each checkpoint once. Training does not wait for a sweep: a
+checkpoint whose claim a sweep holds is tried again after each later checkpoint, and the run's last checkpoint
+waits for what is left. The reference statistics are extracted once and cached, so every checkpoint after the
 first costs only its own samples.
 """
 from __future__ import annotations
@@ -15,9 +17,10 @@ from pathlib import Path
 import torch
 
 from ..config import DataConfig, ScoreConfig
+from ..distributed import world
 from ..records import Record
 from ..runs import Checkpoint
-from ..sweep import Sweep
+from ..sweep import BUSY, Sweep
 from .config import TrainConfig
 
 
@@ -31,6 +34,7 @@ class CheckpointScorer:
             device=str(device), progress=False, data=DataConfig(data_root=data_root),
         )
         self.sweep = Sweep(config.data, self.score_config)  # one reference pass for the whole run, cached or not
+        self.pending: list[Checkpoint] = []  # due checkpoints whose claim another process held: tried again later
 
     def due(self, step: int, last: bool = False) -> bool:
         """Whether the checkpoint of `step` is scored: every `eval_every`-th scheduled one and the last; not one
@@ -46,14 +50,24 @@ class CheckpointScorer:
         a kill between the checkpoint and its score leaves it so, and the resumed run scores it then."""
         if not self.due(step, last):
             return False
-        checkpoint = Checkpoint(checkpoint)
-        return bool(self.sweep.missing(checkpoint, checkpoint.run.records()))
+        checkpoint, processes = Checkpoint(checkpoint), world()
+        records = checkpoint.run.records(skip_invalid=True) if processes.decides else []
+        lacking = self.sweep.missing(checkpoint, records) if processes.decides else None
+        return bool(processes.broadcast(lacking))  # every rank must agree: the score that follows is collective
 
     def __call__(self, checkpoint: Path, step: int, last: bool = False) -> Record | None:
-        """The record of `checkpoint` (also appended to the run's metrics.jsonl), or None when not due or when a
-        sweep beside the training scored it first; `last` marks a run's final checkpoint (a time budget may end it
-        before `steps`), which is always scored. Waits while a sweep holds the checkpoint's claim."""
-        if not self.due(step, last):
-            return None
-        records = self.sweep.score_claimed(Checkpoint(checkpoint), wait=True)
-        return records[0] if records else None
+        """Score `checkpoint` when due, and the due ones passed over before; returns its record (also appended to
+        the run's metrics.jsonl), or None when not due, scored already (by a sweep beside the training, say) or
+        passed over because a sweep holds its claim. `last` marks a run's final checkpoint (a time budget may end
+        it before `steps`): it is always due, and it waits for every checkpoint passed over."""
+        checkpoint = Checkpoint(checkpoint)
+        if self.due(step, last):
+            self.pending.append(checkpoint)
+        record, waiting, self.pending = None, self.pending, []
+        for each in waiting:
+            records = self.sweep.score_claimed(each, wait=last)
+            if records is BUSY:
+                self.pending.append(each)
+            elif records and each == checkpoint:
+                record = records[0]
+        return record
