@@ -115,7 +115,7 @@ def run_on_resized(
     images already at 299 x 299.
 
     Its forward takes uint8 only, because it resizes itself; at 299 -> 299 its TF1 bilinear is the identity, bit for
-    bit (tests/test_vgg16_resize.py), so our resized pixels reach its layers unchanged, with its own (x - 128) / 128.
+    bit (tests/test_resize.py), so our resized pixels reach its layers unchanged, with its own (x - 128) / 128.
     Only its uint8 check is waived, and only during this call.
     """
     from torch_fidelity import feature_extractor_inceptionv3 as fidelity_inception

@@ -36,7 +36,7 @@ def clean_resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     Matches cleanfid/resize.py `make_resizer("PIL", False, "bicubic", size)`: each channel as a PIL mode 'F' float32
     image, bicubic with PIL's antialiasing (the kernel widens by the scale factor when shrinking), no quantisation
     afterwards, clipped to 0..255. torch's antialiased bicubic uses PIL's kernel (a = -0.5, the same support), so it
-    runs batched on any device; it agrees with PIL to within 0.01 grey levels (tests/test_vgg16_resize.py).
+    runs batched on any device; it agrees with PIL to within 0.01 grey levels (tests/test_resize.py).
     """
     resized = F.interpolate(images.float(), size=size, mode="bicubic", antialias=True, align_corners=False)
     return resized.clamp_(0, 255)  # bicubic overshoots at edges; clean-fid clips, and so must we
