@@ -125,8 +125,8 @@ def _score_with(given: Input, planned: Plan, reference, config: ScoreConfig, sto
     """The score of the input read once under one planned extractor: the input's features, the metrics."""
     with timer.phase("extract_input"):
         features = extract_shared(given.samples, planned.extractor, keep_rows=planned.needs.input_rows,
-                                       logits=planned.needs.logits, batch_size=planned.batch_size,
-                                       progress=config.progress)
+                                  logits=planned.needs.logits, batch_size=planned.batch_size,
+                                  progress=config.progress)
     real = planned.reference
     check_dimensions(real, features.embedding.dim, planned.extractor, given.samples)
     derive = _deriver(store, real, features.embedding.device, timer)
