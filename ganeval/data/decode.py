@@ -13,7 +13,7 @@ import mmap
 import multiprocessing
 import os
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -49,11 +49,12 @@ def row_array(shape: tuple[int, ...], workers: int, first: int = 0) -> np.ndarra
 
 
 def decode_rows(images: np.ndarray, names: list[str], decode: ImageDecoder, workers: int, first: int = 0,
-                description: str = "decode") -> None:
-    """images[row] = decode(names[row]) for each row from `first` on, in `workers` processes where there are enough
-    rows to be worth them and `images` came from row_array (else in this one); the first error, by row, is raised as
-    `decode` raised it. A progress bar headed `description` counts the rows (see ganeval.progress)."""
-    rows = range(first, len(names))
+                description: str = "decode", rows: Sequence[int] | None = None) -> None:
+    """images[row] = decode(names[row]) for each row from `first` on (or each of `rows`, ascending, where given), in
+    `workers` processes where there are enough rows to be worth them and `images` came from row_array (else in this
+    one); the first error, by row, is raised as `decode` raised it. A progress bar headed `description` counts the
+    rows (see ganeval.progress)."""
+    rows = range(first, len(names)) if rows is None else rows
     with bar(len(rows), description) as shown:
         if not (_parallel(len(rows), workers) and _shared(images)):
             for row in rows:
@@ -96,16 +97,15 @@ class _Chunks(Dataset):
     """The rows to decode in runs of CHUNK_ROWS, written into the shared `images`; item i is None once its run is
     written, or the exception of its first image that fails, which the main process raises."""
 
-    def __init__(self, images: np.ndarray, names: list[str], decode: ImageDecoder, rows: range):
+    def __init__(self, images: np.ndarray, names: list[str], decode: ImageDecoder, rows: Sequence[int]):
         self.images, self.names, self.decode, self.rows = images, names, decode, rows
 
     def __len__(self) -> int:
         return math.ceil(len(self.rows) / CHUNK_ROWS)
 
-    def chunk(self, index: int) -> range:
+    def chunk(self, index: int) -> Sequence[int]:
         """The rows of item `index`."""
-        start = self.rows.start + index * CHUNK_ROWS
-        return range(start, min(start + CHUNK_ROWS, self.rows.stop))
+        return self.rows[index * CHUNK_ROWS:(index + 1) * CHUNK_ROWS]
 
     def __getitem__(self, index: int) -> Exception | None:
         for row in self.chunk(index):

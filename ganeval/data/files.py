@@ -3,6 +3,11 @@
 Folders and zips may come from anyone: an image's size is read from its header and checked against a pixel limit
 before it is decoded, a zip member's uncompressed size before it is read, and with `num_samples` only the chosen
 images are opened at all. Their images decode in worker processes (ganeval.data.decode), with the same checks.
+
+A folder's images are read as pytorch-fid, torch-fidelity and clean-fid read them: each through PIL's
+Image.convert("RGB") (RGBA's alpha dropped, not composited), so a folder mixing grey, palette, RGBA or CMYK images
+gives RGB, with a one-line note of what was converted; only grey images alone stay 1 channel, as Fashion-MNIST's do.
+Like "one size", this holds for the images used (a seeded subset's).
 """
 from __future__ import annotations
 
@@ -20,18 +25,35 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..atomic import write_atomically, write_error
-from ..errors import InputError
+from ..errors import InputError, warn_at_caller
 from .decode import decode_rows, row_array, worker_count
 from .samples import Samples, subset_rows
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+# pytorch-fid's list (bmp jpg jpeg pgm png ppm tif tiff webp), matched whatever the case of the name
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+NO_IMAGES = "no PNG or JPEG images (nor BMP, PGM, PPM, TIFF or WebP)"
 NPZ_KEYS = ("samples", "images", "features", "x", "arr_0")  # tried in order when an .npz holds several arrays
 MAX_IMAGE_PIXELS = 8192 * 8192  # the largest image (width x height) decoded; --max-image-pixels N raises it
 # A zip member may hold at most what an uncompressed 16-bit RGBA image of the pixel limit needs (8 bytes a pixel),
-# plus room for metadata: a PNG or JPEG of that many pixels is never larger, so a bigger member is refused unread.
+# plus room for metadata: a PNG, JPEG, TIFF or PPM of that many pixels is never larger (nor a 16-bit CMYK TIFF), so a
+# bigger member is refused unread.
 MEMBER_BYTES_PER_PIXEL, MEMBER_SLACK_BYTES = 8, 1 << 20
+# Image modes, each image's kept as a code (its index here) in an array shared with the decoding workers. Grey modes
+# come first ("I;16" stands for every 16-bit grey mode): a folder of them alone stays 1 channel; any other mode makes
+# the folder RGB. The names are those of the note that tells what was converted; OTHER_MODE is any mode not listed.
+GREY_MODES = ("L", "1", "I;16")
+MODES = GREY_MODES + ("RGB", "P", "RGBA", "LA", "PA", "RGBa", "La", "CMYK", "YCbCr", "RGBX", "LAB", "HSV")
+MODE_NAMES = {"L": "grey", "1": "1-bit", "I;16": "16-bit grey", "P": "palette", "LA": "grey+alpha",
+              "PA": "palette+alpha", "La": "grey+alpha"}
+ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+RGB_MODE, OTHER_MODE = MODES.index("RGB"), len(MODES)
 
 ImageOpener = Callable[[str], Any]  # an image's name -> a context manager yielding its path or a binary file
+
+
+class ImageModeWarning(UserWarning):
+    """Images of a folder or zip were converted to RGB from other modes (grey ones among colour ones, palette, RGBA,
+    CMYK), as pytorch-fid, torch-fidelity and clean-fid convert them; the message says how many, from which modes."""
 
 
 def load_path(path: str | Path, *, num_samples: int | None = None, seed: int = 0,
@@ -51,7 +73,8 @@ def load_path(path: str | Path, *, num_samples: int | None = None, seed: int = 0
         return Samples(array_to_samples(read_array(path), str(path)), str(path)).subset(num_samples, seed)
     if suffix == ".zip":
         return load_image_zip(path, num_samples=num_samples, seed=seed, max_image_pixels=limit, workers=workers)
-    raise InputError(f"{path}: unsupported input; give a .npy/.npz array, a .zip or a folder of PNG/JPEG images")
+    raise InputError(f"{path}: unsupported input; give a .npy/.npz array, a .zip or a folder of images "
+                     f"(PNG, JPEG, BMP, PGM, PPM, TIFF or WebP)")
 
 
 def pixel_limit(max_image_pixels: int | None) -> int:
@@ -127,12 +150,14 @@ def _unit_range_hint(array: np.ndarray) -> str:
 
 def load_image_folder(folder: Path, *, num_samples: int | None = None, seed: int = 0,
                       max_image_pixels: int | None = None, workers: int | None = None) -> Samples:
-    """The PNG/JPEG images under `folder` (recursively, sorted by path), all of them or a seeded subset of
-    `num_samples`; the images used must share one size. Only the chosen files are opened, decoded in `workers`
-    processes (as load_path takes)."""
+    """The images under `folder` (IMAGE_SUFFIXES in any case, recursively, sorted by path), all of them or a seeded
+    subset of `num_samples`; the images used must share one size (width x height). If the images used are all grey
+    (modes L, 1, 16-bit) they give 1 channel; images of any other mode (palette, RGBA, CMYK...), alone or mixed with
+    others, give RGB, each converted as Image.convert("RGB") does and noted in one ImageModeWarning (see
+    _load_images). Only the chosen files are opened, decoded in `workers` processes (as load_path takes)."""
     files = sorted(path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
     if not files:
-        raise InputError(f"{folder}: folder holds no PNG or JPEG images")
+        raise InputError(f"{folder}: folder holds {NO_IMAGES}")
     prefix = len(str(folder / "x")) - 1  # rglob's paths all start with folder/: their names inside it
     paths = {str(path)[prefix:]: path for path in files}
     chosen = _chosen(list(paths), num_samples, seed, str(folder))
@@ -142,9 +167,10 @@ def load_image_folder(folder: Path, *, num_samples: int | None = None, seed: int
 
 def load_image_zip(path: Path, *, num_samples: int | None = None, seed: int = 0,
                    max_image_pixels: int | None = None, workers: int | None = None) -> Samples:
-    """The PNG/JPEG members of a zip file (sorted by name), all of them or a seeded subset of `num_samples`; members
-    that would escape the archive's root are refused, and a chosen member's uncompressed size is checked before it is
-    read. Members decode in `workers` processes (as load_path takes), each reading the zip through its own handle."""
+    """The image members of a zip file (sorted by name; sizes and modes as load_image_folder takes them), all of
+    them or a seeded subset of `num_samples`; members that would escape the archive's root are refused, and a chosen
+    member's uncompressed size is checked before it is read. Members decode in `workers` processes (as load_path
+    takes), each reading the zip through its own handle."""
     limit = pixel_limit(max_image_pixels)
     workers = worker_count(workers)
     try:
@@ -156,7 +182,7 @@ def load_image_zip(path: Path, *, num_samples: int | None = None, seed: int = 0,
                 if name.startswith("/") or ".." in Path(name).parts or ":" in name:
                     raise InputError(f"{path}: member '{name}' points outside the archive's root")
             if not names:
-                raise InputError(f"{path}: zip holds no PNG or JPEG images")
+                raise InputError(f"{path}: zip holds {NO_IMAGES}")
             chosen = _chosen(names, num_samples, seed, str(path))
             return _load_images(path, chosen, _ZipMembers(path, archive, limit), lambda name: f"{path}:{name}", limit,
                                 workers)
@@ -201,35 +227,91 @@ def _load_images(source: Path, names: list[str], open_image: ImageOpener, label:
                  limit: int, workers: int) -> Samples:
     """Decode the named images into one array sized from the first one's header (read here), the others in
     `workers` processes; each image's header is checked (pixel limit, the first one's size) before it is decoded, so
-    a bad file costs no decoding and little memory."""
+    a bad file costs no decoding and little memory.
+
+    Images may differ in mode, as peers allow: the array has 1 channel while every image is grey (GREY_MODES), else 3,
+    each image converted to RGB as pytorch-fid, torch-fidelity and clean-fid do (Image.convert("RGB"): grey repeated
+    in each channel, a palette's colours looked up, RGBA's alpha dropped rather than composited, CMYK converted
+    naively), except that 16-bit grey keeps its top 8 bits as it does alone (convert clips it at 255). A colour image
+    met after grey ones is only looked at then; _widened decodes it once the array is RGB. The conversions are noted
+    in one warning (_note_conversions)."""
     with _pil_pixel_limit(limit):  # once for all images (workers inherit it): catch_warnings per image costs a third
         with open_image(names[0]) as member, _opened_image(member, label(names[0]), limit) as image:
-            shape = (_channels(image, label(names[0])), image.height, image.width)
-            images = _image_array(source, len(names), shape, workers)
-            images[0] = decode_image(image)
+            first_mode = _mode_code(image, label(names[0]))
+            size, channels = (image.height, image.width), _mode_channels(first_mode)
+            images = _image_array(source, len(names), (channels, *size), workers)
+            modes = row_array((len(names),), workers, first=1)  # shared with the workers as `images` is
+            modes[0], images[0] = first_mode, decode_image(image)
+        rows = {name: row for row, name in enumerate(names)}
 
         def decode(name: str) -> np.ndarray:
+            # reads `channels` when called: 3 in _widened's workers, forked after it is set
             with open_image(name) as member, _opened_image(member, label(name), limit) as image:
-                found = (_channels(image, label(name)), image.height, image.width)
-                if found != shape:
-                    raise InputError(f"{source}: images of mixed sizes ({names[0]} is {_chw(shape)}, "
-                                     f"{name} is {_chw(found)})")
-                return decode_image(image)
+                mode = _mode_code(image, label(name))
+                if (image.height, image.width) != size:
+                    raise InputError(f"{source}: images of mixed sizes ({names[0]} is "
+                                     f"{_chw((_mode_channels(first_mode), *size))}, {name} is "
+                                     f"{_chw((_mode_channels(mode), image.height, image.width))})")
+                modes[rows[name]] = mode
+                if _mode_channels(mode) > channels:
+                    return np.zeros((), np.uint8)  # a colour image among grey ones so far: decoded by _widened
+                return decode_image(image)  # a grey image in an RGB array is repeated in each channel on assignment
 
         decode_rows(images, names, decode, workers, first=1, description=f"decode {source}")
+        colour = np.flatnonzero(modes >= len(GREY_MODES)).tolist()
+        if channels == 1 and colour:
+            channels = 3
+            images = _widened(source, images, names, colour, decode, workers)
+    if channels == 3:
+        _note_conversions(source, modes)
     return Samples(torch.from_numpy(images), str(source))
 
 
-def _image_array(source: Path, count: int, shape: tuple[int, int, int], workers: int) -> np.ndarray:
-    """Room for `count` images of `shape` (shared with the `workers` that decode them), refused in one line when it
-    is more than half the machine's memory (many small, highly compressed large images: each passes the pixel
-    limit, all of them together would not fit)."""
+def _widened(source: Path, grey: np.ndarray, names: list[str], colour: list[int], decode: Callable[[str], np.ndarray],
+             workers: int) -> np.ndarray:
+    """The 1-channel `grey` array as RGB: each of its rows repeated in three channels (what convert("RGB") gives a
+    grey image), then the `colour` rows it skipped decoded into it (`decode` now giving RGB), in `workers` processes
+    where there are enough of them."""
+    wide = _image_array(source, len(names), (3, *grey.shape[2:]), workers, first=len(names) - len(colour))
+    wide[:] = grey
+    decode_rows(wide, names, decode, workers, rows=colour, description=f"decode {source} (colour images)")
+    return wide
+
+
+def _mode_code(image: Image.Image, name: str) -> int:
+    """The code of `image`'s mode (its index in MODES); 32-bit modes are refused naming `name`."""
+    _channels(image, name)
+    mode = "I;16" if image.mode.startswith("I;16") else image.mode
+    return MODES.index(mode) if mode in MODES else OTHER_MODE
+
+
+def _mode_channels(code: int) -> int:
+    return 1 if code < len(GREY_MODES) else 3
+
+
+def _note_conversions(source: Path, modes: np.ndarray) -> None:
+    """Warn, in one line, how many images of an RGB array were converted to RGB, and from which modes."""
+    counts = np.bincount(modes, minlength=OTHER_MODE + 1).tolist()
+    counts[RGB_MODE] = 0
+    converted = sum(counts)
+    if not converted:
+        return
+    named = [(MODES[code] if code < OTHER_MODE else "other", count) for code, count in enumerate(counts) if count]
+    parts = ", ".join(f"{count} {MODE_NAMES.get(mode, mode)}" for mode, count in named)
+    alpha = "; alpha dropped" if any(mode in ALPHA_MODES for mode, _ in named) else ""
+    warn_at_caller(f"{source}: {converted} of {len(modes)} images converted to RGB ({parts}{alpha})", ImageModeWarning)
+
+
+def _image_array(source: Path, count: int, shape: tuple[int, int, int], workers: int, first: int = 1) -> np.ndarray:
+    """Room for `count` images of `shape` (shared with the `workers` that decode those from row `first` on, or as
+    many), refused in one line when it is more than half the machine's memory (many small, highly compressed large
+    images: each passes the pixel limit, all of them together would not fit)."""
     needed = count * int(np.prod(shape))
     available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
     if needed > available:
         raise InputError(f"{source}: {count} images of {_chw(shape)} need {needed / 2**30:.1f} GiB, more than half "
                          f"this machine's memory; score a subset with --num-samples N")
-    return row_array((count, *shape), workers, first=1)  # row 0 is decoded by _load_images itself
+    return row_array((count, *shape), workers, first=first)  # first=1: row 0 is decoded by _load_images itself
 
 
 def image_shape(source, name: str | None = None, max_image_pixels: int | None = None) -> tuple[int, int, int]:
