@@ -21,9 +21,9 @@ from .compare import compare  # noqa: E402
 from .config import ScoreConfig  # noqa: E402
 from .tables import load_records  # noqa: E402
 
-_LAZY = {"score": ("pipeline", "score_keywords")}
+_LAZY = {"score": ("pipeline", "score_keywords"), "Evaluator": ("evaluator", "Evaluator")}
 
-__all__ = ["GanevalError", "ScoreConfig", "__version__", "compare", "load_records", "score"]
+__all__ = ["Evaluator", "GanevalError", "ScoreConfig", "__version__", "compare", "load_records", "score"]
 
 
 def __getattr__(name: str):

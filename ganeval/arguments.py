@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .config import BootstrapOptions, DataConfig, ExtractorConfig, ScoreConfig, flag_fields
+from .config import BootstrapOptions, DataConfig, ExtractorConfig, GeneratorOptions, ScoreConfig, flag_fields
 from .errors import InputError
 from .metrics.registry import METRIC_FAMILIES, Metric, parse_metrics
 from .presets import PRESETS, apply_preset
@@ -41,6 +41,24 @@ def score_config(args: argparse.Namespace) -> ScoreConfig:
         **_flag_values(args, ScoreConfig),
     )
     return apply_preset(config, getattr(args, "preset", None))
+
+
+def generator_options(args: argparse.Namespace) -> GeneratorOptions:
+    """The GeneratorOptions of `score`'s generator flags (their defaults where the command has none)."""
+    return GeneratorOptions(**_flag_values(args, GeneratorOptions))
+
+
+def generator_arguments(args: argparse.Namespace) -> dict[str, str]:
+    """--generator-arg KEY=VALUE, repeated, as a python: factory's keyword arguments."""
+    arguments: dict[str, str] = {}
+    for given in getattr(args, "generator_arg", None) or ():
+        key, separator, value = given.partition("=")
+        if not separator or not key.isidentifier():
+            raise InputError(f"--generator-arg {given}: give KEY=VALUE, KEY a Python name (e.g. checkpoint=G.pt)")
+        if key in arguments:
+            raise InputError(f"--generator-arg {key} is given twice")
+        arguments[key] = value
+    return arguments
 
 
 def _flag_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from typing import Any
 
 from . import __version__
 from .arguments import EXTRACTOR_NAMES, option_dest
-from .config import (DEFAULT_DIST_TIMEOUT_S, DEFAULT_REPLICATES, DEFAULT_SEED, DataConfig, ExtractorConfig, ScoreConfig,
-                     flag_fields)
+from .config import (DEFAULT_DIST_TIMEOUT_S, DEFAULT_REPLICATES, DEFAULT_SEED, DataConfig, ExtractorConfig,
+                     GeneratorOptions, ScoreConfig, flag_fields)
 from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, GanevalError
 from .metrics.registry import METRIC_FAMILIES, computed_families, default_families
 from .presets import PRESETS
@@ -194,7 +194,9 @@ def _add_extractor_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_score_command(commands) -> None:
     score_parser = commands.add_parser("score", help="score samples against a reference")
-    score_parser.add_argument("input", help="samples to score: a source spec (fashion-mnist:test, ring8, ...), an array file, a folder or zip of images")
+    score_parser.add_argument("input", help="samples to score: a source spec (fashion-mnist:test, ring8, ...), an array "
+                              "file, a folder or zip of images, a checkpoint or run, or a generator: "
+                              "python:MODULE:FUNCTION, an .onnx file, a TorchScript or .pt2 file (with --latent-dim)")
     score_parser.add_argument("reference_positional", nargs="?", metavar="REFERENCE",
                               help="the reference, as in `pytorch_fid A B` (the same as --reference)")
     score_parser.add_argument("--reference", help="reference: the same forms as INPUT, ref:KEY, or an .npz with mu and sigma")
@@ -216,6 +218,11 @@ def _add_score_command(commands) -> None:
                               "level, e.g. 0.95 (resampling the extracted features; nothing is extracted twice)")
     score_parser.add_argument("--ci-replicates", type=int, default=DEFAULT_REPLICATES,
                               help=f"bootstrap replicates for --ci (default {DEFAULT_REPLICATES})")
+    generator = score_parser.add_argument_group("a generator of your own (INPUT python:MODULE:FUNCTION, .onnx, "
+                                                 "TorchScript, .pt2)")
+    add_config_flags(generator, GeneratorOptions)
+    generator.add_argument("--generator-arg", action="append", default=[], metavar="KEY=VALUE",
+                           help="a keyword argument of a python: factory, e.g. checkpoint=G.pt (repeatable)")
     _add_extraction_options(score_parser, None)
     score_parser.set_defaults(handler="run_score")
 

@@ -10,17 +10,19 @@ import sys
 from pathlib import Path
 
 from . import demo
-from .arguments import score_config
+from .arguments import generator_arguments, generator_options, score_config
 from .atomic import check_output_file, check_output_folder, write_text_atomically
 from .formatting import format_interval, format_number
 from .compare import compare, render
 from .data import load_source
 from .data.files import save_samples
 from .device import resolve_device
-from .config import BootstrapOptions, DataConfig
+from .config import BootstrapOptions, DataConfig, GeneratorOptions, flag_fields
 from .distributed import init_world, world
 from .errors import EXIT_CHECK_FAILED, EXIT_OK, GanevalError
 from .data.checkpoint import CheckpointSource
+from .data.generator import GeneratorSource, LabelSpec, LatentSpec
+from .data.generator_files import is_generator_spec, load_generator
 from .pipeline import create_for, resolve_extractor_name, score_all, tune
 from .features.cache import cache_dir, list_references, read_card
 from .gate import Limits, check_alpha, gate_targets, parse_limits, read_limits
@@ -199,7 +201,7 @@ def run_score(args: argparse.Namespace) -> int:
     if args.save_stats is not None and len(config.extractor.names) > 1:
         raise GanevalError(f"--save-stats writes one feature space's moments; --extractor {config.extractor.name} "
                            f"names {len(config.extractor.names)}")
-    scores = score_all(args.input, args.reference, config, store)
+    scores = score_all(_score_input(args, config), args.reference, config, store)
     if processes.is_main:
         if args.save_stats is not None:
             save_moments(args.save_stats, scores[0].features.embedding)
@@ -208,6 +210,28 @@ def run_score(args: argparse.Namespace) -> int:
             print(json.dumps(record.to_json()) if args.json else format_record(record.to_json()), flush=True)
         _write_outputs(args, args.input, [record.to_json() for record in records])
     return EXIT_OK
+
+
+def _score_input(args: argparse.Namespace, config) -> str | GeneratorSource:
+    """INPUT as given, or the GeneratorSource it names (python:MODULE:FUNCTION, .onnx, TorchScript, .pt2) sampled
+    as the generator flags say; those flags are refused for other inputs."""
+    options, arguments = generator_options(args), generator_arguments(args)
+    if not is_generator_spec(args.input):
+        defaults = GeneratorOptions()
+        given = [field.metadata["flag"] for field in flag_fields(GeneratorOptions)
+                 if getattr(options, field.name) != getattr(defaults, field.name)]
+        if given or arguments:
+            flags = ", ".join(given + (["--generator-arg"] if arguments else []))
+            raise GanevalError(f"{flags}: for a generator of your own (python:MODULE:FUNCTION, .onnx, TorchScript, "
+                               f".pt2); {args.input} is not one")
+        return args.input
+    if options.latent_dim is None:
+        raise GanevalError(f"{args.input}: say the size of the generator's latent vector: --latent-dim D")
+    device = resolve_device(config.device)
+    loaded = load_generator(args.input, arguments=arguments, trust=options.trust_generator, device=device)
+    return GeneratorSource(loaded.generator, LatentSpec(options.latent_dim, options.latent_kind),
+                           LabelSpec.of(options.labels, options.num_classes, options.label_arg),
+                           output_range=options.output_range, device=device, name=loaded.name, sha256=loaded.sha256)
 
 
 def _reference_argument(args: argparse.Namespace) -> str:

@@ -22,6 +22,8 @@ DEFAULT_REPLICATES = 200  # bootstrap replicates of --ci
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_DIST_TIMEOUT_S = 300  # torchrun: how long a process waits for the others before the job gives up
 LATENT_KINDS = ("normal", "sobol")  # checkpoints: a normal latent stream, or a scrambled Sobol sequence
+GENERATOR_LATENT_KINDS = ("normal", "uniform", "sobol")  # a user's generator: also uniform in [-1, 1]
+OUTPUT_RANGES = ("-1,1", "0,1", "uint8")  # what a user's generator returns
 FID_BOOTSTRAP_METHODS = ("auto", "exact", "expansion")
 
 
@@ -108,6 +110,32 @@ class DataConfig:
     def __post_init__(self) -> None:  # every source, not only the folders that use it
         if self.workers is not None and (isinstance(self.workers, bool) or self.workers < 0):
             raise InputError(f"--workers {self.workers}: must be a whole number, 0 or more (0 decodes in this process)")
+
+
+@dataclass(frozen=True)
+class GeneratorOptions:
+    """How a user's own generator (`ganeval score MODEL ...`: python:MODULE:FUNCTION, an ONNX file, a trusted
+    TorchScript or torch.export file) is sampled; see ganeval.data.generator."""
+
+    latent_dim: int | None = field(default=None, metadata=flag(
+        "--latent-dim", "generators: the size of the latent vector (required for a generator)", metavar="D"))
+    latent_kind: str = field(default="normal", metadata=flag(
+        "--latent-kind", "generators: latents from a standard normal, uniform in [-1, 1], or a scrambled Sobol "
+        "sequence (default normal)", choices=GENERATOR_LATENT_KINDS))
+    labels: str | None = field(default=None, metadata=flag(
+        "--labels", "generators: class labels: uniform (over --num-classes), data (the reference's label histogram) "
+        "or a FILE of integer labels (.npy or text); default none", metavar="uniform|data|FILE"))
+    num_classes: int | None = field(default=None, metadata=flag(
+        "--num-classes", "generators: the number of classes of --labels uniform", metavar="K"))
+    label_arg: str | None = field(default=None, metadata=flag(
+        "--label-arg", "generators: the keyword the labels are passed as (default: the second positional argument)",
+        metavar="NAME"))
+    output_range: str = field(default="-1,1", metadata=flag(
+        "--output-range", "generators: what the generator returns: -1,1 (tanh, the default), 0,1 or uint8",
+        choices=OUTPUT_RANGES))
+    trust_generator: bool = field(default=False, metadata=flag(
+        "--trust-generator", "load a TorchScript or torch.export generator file: a program that runs with your "
+        "permissions"))
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,11 @@ class ValueRangeWarning(UserWarning):
     """The two sides hold values on different scales ([0, 1] against [0, 255]): the scores compare the scaling."""
 
 
+class ImageModeWarning(UserWarning):
+    """Images of a folder or zip were converted to RGB from other modes (grey ones among colour ones, palette, RGBA,
+    CMYK), as pytorch-fid, torch-fidelity and clean-fid convert them; the message says how many, from which modes."""
+
+
 class RecordsWarning(UserWarning):
     """A line of a metrics.jsonl could not be read (a writer killed mid-line leaves one)."""
 

@@ -198,6 +198,7 @@ def make_record(described: Described, values: dict, diagnostics: dict, origin: O
             "reference_content_sha256": real.card.content_sha256 if real.card else None,
             "reference_from_cache": real.from_cache,
             "device": str(extractor.device),
+            **({"generator": origin.generator} if origin.generator else {}),
         },
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         ci_level=origin.settings.ci_level, preset=origin.preset, **_checkpoint_fields(origin),
@@ -216,8 +217,10 @@ def _checkpoint_fields(origin: Origin) -> dict:
 @dataclass(frozen=True)
 class Origin:
     """Where the input came from and what was asked: a checkpoint's run, file, step, ema and latents (None for other
-    inputs), the settings a sweep compares (recorded for checkpoints; ci_level for every record) and the preset."""
+    inputs), the settings a sweep compares (recorded for checkpoints; ci_level for every record), the preset, and a
+    user's generator (recorded in the provenance)."""
 
     checkpoint: CheckpointInfo | None
     settings: ScoreSettings
     preset: str | None = None  # the protocol the score followed (--preset)
+    generator: dict | None = None  # a user's generator: its name, file hash, latents, labels and output range

@@ -12,12 +12,16 @@ True
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 from .config import BootstrapOptions, DataConfig, ExtractorConfig, ScoreConfig
 from .data import AtMost, Samples, load_source
 from .data.checkpoint import GENERATION_BATCH, CheckpointInfo, CheckpointSource, is_checkpoint
+from .data.generator import GeneratorSource, LabelSpec, LatentSpec
 from .data.samples import warn_if_scales_differ
 from .device import resolve_device
 from .distributed import world
@@ -71,6 +75,7 @@ class Input:
 
     samples: Samples
     checkpoint: CheckpointInfo | None = None
+    generator: dict | None = None  # a GeneratorSource's provenance (name, file hash, latents, labels, output range)
 
 
 def score(source: str | Path | Samples, reference: str | Path | Samples | ReferenceSpec,
@@ -102,10 +107,16 @@ def score_all(source, reference, config: ScoreConfig | None = None,
     main = world().is_main  # under torchrun, joined or not, rank 0 writes
     shared = PhaseTimer(config.progress if main else False)
     with showing(config.progress if main else False):  # the bars of decoding, generation and extraction
-        with shared.phase("generate" if is_checkpoint(source) else "decode"):  # where the input's time goes
+        if _wants_reference_labels(source):  # a conditional generator drawing the reference's label histogram
+            with shared.phase("reference"):
+                side = read_reference(reference, config, store)
+            source = with_reference_labels(source, side)
+        generated = is_checkpoint(source) or isinstance(source, GeneratorSource)
+        with shared.phase("generate" if generated else "decode"):  # where the input's time goes
             given = open_input(source, config)
-        with shared.phase("reference"):
-            side = read_reference(reference, config, store)
+        if not _wants_reference_labels(source):
+            with shared.phase("reference"):
+                side = read_reference(reference, config, store)
         configs = [config.for_extractor(name) for name in config.extractor.names]
         timers = [shared.fork() for _ in configs]
         # every extractor planned (created, its weights found, the reference checked and extracted) before the
@@ -127,15 +138,22 @@ def _score_with(given: Input, planned: Plan, reference, config: ScoreConfig, sto
         features = extract_shared(given.samples, planned.extractor, keep_rows=planned.needs.input_rows,
                                   logits=planned.needs.logits, batch_size=planned.batch_size,
                                   progress=config.progress)
+    settings = ScoreSettings.asked(reference if isinstance(reference, (str, Path)) else None, config)
+    origin = Origin(given.checkpoint, settings, config.preset, given.generator)
+    return Scored(record_of(features, given.samples, planned, origin, config, store, timer), features)
+
+
+def record_of(features: Features, samples: Samples, planned: Plan, origin: Origin, config: ScoreConfig,
+              store: ReferenceStore, timer: PhaseTimer) -> Record:
+    """The record of the input's `features` (of `samples`, which name the input in the record and in messages)
+    under a planned extractor: every family's values, diagnostics and timing."""
     real = planned.reference
-    check_dimensions(real, features.embedding.dim, planned.extractor, given.samples)
+    check_dimensions(real, features.embedding.dim, planned.extractor, samples)
     derive = _deriver(store, real, features.embedding.device, timer)
     values, diagnostics = compute_metrics(planned.families, real, features, config, derive, timer)
     diagnostics["timing"] = timer.summary()
-    described = Described(given.samples.name, len(given.samples), real, planned.extractor, config.seed)
-    settings = ScoreSettings.asked(reference if isinstance(reference, (str, Path)) else None, config)
-    record = make_record(described, values, diagnostics, Origin(given.checkpoint, settings, config.preset))
-    return Scored(record, features)
+    described = Described(samples.name, features.embedding.num_samples, real, planned.extractor, config.seed)
+    return make_record(described, values, diagnostics, origin)
 
 
 @dataclass(frozen=True)
@@ -215,7 +233,17 @@ def tune(extractor: FeatureExtractor, config: ScoreConfig, samples: Samples) -> 
 
 def open_input(source, config: ScoreConfig) -> Input:
     """The samples to score: a seeded subset of `config.num_samples` (seed + 1: never the reference's subset), or
-    the samples a checkpoint generates from the latent stream of `config.seed`."""
+    the samples a checkpoint or a GeneratorSource generates from the latent stream of `config.seed` (under
+    torchrun each rank generates a block of whole batches)."""
+    if isinstance(source, GeneratorSource):
+        if config.num_samples is None:
+            raise InputError(f"generator {source.name}: say how many samples to generate (--num-samples N)")
+        if config.latents != "normal":
+            raise InputError(f"--latents {config.latents} applies to checkpoints; a generator's latents are its "
+                             f"latent kind (--latent-kind {source.latent.kind})")
+        count, processes = config.num_samples, world()
+        block = source.generate(count, config.seed, processes.shard(count, unit=source.batch_size))
+        return Input(Samples(processes.gather_rows(block), source.name), generator=source.provenance())
     if is_checkpoint(source):
         checkpoint = CheckpointSource(source, ema=config.ema, latents=config.latents,
                                       device=resolve_device(config.device))
@@ -231,6 +259,20 @@ def open_input(source, config: ScoreConfig) -> Input:
     return Input(load_source(source, num_samples=config.num_samples, seed=config.seed + 1, data_root=data.data_root,
                              download=data.download, max_image_pixels=data.max_image_pixels,
                              workers=data.workers))
+
+
+def _wants_reference_labels(source) -> bool:
+    return isinstance(source, GeneratorSource) and source.labels.kind == "data" and not source.labels.weights
+
+
+def with_reference_labels(source: GeneratorSource, side: ReferenceSide) -> GeneratorSource:
+    """`source` drawing its labels from the reference's label histogram (`--labels data`, as stylegan does)."""
+    labels = side.samples.labels if side.samples is not None else None
+    if labels is None or labels.dim() != 1:
+        raise InputError(f"--labels data: reference {side.spec.name} has no class labels to draw from; give "
+                         f"--labels uniform --num-classes K, or a labelled reference (fashion-mnist:train)")
+    weights = torch.bincount(labels.long()).double()
+    return dataclasses.replace(source, labels=dataclasses.replace(source.labels, weights=tuple(weights.tolist())))
 
 
 def _reference_side(spec: ReferenceSpec, config: ScoreConfig, store: ReferenceStore):
@@ -336,6 +378,10 @@ _CONFIG_KEYWORDS = {"num_samples", "reference_samples", "seed", "batch_size", "d
 _DATA_KEYWORDS = {"data_root", "download", "max_image_pixels", "workers"}
 
 
+GENERATOR_KEYWORDS = {"latent_dim", "latent_kind", "labels", "num_classes", "label_arg", "generator_kwargs",
+                       "output_range"}
+
+
 def score_keywords(samples, reference, metrics: str | list[str] | None = None, **keywords) -> dict:
     """score() with keywords: `extractor` (a name, or an extractor object), `extractor_options` ({name: options}),
     `options` (MetricOptions), `ci` (a level such as 0.95, or BootstrapOptions), `save_stats` (write the input's
@@ -343,20 +389,49 @@ def score_keywords(samples, reference, metrics: str | list[str] | None = None, *
     reference_samples, seed, batch_size, device, ema, latents, use_cache, progress, data_root, download,
     max_image_pixels, workers). Returns the record.
 
+    `samples` may be a generator (a callable or nn.Module: latents [, labels] -> images), scored on `num_samples`
+    samples drawn with `latent_dim` (required), `latent_kind` ('normal', 'uniform', 'sobol'), `labels` ('uniform'
+    with `num_classes`, 'data', or a sequence of labels), `label_arg` (the keyword the labels go to; default: the
+    second positional argument), `generator_kwargs` (more keyword arguments) and `output_range` ('-1,1', '0,1',
+    'uint8'); see ganeval.data.generator.
+
     >>> record = score_keywords("ring8", "ring8", "fid,prdc", seed=1, progress=False, use_cache=False)
     >>> record["fid"] < 0.01 and record["coverage"] > 0.9
     True
     """
     save_stats = keywords.pop("save_stats", None)
+    generator_keywords = {key: keywords.pop(key) for key in GENERATOR_KEYWORDS & set(keywords)}
     config = config_from_keywords(metrics, keywords)
     if save_stats is not None:
         from .reference import check_stats_path
 
         check_stats_path(save_stats)
+    if _is_generator(samples):
+        samples = generator_source(samples, device=resolve_device(config.device), **generator_keywords)
+    elif generator_keywords:
+        raise TypeError(f"score() got generator keyword arguments ({', '.join(sorted(generator_keywords))}) for "
+                        f"samples that are not a generator")
     scored = score_in_full(samples, reference, config)
     if save_stats is not None:
         save_moments(save_stats, scored.features.embedding)
     return scored.record.to_json()
+
+
+def _is_generator(samples) -> bool:
+    return isinstance(samples, GeneratorSource) or callable(samples) and not isinstance(samples, (str, Path, Samples))
+
+
+def generator_source(generator, *, device: torch.device, latent_dim: int | None = None, latent_kind: str = "normal",
+                     labels=None, num_classes: int | None = None, label_arg: str | None = None,
+                     generator_kwargs: dict | None = None, output_range: str = "-1,1") -> GeneratorSource:
+    """A GeneratorSource of `generator` (returned as it is when it is one) from score()'s keyword arguments."""
+    if isinstance(generator, GeneratorSource):
+        return generator
+    if latent_dim is None:
+        raise InputError(f"{getattr(generator, '__qualname__', type(generator).__name__)}: a generator needs "
+                         f"latent_dim (the size of its latent vectors)")
+    return GeneratorSource(generator, LatentSpec(latent_dim, latent_kind), LabelSpec.of(labels, num_classes, label_arg),
+                           dict(generator_kwargs or {}), output_range, device)
 
 
 def config_from_keywords(metrics, keywords: dict) -> ScoreConfig:

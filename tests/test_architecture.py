@@ -77,7 +77,7 @@ FLOORS = (
     ("sources and features", ("data", "nets", "features", "reference")),
     ("metrics", ("metrics", "evaluate")),
     ("pipeline", ("pipeline",)),
-    ("orchestration", ("sweep", "compare", "report", "gate", "verdicts", "train", "human", "showcase")),
+    ("orchestration", ("sweep", "evaluator", "compare", "report", "gate", "verdicts", "train", "human", "showcase")),
     ("interface", ("demo", "arguments", "commands", "cli", "__main__", "")),
 )
 

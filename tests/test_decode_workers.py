@@ -73,12 +73,12 @@ def test_few_images_decode_in_this_process(tmp_path, loaders):
 @pytest.mark.parametrize("odd", ["rgb", "size"])
 def test_mixed_sizes_in_a_worker_are_one_line(tmp_path, loaders, as_zip, odd):
     folder = write_pngs(tmp_path / "pngs")
-    image = np.zeros((28, 28, 3) if odd == "rgb" else (30, 30), np.uint8)
-    Image.fromarray(image).save(folder / "0070.png")  # grey 28x28 before: refused today, with or without workers
+    image = np.zeros((30, 30, 3) if odd == "rgb" else (30, 30), np.uint8)
+    Image.fromarray(image).save(folder / "0070.png")  # grey 28x28 before: refused, with or without workers
     source = zipped(folder, tmp_path / "pngs.zip") if as_zip else folder
     with pytest.raises(InputError) as raised:
         load_source(source, workers=2)
-    found = "3x28x28" if odd == "rgb" else "1x30x30"
+    found = "3x30x30" if odd == "rgb" else "1x30x30"  # a colour image among grey ones is read (RGB); its size is not
     assert str(raised.value) == f"{source}: images of mixed sizes (0000.png is 1x28x28, 0070.png is {found})"
     assert loaders == [2] and multiprocessing.active_children() == []
 

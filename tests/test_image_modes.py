@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from ganeval.data import decode, files, load_source
-from ganeval.data.files import ImageModeWarning
+from ganeval.errors import ImageModeWarning
 from ganeval.data.samples import subset_rows
 from ganeval.errors import InputError
 

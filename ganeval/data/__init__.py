@@ -4,7 +4,7 @@
   stacked-fashion-mnist:train|test  three Fashion-MNIST images stacked as RGB, labels = class triples (1,000 modes)
   cifar10:train|test                CIFAR-10 through torchvision (needs --download or an existing copy)
   ring8, grid25                     the VEEGAN/PacGAN 2D Gaussian mixtures
-  PATH                              a .npy/.npz array, a folder of PNG/JPEG images, or a .zip of images
+  PATH                              a .npy/.npz array, a folder of images (PNG, JPEG, BMP, WebP, TIFF, PGM, PPM), or a .zip of images
 """
 from __future__ import annotations
 

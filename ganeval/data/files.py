@@ -25,7 +25,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..atomic import write_atomically, write_error
-from ..errors import InputError, warn_at_caller
+from ..errors import ImageModeWarning, InputError, warn_at_caller
 from .decode import decode_rows, row_array, worker_count
 from .samples import Samples, subset_rows
 
@@ -49,11 +49,6 @@ ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 RGB_MODE, OTHER_MODE = MODES.index("RGB"), len(MODES)
 
 ImageOpener = Callable[[str], Any]  # an image's name -> a context manager yielding its path or a binary file
-
-
-class ImageModeWarning(UserWarning):
-    """Images of a folder or zip were converted to RGB from other modes (grey ones among colour ones, palette, RGBA,
-    CMYK), as pytorch-fid, torch-fidelity and clean-fid convert them; the message says how many, from which modes."""
 
 
 def load_path(path: str | Path, *, num_samples: int | None = None, seed: int = 0,

@@ -24,26 +24,42 @@ class Features:
     logits: FeatureStats | None = None
 
 
+class FeatureAccumulator:
+    """The streaming statistics of one extractor's outputs, batch by batch: the embedding's (rows kept where a
+    metric needs them) and the logits' (always with rows). `logits`: None (not extracted), 'required' (a missing
+    logits output is an error) or 'optional' (dropped when the extractor returns none, as IS chosen by default is).
+    extract() runs one over a sample set; ganeval.Evaluator.update feeds one the images a training loop gives."""
+
+    def __init__(self, extractor: FeatureExtractor, *, keep_rows: bool, logits: str | None = None) -> None:
+        self.extractor, self.logits = extractor, logits
+        self.wanted = {"embedding": (extractor.feature_layer, FeatureStats(keep_raw=keep_rows))}
+        if logits and extractor.logits_layer:
+            self.wanted["logits"] = (extractor.logits_layer, FeatureStats(keep_raw=True))
+
+    def add(self, batch: torch.Tensor) -> None:
+        """Extract one batch (uint8 images or float points, on the extractor's device) and add its outputs."""
+        outputs = self.extractor(batch)
+        if self.logits == "optional" and "logits" in self.wanted and self.wanted["logits"][0] not in outputs:
+            del self.wanted["logits"]
+        for layer, stats in self.wanted.values():
+            if layer not in outputs:
+                raise InputError(f"extractor '{self.extractor.name}' returned no '{layer}' output")
+            stats.update(outputs[layer].reshape(outputs[layer].shape[0], -1))
+
+    def features(self) -> Features:
+        return Features(**{name: stats for name, (_, stats) in self.wanted.items()})
+
+
 def extract(samples: Samples, extractor: FeatureExtractor, *, keep_rows: bool, logits: str | None = None,
             batch_size: int, progress: bool | None, rows: range | None = None) -> Features:
-    """One pass over `samples` (or over its contiguous `rows`: a shard). `logits`: None (not extracted), 'required'
-    (a missing logits output is an error) or 'optional' (dropped when the extractor returns none, as IS chosen by
-    default is)."""
-    wanted = {"embedding": (extractor.feature_layer, FeatureStats(keep_raw=keep_rows))}
-    if logits and extractor.logits_layer:
-        wanted["logits"] = (extractor.logits_layer, FeatureStats(keep_raw=True))
+    """One pass over `samples` (or over its contiguous `rows`: a shard); `logits` as FeatureAccumulator takes it."""
+    accumulator = FeatureAccumulator(extractor, keep_rows=keep_rows, logits=logits)
     total = len(samples) if rows is None else len(rows)
     with bar(total, f"features {samples.name}", unit="sample", progress=progress) as shown:
         for batch in ahead(samples.batches(batch_size, rows), extractor.device):
-            outputs = extractor(batch)
-            if logits == "optional" and "logits" in wanted and wanted["logits"][0] not in outputs:
-                del wanted["logits"]
-            for layer, stats in wanted.values():
-                if layer not in outputs:
-                    raise InputError(f"extractor '{extractor.name}' returned no '{layer}' output")
-                stats.update(outputs[layer].reshape(outputs[layer].shape[0], -1))
+            accumulator.add(batch)
             shown.update(len(batch))
-    return Features(**{name: stats for name, (_, stats) in wanted.items()})
+    return accumulator.features()
 
 
 def extract_shared(samples: Samples, extractor: FeatureExtractor, *, keep_rows: bool, logits: str | None = None,

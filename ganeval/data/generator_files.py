@@ -1,0 +1,168 @@
+"""Generators named on the command line (`ganeval score MODEL REF ...`), loaded as callables:
+
+  python:PACKAGE.MODULE:FUNCTION  a factory of the user's own code returning the generator (an nn.Module or any
+                                  callable); `--generator-arg KEY=VALUE` are its keyword arguments (strings), as
+                                  `uvicorn module:app` names an app; the current folder is importable
+  FILE.onnx                       run with onnxruntime (`pip install ganeval[onnx]`); its first input takes the
+                                  latents, a second the labels; external data files must sit in the model's folder
+  FILE.pt / .ts / .jit            a TorchScript archive: a program, loaded only with --trust-generator
+  FILE.pt2                        a torch.export archive: its loader unpickles, so --trust-generator too
+
+A ganeval checkpoint (.pt, tensors only) is not a generator file: `ganeval score` reads it as a checkpoint. Every
+file is read once; the bytes loaded are the bytes hashed for the record.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import os
+import sys
+import warnings
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+
+PYTHON_PREFIX = "python:"
+TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit", ".torchscript")
+HOW_TO_TRUST = "--trust-generator (Python: load it yourself and pass the module)"
+
+
+@dataclass(frozen=True)
+class LoadedGenerator:
+    """A generator loaded from its spec: the callable, the name records give it, and the SHA256 of its file (of the
+    factory's module source for python: specs)."""
+
+    generator: Callable
+    name: str
+    sha256: str | None
+
+
+def is_generator_spec(spec: object) -> bool:
+    """Whether a score input names a generator (python: factory, ONNX, TorchScript or torch.export file), not data
+    or a ganeval checkpoint."""
+    if not isinstance(spec, (str, os.PathLike)):
+        return False
+    text = str(spec)
+    if text.startswith(PYTHON_PREFIX) or text.endswith((".onnx", ".pt2")):
+        return True
+    return text.endswith(TORCHSCRIPT_SUFFIXES) and is_torchscript_archive(Path(text))
+
+
+def is_torchscript_archive(path: Path) -> bool:
+    """A TorchScript archive is a zip holding code/ and constants.pkl; torch.save's (a checkpoint's) holds neither."""
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(entry.endswith("constants.pkl") or "/code/" in entry for entry in archive.namelist())
+
+
+def load_generator(spec: str, *, arguments: dict[str, str], trust: bool, device: torch.device) -> LoadedGenerator:
+    """The generator `spec` names (see the module docstring); `arguments` go to a python: factory."""
+    if arguments and not spec.startswith(PYTHON_PREFIX):
+        raise InputError(f"--generator-arg applies to python: factories; {spec} is a file")
+    if spec.startswith(PYTHON_PREFIX):
+        return _from_factory(spec, arguments)
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(f"{spec}: no such generator file")
+    if spec.endswith(".onnx"):
+        return _from_onnx(path, device)
+    if not trust:
+        raise InputError(f"{spec} is a program that runs with your permissions (it can read, write or delete your "
+                         f"files), not weights; load it only if you trust it as a script: {HOW_TO_TRUST}")
+    content = path.read_bytes()  # hash and load the same bytes: the file may change after it is read
+    digest = hashlib.sha256(content).hexdigest()
+    try:
+        with warnings.catch_warnings():  # torch marks jit.load deprecated; TorchScript files are still what users have
+            warnings.simplefilter("ignore", FutureWarning)
+            if spec.endswith(".pt2"):
+                module = torch.export.load(io.BytesIO(content)).module()
+            else:
+                module = torch.jit.load(io.BytesIO(content), map_location=device)
+    except Exception as exc:  # torch raises RuntimeError or ValueError variants for other files
+        kind = "torch.export" if spec.endswith(".pt2") else "TorchScript"
+        raise InputError(f"{spec}: not a {kind} program ({type(exc).__name__})") from exc
+    return LoadedGenerator(module, str(path), digest)
+
+
+def _from_factory(spec: str, arguments: dict[str, str]) -> LoadedGenerator:
+    """python:PACKAGE.MODULE:FUNCTION called with `arguments`; the current folder is importable (as uvicorn's)."""
+    module_name, _, function_name = spec[len(PYTHON_PREFIX):].partition(":")
+    if not module_name or not function_name:
+        raise InputError(f"{spec}: give python:PACKAGE.MODULE:FUNCTION, e.g. python:mygan.models:load_generator")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InputError(f"{spec}: cannot import {module_name} ({type(exc).__name__}: {exc}; the current folder and "
+                         f"the installed packages were searched)") from exc
+    factory = getattr(module, function_name, None)
+    if not callable(factory):
+        raise InputError(f"{spec}: module {module_name} has no function {function_name}")
+    try:
+        generator = factory(**arguments)
+    except Exception as exc:  # the user's code: any error it raises is reported in one line
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise InputError(f"{spec}: the factory raised {type(exc).__name__}" + (f": {detail}" if detail else "")) from exc
+    if not callable(generator):
+        raise InputError(f"{spec}: the factory returned {type(generator).__name__}, not a generator (a callable or "
+                         f"an nn.Module)")
+    source = getattr(module, "__file__", None)
+    digest = hashlib.sha256(Path(source).read_bytes()).hexdigest() if source and Path(source).is_file() else None
+    named = spec + (f"({', '.join(f'{key}={value}' for key, value in arguments.items())})" if arguments else "")
+    return LoadedGenerator(generator, named, digest)
+
+
+def _from_onnx(path: Path, device: torch.device) -> LoadedGenerator:
+    """An ONNX generator run by onnxruntime (CUDA where the device is, else the CPU)."""
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError as exc:
+        raise InputError(f"{path}: ONNX generators need onnxruntime and onnx: pip install 'ganeval[onnx]'") from exc
+    content = path.read_bytes()
+    try:
+        model = onnx.load_model_from_string(content)
+    except Exception as exc:  # a DecodeError of protobuf, or onnx's own
+        raise InputError(f"{path}: not an ONNX model ({type(exc).__name__})") from exc
+    _check_external_data(model, path)
+    providers = ["CUDAExecutionProvider"] if device.type == "cuda" else []
+    options = onnxruntime.SessionOptions()
+    try:
+        session = onnxruntime.InferenceSession(str(path), options, providers=providers + ["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's Fail / InvalidGraph / NoSuchFile
+        raise InputError(f"{path}: onnxruntime cannot load it ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    inputs = [entry.name for entry in session.get_inputs()]
+
+    def generate(latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        feed = {inputs[0]: latents.detach().cpu().numpy().astype(np.float32)}
+        if labels is not None:
+            if len(inputs) < 2:
+                raise InputError(f"{path}: the model takes one input (the latents), but labels were asked")
+            feed[inputs[1]] = labels.detach().cpu().numpy().astype(np.int64)
+        return torch.from_numpy(np.asarray(session.run(None, feed)[0]))
+
+    return LoadedGenerator(generate, str(path), hashlib.sha256(content).hexdigest())
+
+
+def _check_external_data(model, path: Path) -> None:
+    """An ONNX model's external data must sit inside its folder: a location such as ../../secret would read any file
+    (onnx/onnx #3991)."""
+    folder = path.resolve().parent
+    tensors = list(model.graph.initializer)
+    for node in model.graph.node:
+        tensors += [attribute.t for attribute in node.attribute if attribute.HasField("t")]
+    for tensor in tensors:
+        for entry in tensor.external_data:
+            if entry.key == "location" and not (folder / entry.value).resolve().is_relative_to(folder):
+                raise InputError(f"{path}: tensor {tensor.name} reads external data from {entry.value}, outside the "
+                                 f"model's folder; put the data file beside the model")
