@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 from . import demo
 from .arguments import generator_arguments, generator_options, score_config
 from .atomic import check_output_file, check_output_folder, write_text_atomically
@@ -229,6 +231,8 @@ def _score_input(args: argparse.Namespace, config) -> str | GeneratorSource:
         raise GanevalError(f"{args.input}: say the size of the generator's latent vector: --latent-dim D")
     device = resolve_device(config.device)
     loaded = load_generator(args.input, arguments=arguments, trust=options.trust_generator, device=device)
+    if isinstance(loaded.generator, torch.nn.Module):
+        loaded.generator.to(device)  # ours to place: --device says where a generator of the command line runs
     return GeneratorSource(loaded.generator, LatentSpec(options.latent_dim, options.latent_kind),
                            LabelSpec.of(options.labels, options.num_classes, options.label_arg),
                            output_range=options.output_range, device=device, name=loaded.name, sha256=loaded.sha256)

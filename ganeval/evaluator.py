@@ -119,9 +119,11 @@ class Evaluator:
         images = images.detach().cpu()
         check_output(images, len(images), output_range, "the images given to Evaluator.update")
         images = convert_output(images, output_range)
+        # Samples of at least two images, for the checks made when the Evaluator plans (a batch may hold one)
+        batch = Samples(images if len(images) > 1 else images.repeat(2, 1, 1, 1), "Evaluator.update")
+        plan = self._planned(batch, PhaseTimer(False))
         if self._probe is None:
-            self._probe = Samples(images if len(images) > 1 else images.repeat(2, 1, 1, 1), "Evaluator.update")
-        plan = self._planned(self._probe, PhaseTimer(False))
+            self._probe = batch
         if self._accumulator is None:
             self._accumulator = self._accumulator_of(plan)
         self._accumulator.add(images.to(plan.extractor.device))

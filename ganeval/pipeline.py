@@ -421,17 +421,18 @@ def _is_generator(samples) -> bool:
     return isinstance(samples, GeneratorSource) or callable(samples) and not isinstance(samples, (str, Path, Samples))
 
 
-def generator_source(generator, *, device: torch.device, latent_dim: int | None = None, latent_kind: str = "normal",
-                     labels=None, num_classes: int | None = None, label_arg: str | None = None,
-                     generator_kwargs: dict | None = None, output_range: str = "-1,1") -> GeneratorSource:
-    """A GeneratorSource of `generator` (returned as it is when it is one) from score()'s keyword arguments."""
+def generator_source(generator, device: torch.device, **keywords) -> GeneratorSource:
+    """A GeneratorSource of `generator` (returned as it is when it is one) from score()'s generator keywords
+    (GENERATOR_KEYWORDS: latent_dim, required, latent_kind, labels, num_classes, label_arg, generator_kwargs,
+    output_range)."""
     if isinstance(generator, GeneratorSource):
         return generator
-    if latent_dim is None:
+    if keywords.get("latent_dim") is None:
         raise InputError(f"{getattr(generator, '__qualname__', type(generator).__name__)}: a generator needs "
                          f"latent_dim (the size of its latent vectors)")
-    return GeneratorSource(generator, LatentSpec(latent_dim, latent_kind), LabelSpec.of(labels, num_classes, label_arg),
-                           dict(generator_kwargs or {}), output_range, device)
+    labels = LabelSpec.of(keywords.get("labels"), keywords.get("num_classes"), keywords.get("label_arg"))
+    return GeneratorSource(generator, LatentSpec(keywords["latent_dim"], keywords.get("latent_kind", "normal")), labels,
+                           dict(keywords.get("generator_kwargs") or {}), keywords.get("output_range", "-1,1"), device)
 
 
 def config_from_keywords(metrics, keywords: dict) -> ScoreConfig:

@@ -16,7 +16,8 @@ batch is checked: a shape, dtype or range the declared output cannot have, or Na
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,10 +160,13 @@ def labels_at(indices: range, spec: LabelSpec, seed: int) -> torch.Tensor | None
 
 @dataclass
 class GeneratorSource:
-    """`generator` (a callable or nn.Module: latents [, labels] [, **kwargs] -> images) as a sample source.
+    """`generator` (a callable or nn.Module taking latents, and optionally labels and keyword arguments, and
+    returning images) as a sample source.
 
     `name` says what it is in records and messages (a module's class name by default); `sha256` the file it came
-    from, where it came from one; `device` where it runs (latents are moved there, samples come back on the CPU).
+    from, where it came from one; `device` where the latents go (a module's own device where it has parameters: it
+    is never moved); samples come back on the CPU. A module generates in eval mode and is left in the mode it was
+    in.
 
     >>> source = GeneratorSource(lambda z: torch.tanh(z[:, :2]), LatentSpec(8), name="toy")
     >>> source.samples(4, seed=0).data.shape
@@ -186,8 +190,9 @@ class GeneratorSource:
             raise UnknownNameError("output range", self.output_range, OUTPUT_RANGES)
         if self.name is None:
             self.name = getattr(self.generator, "__qualname__", None) or type(self.generator).__name__
-        if isinstance(self.generator, torch.nn.Module):
-            self.generator.to(self.device).eval()  # BatchNorm's running statistics, no dropout: batch-independent
+        parameter = next(iter(self.generator.parameters()), None) if isinstance(self.generator, torch.nn.Module) else None
+        if parameter is not None:  # the module stays where the caller put it: its latents go there
+            self.device = parameter.device
 
     def samples(self, count: int, seed: int) -> Samples:
         """`count` samples from the latent stream of `seed`."""
@@ -200,13 +205,14 @@ class GeneratorSource:
             raise InputError(f"--num-samples {count}: needs at least 2 samples")
         rows = range(count) if rows is None else rows
         outputs = []
-        with torch.inference_mode(), bar(len(rows), f"generate {self.name}", unit="sample") as shown:
+        with _evaluating(self.generator), torch.inference_mode(), \
+                bar(len(rows), f"generate {self.name}", unit="sample") as shown:
             for start in range(rows.start, rows.stop, self.batch_size):
                 batch = range(start, min(start + self.batch_size, rows.stop))
                 outputs.append(self._converted(self._call(batch, seed), len(batch), checked=not outputs))
                 shown.update(len(batch))
-        if not outputs:  # an empty shard: the shape of one sample, none of them
-            return self._converted(self._call(range(0, 1), seed), 1, checked=True)[:0]
+            if not outputs:  # an empty shard: the shape of one sample, none of them
+                return self._converted(self._call(range(0, 1), seed), 1, checked=True)[:0]
         return torch.cat(outputs)
 
     def _call(self, batch: range, seed: int):
@@ -239,6 +245,21 @@ class GeneratorSource:
             described["kwargs"] = {key: repr(value) if not isinstance(value, (int, float, str, bool)) else value
                                    for key, value in self.kwargs.items()}
         return {key: value for key, value in described.items() if value is not None}
+
+
+@contextlib.contextmanager
+def _evaluating(generator) -> Iterator[None]:
+    """An nn.Module in eval mode for the block (BatchNorm's running statistics, no dropout: samples that do not
+    depend on the batch), then back in the mode it was in: a training loop's generator goes on training."""
+    if not isinstance(generator, torch.nn.Module):
+        yield
+        return
+    training = generator.training
+    generator.eval()
+    try:
+        yield
+    finally:
+        generator.train(training)
 
 
 def convert_output(output: torch.Tensor, output_range: str) -> torch.Tensor:
