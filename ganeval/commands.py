@@ -24,7 +24,7 @@ from .distributed import init_world, world
 from .errors import EXIT_CHECK_FAILED, EXIT_OK, GanevalError
 from .data.checkpoint import CheckpointSource
 from .data.generator import GeneratorSource, LabelSpec, LatentSpec
-from .data.generator_files import is_generator_spec, load_generator
+from .data.generator_files import PYTHON_PREFIX, checkpoint_files, is_generator_spec, load_generator
 from .pipeline import create_for, resolve_extractor_name, score_all, tune
 from .features.cache import cache_dir, list_references, read_card
 from .gate import Limits, check_alpha, gate_targets, parse_limits, read_limits
@@ -41,7 +41,7 @@ from .reference import (
     save_moments,
 )
 from .report import write_report
-from .records import Record
+from .records import Record, ScoreSettings
 from .runs import Checkpoint, RunDir
 from .sweep import score_run
 from .train.classifier import ClassifierTraining, save_classifier, train_classifier
@@ -200,6 +200,8 @@ def run_score(args: argparse.Namespace) -> int:
         if not score_run(args.input, args.reference, config, shown, store) and processes.is_main:
             print(f"{args.input}: every checkpoint is already scored with these settings", file=sys.stderr)
         return EXIT_OK
+    if generator_options(args).checkpoints is not None:
+        return _score_generator_files(args, config, store, processes)
     if args.save_stats is not None and len(config.extractor.names) > 1:
         raise GanevalError(f"--save-stats writes one feature space's moments; --extractor {config.extractor.name} "
                            f"names {len(config.extractor.names)}")
@@ -227,15 +229,51 @@ def _score_input(args: argparse.Namespace, config) -> str | GeneratorSource:
             raise GanevalError(f"{flags}: for a generator of your own (python:MODULE:FUNCTION, .onnx, TorchScript, "
                                f".pt2); {args.input} is not one")
         return args.input
+    return _generator_source(args.input, arguments, options, config)
+
+
+def _generator_source(spec: str, arguments: dict[str, str], options: GeneratorOptions, config) -> GeneratorSource:
     if options.latent_dim is None:
-        raise GanevalError(f"{args.input}: say the size of the generator's latent vector: --latent-dim D")
+        raise GanevalError(f"{spec}: say the size of the generator's latent vector: --latent-dim D")
     device = resolve_device(config.device)
-    loaded = load_generator(args.input, arguments=arguments, trust=options.trust_generator, device=device)
+    loaded = load_generator(spec, arguments=arguments, trust=options.trust_generator, device=device)
     if isinstance(loaded.generator, torch.nn.Module):
         loaded.generator.to(device)  # ours to place: --device says where a generator of the command line runs
     return GeneratorSource(loaded.generator, LatentSpec(options.latent_dim, options.latent_kind),
                            LabelSpec.of(options.labels, options.num_classes, options.label_arg),
                            output_range=options.output_range, device=device, name=loaded.name, sha256=loaded.sha256)
+
+
+def _score_generator_files(args: argparse.Namespace, config, store: ReferenceStore, processes) -> int:
+    """`--checkpoints GLOB`: the python: factory once per file, in step order, each file given as the
+    --generator-arg whose value is {}; every record goes to --append RUN with the file's step and name, and a file
+    that RUN holds a record of, asked alike, is skipped."""
+    options, arguments = generator_options(args), generator_arguments(args)
+    if not args.input.startswith(PYTHON_PREFIX) or "{}" not in arguments.values():
+        raise GanevalError("--checkpoints: give a python: factory and the --generator-arg that takes each file as {} "
+                           "(e.g. --generator-arg checkpoint={})")
+    if args.append is None or args.out is not None or args.save_stats is not None:
+        raise GanevalError("--checkpoints scores one record per file into a run folder: give --append RUN (and "
+                           "neither --out nor --save-stats)")
+    run = RunDir(args.append)
+    asked = [ScoreSettings.asked(args.reference, config.for_extractor(name)) for name in config.extractor.names]
+    done = {record.sweep_key() for record in run.records(skip_invalid=True)}
+    scored = 0
+    for step, path in checkpoint_files(options.checkpoints):
+        if all(settings.key(path.name) in done for settings in asked):
+            continue
+        per_file = {key: str(path) if value == "{}" else value for key, value in arguments.items()}
+        source = _generator_source(args.input, per_file, options, config)
+        for settings, each in zip(asked, score_all(source, args.reference, config, store)):
+            record = each.record.labelled(run.name, step, path.name, settings)
+            if processes.is_main:
+                run.append(record)
+                print(json.dumps(record.to_json()) if args.json else format_record(record.to_json()), flush=True)
+        scored += 1
+    if not scored and processes.is_main:
+        print(f"{options.checkpoints}: every file is already scored with these settings in {run.path}",
+              file=sys.stderr)
+    return EXIT_OK
 
 
 def _reference_argument(args: argparse.Namespace) -> str:

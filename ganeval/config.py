@@ -136,6 +136,10 @@ class GeneratorOptions:
     trust_generator: bool = field(default=False, metadata=flag(
         "--trust-generator", "load a TorchScript or torch.export generator file: a program that runs with your "
         "permissions"))
+    checkpoints: str | None = field(default=None, metadata=flag(
+        "--checkpoints", "generators: a glob or folder of your checkpoint files: the python: factory is called once "
+        "per file, in step order (the number in its name), with the file as the --generator-arg given {}; each "
+        "record goes to --append RUN, and files scored alike are skipped", metavar="GLOB|FOLDER"))
 
 
 @dataclass(frozen=True)

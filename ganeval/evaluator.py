@@ -22,7 +22,6 @@ not arrive within `dist_timeout` seconds, rather than hanging.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import os
 
@@ -170,8 +169,7 @@ class Evaluator:
         origin = Origin(None, self.settings, self.config.preset, given.generator)
         record = record_of(features, given.samples, plan, origin, self.config, self.store, timer)
         if self.run is not None or step is not None or checkpoint is not None:
-            record = dataclasses.replace(record, run=self.run.name if self.run else None, step=step,
-                                         checkpoint=checkpoint)
+            record = record.labelled(self.run.name if self.run else None, step, checkpoint)
         if self.run is not None and world().is_main:
             self.run.append(record)
         return record

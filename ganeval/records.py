@@ -10,6 +10,7 @@ tables are ganeval.tables'.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -251,6 +252,14 @@ class Record:
         if self.settings is None or self.checkpoint is None:
             return None
         return self.settings.key(self.checkpoint)
+
+    def labelled(self, run: str | None, step: int | None, checkpoint: str | None,
+                 settings: ScoreSettings | None = None) -> Record:
+        """This record as one of a run's: its run, step and checkpoint label (a user's generator scored in a
+        training loop, or one file of theirs among several); with the `settings` asked, a later score of the same
+        file asked alike skips it."""
+        return dataclasses.replace(self, run=run, step=step, checkpoint=checkpoint, settings=settings,
+                                   ema=None if settings is None else settings.ema)
 
     # --- reading values -----------------------------------------------------------------------------------------
 

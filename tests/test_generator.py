@@ -275,3 +275,29 @@ def test_a_torchscript_generator_loads_only_when_trusted(network, tmp_path, run_
     assert code == 0, err
     expected = ganeval.score(network, str(tmp_path / "real.npy"), "fid", num_samples=200, latent_dim=16, extractor="fmnist-classifier", **QUIET)
     assert json.loads(out)["fid"] == pytest.approx(expected["fid"], rel=1e-6)
+
+
+def test_a_factory_scores_each_checkpoint_file_into_a_run_once(factory, network, run_cli):
+    (factory / "ckpts").mkdir()
+    for step, scale in ((100, 1.0), (20, 0.5)):
+        state = {key: value * scale if value.is_floating_point() else value
+                 for key, value in network.state_dict().items()}
+        torch.save(state, factory / "ckpts" / f"G_{step:06d}.pt")
+    np.save(factory / "real.npy", np.random.default_rng(0).integers(0, 256, (200, 1, 28, 28), dtype=np.uint8))
+    argv = ["score", "python:mygen:load", "real.npy", "--latent-dim", "16", "--num-samples", "200", "--extractor",
+            "fmnist-classifier", "--metrics", "fid", "--generator-arg", "checkpoint={}", "--checkpoints", "ckpts/*.pt",
+            "--append", "mine", "--quiet", "--json"]
+    code, out, err = run_cli(*argv)
+    assert code == 0, err
+    printed = [json.loads(line) for line in out.splitlines()]
+    assert [(record["step"], record["checkpoint"]) for record in printed] == [(20, "G_000020.pt"), (100, "G_000100.pt")]
+    assert printed[0]["fid"] != printed[1]["fid"] and printed[0]["input"].endswith("(checkpoint=ckpts/G_000020.pt)")
+    code, out, err = run_cli(*argv)  # scored alike already: nothing to do
+    assert code == 0 and out == "" and "every file is already scored with these settings" in err
+    torch.save(network.state_dict(), factory / "ckpts" / "G_000300.pt")
+    code, out, err = run_cli(*argv)
+    assert code == 0 and [json.loads(line)["step"] for line in out.splitlines()] == [300]
+    code, out, err = run_cli("gate", "mine", "--max", "fid=100000")  # the user's run, as ganeval's own
+    assert code == 0 and "step 300" in out, err
+    code, _, err = run_cli(*argv[:-4], "--quiet")  # no --append: nowhere for the records
+    assert code == 2 and "give --append RUN" in err

@@ -13,10 +13,12 @@ file is read once; the bytes loaded are the bytes hashed for the record.
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import importlib
 import io
 import os
+import re
 import sys
 import warnings
 import zipfile
@@ -61,6 +63,23 @@ def is_torchscript_archive(path: Path) -> bool:
         return False
     with zipfile.ZipFile(path) as archive:
         return any(entry.endswith("constants.pkl") or "/code/" in entry for entry in archive.namelist())
+
+
+def checkpoint_files(pattern: str) -> list[tuple[int, Path]]:
+    """(step, file) of every file a glob or folder names, in step order; the step is the last number in the file's
+    name (G_002000.pt, network-snapshot-001200.pkl, step-0002000.pt)."""
+    folder = Path(pattern)
+    found = sorted(path for path in folder.iterdir() if path.is_file()) if folder.is_dir() else \
+        sorted(Path(path) for path in glob.glob(pattern) if Path(path).is_file())
+    if not found:
+        raise InputError(f"--checkpoints {pattern}: no files there")
+    steps = []
+    for path in found:
+        numbers = re.findall(r"\d+", path.stem)
+        if not numbers:
+            raise InputError(f"--checkpoints: {path.name} has no step number in its name (e.g. G_002000.pt)")
+        steps.append((int(numbers[-1]), path))
+    return sorted(steps)
 
 
 def load_generator(spec: str, *, arguments: dict[str, str], trust: bool, device: torch.device) -> LoadedGenerator:
