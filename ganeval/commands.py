@@ -5,6 +5,7 @@ cli.py parses (and imports nothing heavy, so `ganeval --help` is instant); this 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -189,6 +190,7 @@ def run_score(args: argparse.Namespace) -> int:
         _check_outputs(args)
     processes = init_world(config.device, args.dist_timeout)  # torchrun: ranks score their shards, rank 0 writes
     store = ReferenceStore(enabled=config.use_cache)
+    _refuse_generator_flags(args)
     if RunDir.is_run(args.input):
         for flag, value in (("--out", args.out), ("--save-stats", args.save_stats)):
             if value is not None:
@@ -218,36 +220,49 @@ def run_score(args: argparse.Namespace) -> int:
 
 def _score_input(args: argparse.Namespace, config) -> str | GeneratorSource:
     """INPUT as given, or the GeneratorSource it names (python:MODULE:FUNCTION, .onnx, TorchScript, .pt2) sampled
-    as the generator flags say; those flags are refused for other inputs."""
-    options, arguments = generator_options(args), generator_arguments(args)
+    as the generator flags say."""
     if not is_generator_spec(args.input):
-        defaults = GeneratorOptions()
-        given = [field.metadata["flag"] for field in flag_fields(GeneratorOptions)
-                 if getattr(options, field.name) != getattr(defaults, field.name)]
-        if given or arguments:
-            flags = ", ".join(given + (["--generator-arg"] if arguments else []))
-            raise GanevalError(f"{flags}: for a generator of your own (python:MODULE:FUNCTION, .onnx, TorchScript, "
-                               f".pt2); {args.input} is not one")
         return args.input
+    options, arguments = generator_options(args), generator_arguments(args)
+    if "{}" in arguments.values():
+        raise GanevalError("--generator-arg KEY={}: {} stands for each file of --checkpoints GLOB|FOLDER; give that "
+                           "too, or name one file")
     return _generator_source(args.input, arguments, options, config)
+
+
+def _refuse_generator_flags(args: argparse.Namespace) -> None:
+    """The generator flags are for generator inputs only: never ignored for a folder, a data set or a run."""
+    if is_generator_spec(args.input):
+        return
+    options, defaults = generator_options(args), GeneratorOptions()
+    given = [field.metadata["flag"] for field in flag_fields(GeneratorOptions)
+             if getattr(options, field.name) != getattr(defaults, field.name)]
+    given += ["--generator-arg"] if generator_arguments(args) else []
+    if given:
+        raise GanevalError(f"{', '.join(given)}: for a generator of your own (python:MODULE:FUNCTION, .onnx, "
+                           f"TorchScript, .pt2); {args.input} is not one")
 
 
 def _generator_source(spec: str, arguments: dict[str, str], options: GeneratorOptions, config) -> GeneratorSource:
     if options.latent_dim is None:
         raise GanevalError(f"{spec}: say the size of the generator's latent vector: --latent-dim D")
+    if options.label_arg is not None and not spec.startswith(PYTHON_PREFIX):
+        raise GanevalError(f"--label-arg: {spec} takes the labels as its second input; --label-arg names a keyword "
+                           f"of a python: generator")
+    latents = LatentSpec(options.latent_dim, options.latent_kind)  # checked before the generator is loaded
+    labels = LabelSpec.of(options.labels, options.num_classes, options.label_arg)
     device = resolve_device(config.device)
     loaded = load_generator(spec, arguments=arguments, trust=options.trust_generator, device=device)
     if isinstance(loaded.generator, torch.nn.Module):
         loaded.generator.to(device)  # ours to place: --device says where a generator of the command line runs
-    return GeneratorSource(loaded.generator, LatentSpec(options.latent_dim, options.latent_kind),
-                           LabelSpec.of(options.labels, options.num_classes, options.label_arg),
-                           output_range=options.output_range, device=device, name=loaded.name, sha256=loaded.sha256)
+    return GeneratorSource(loaded.generator, latents, labels, output_range=options.output_range, device=device,
+                           name=loaded.name, sha256=loaded.sha256)
 
 
 def _score_generator_files(args: argparse.Namespace, config, store: ReferenceStore, processes) -> int:
     """`--checkpoints GLOB`: the python: factory once per file, in step order, each file given as the
-    --generator-arg whose value is {}; every record goes to --append RUN with the file's step and name, and a file
-    that RUN holds a record of, asked alike, is skipped."""
+    --generator-arg whose value is {}; every record goes to --append RUN with the file's step and name, and what
+    RUN holds a record of, asked alike (the generator's spec, arguments and options too), is skipped."""
     options, arguments = generator_options(args), generator_arguments(args)
     if not args.input.startswith(PYTHON_PREFIX) or "{}" not in arguments.values():
         raise GanevalError("--checkpoints: give a python: factory and the --generator-arg that takes each file as {} "
@@ -255,17 +270,18 @@ def _score_generator_files(args: argparse.Namespace, config, store: ReferenceSto
     if args.append is None or args.out is not None or args.save_stats is not None:
         raise GanevalError("--checkpoints scores one record per file into a run folder: give --append RUN (and "
                            "neither --out nor --save-stats)")
-    run = RunDir(args.append)
-    asked = [ScoreSettings.asked(args.reference, config.for_extractor(name)) for name in config.extractor.names]
+    run, asked = RunDir(args.append), _generator_settings(args, config, options, arguments)
     done = {record.sweep_key() for record in run.records(skip_invalid=True)}
     scored = 0
     for step, path in checkpoint_files(options.checkpoints):
-        if all(settings.key(path.name) in done for settings in asked):
+        lacking = [name for name, settings in asked.items() if settings.key(path.name) not in done]
+        if not lacking:
             continue
         per_file = {key: str(path) if value == "{}" else value for key, value in arguments.items()}
         source = _generator_source(args.input, per_file, options, config)
-        for settings, each in zip(asked, score_all(source, args.reference, config, store)):
-            record = each.record.labelled(run.name, step, path.name, settings)
+        for name, each in zip(lacking, score_all(source, args.reference, config.for_extractor(",".join(lacking)),
+                                                 store)):
+            record = each.record.labelled(run.name, step, path.name, asked[name])
             if processes.is_main:
                 run.append(record)
                 print(json.dumps(record.to_json()) if args.json else format_record(record.to_json()), flush=True)
@@ -274,6 +290,18 @@ def _score_generator_files(args: argparse.Namespace, config, store: ReferenceSto
         print(f"{options.checkpoints}: every file is already scored with these settings in {run.path}",
               file=sys.stderr)
     return EXIT_OK
+
+
+def _generator_settings(args: argparse.Namespace, config, options: GeneratorOptions,
+                        arguments: dict[str, str]) -> dict[str, ScoreSettings]:
+    """What each extractor's score of one of the files asks: the score's settings, and the generator as asked (the
+    factory, its arguments but the file, and how it is sampled)."""
+    fixed = ", ".join(f"{key}={value}" for key, value in arguments.items() if value != "{}")
+    generator = (f"{args.input}({fixed}) latents {options.latent_kind} {options.latent_dim}, labels "
+                 f"{options.labels or 'none'}{f' of {options.num_classes}' if options.num_classes else ''}"
+                 f"{f' as {options.label_arg}' if options.label_arg else ''}, output {options.output_range}")
+    return {name: dataclasses.replace(ScoreSettings.asked(args.reference, config.for_extractor(name)),
+                                      generator=generator) for name in config.extractor.names}
 
 
 def _reference_argument(args: argparse.Namespace) -> str:

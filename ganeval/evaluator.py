@@ -22,6 +22,7 @@ not arrive within `dist_timeout` seconds, rather than hanging.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 
@@ -29,23 +30,24 @@ import torch
 
 from .config import DEFAULT_DIST_TIMEOUT_S
 from .data import Samples
-from .data.generator import check_output, convert_output
+from .data.generator import GeneratorSource, check_output, convert_output
 from .distributed import World, world
 from .errors import InputError
 from .evaluate import Origin
-from .features.extract import FeatureAccumulator, extract_shared, gather_features
+from .features.extract import FeatureAccumulator, gather_features
 from .pipeline import (
     GENERATOR_KEYWORDS,
+    Chosen,
     Input,
     Plan,
     ReferenceSide,
+    choose,
     config_from_keywords,
     generator_source,
-    open_input,
     prepare,
     read_reference,
     record_of,
-    with_reference_labels,
+    reference_label_weights,
 )
 from .records import Record, ScoreSettings
 from .reference import ReferenceStore
@@ -79,32 +81,55 @@ class Evaluator:
         self.settings = ScoreSettings.asked(reference if isinstance(reference, (str, os.PathLike)) else None,
                                             self.config)
         self._side: ReferenceSide | None = None
-        self._plan: Plan | None = None
+        self._label_weights: tuple[float, ...] | InputError | None = None
+        self._chosen: Chosen | None = None  # the extractor and what it keeps: chosen by the first call
+        self._plan: Plan | None = None  # and the reference's statistics: made by the first collective call
         self._shape: tuple | None = None
         self._accumulator: FeatureAccumulator | None = None
         self._probe: Samples | None = None
         self._monitor = None
+        if world().distributed:
+            self._monitor_group()
 
     # --- a generator -----------------------------------------------------------------------------------------
 
     def evaluate(self, generator, step: int | None = None, checkpoint: str | None = None) -> Record:
         """Score `generator` (a callable or nn.Module, or a GeneratorSource) on `num_samples` samples; returns the
-        record, also appended to the run (with `step`, and `checkpoint` as its label) when the Evaluator has one."""
+        record, also appended to the run (with `step`, and `checkpoint` as its label) when the Evaluator has one.
+
+        The samples stream through the extractor a batch at a time (each rank generating its own block), so memory
+        holds one batch of images, not N."""
         self._barrier("evaluate")
-        if self.config.num_samples is None:
+        count = self.config.num_samples
+        if count is None:
             raise InputError("Evaluator.evaluate: say how many samples to generate (num_samples=N)")
         source = generator_source(generator, device=self._device(), **self.generator_keywords)
-        side = self._reference_side()
         if source.labels.kind == "data" and not source.labels.weights:
-            source = with_reference_labels(source, side)
+            source = dataclasses.replace(source, labels=dataclasses.replace(source.labels,
+                                                                            weights=self._reference_labels()))
         timer = PhaseTimer(False)
         with timer.phase("generate"):
-            given = open_input(source, self.config)
-        plan = self._planned(given.samples, timer)
-        with timer.phase("extract_input"):
-            features = extract_shared(given.samples, plan.extractor, keep_rows=plan.needs.input_rows,
-                                      logits=plan.needs.logits, batch_size=plan.batch_size, progress=False)
+            first = Samples(source.generate(count, self.config.seed, range(min(count, 2))), source.name)
+        plan = self._planned(first, timer, count)
+        features = self._streamed(source, count, plan, timer)
+        given = Input(first, generator=source.provenance())
         return self._recorded(features, given, plan, timer, step, checkpoint)
+
+    def _streamed(self, source: GeneratorSource, count: int, plan: Plan, timer: PhaseTimer):
+        """This rank's block of the `count` samples, generated and extracted a batch at a time, then every rank's
+        features. Generation batches are whole extraction batches, so the features are those of one pass over all
+        the samples (the extraction cuts the same batches for any number of processes)."""
+        processes = world()
+        unit = plan.batch_size * max(1, source.batch_size // plan.batch_size)
+        block = processes.shard(count, unit=unit)
+        accumulator = FeatureAccumulator(plan.extractor, keep_rows=plan.needs.input_rows, logits=plan.needs.logits)
+        for start in range(block.start, block.stop, unit):
+            with timer.phase("generate"):
+                images = source.generate(count, self.config.seed, range(start, min(start + unit, block.stop)))
+            with timer.phase("extract_input"):
+                for batch in images.split(plan.batch_size):
+                    accumulator.add(batch.to(plan.extractor.device))
+        return gather_features(processes, accumulator.features(), plan.extractor.device)
 
     # --- images the loop generates -----------------------------------------------------------------------------
 
@@ -118,24 +143,30 @@ class Evaluator:
         images = images.detach().cpu()
         check_output(images, len(images), output_range, "the images given to Evaluator.update")
         images = convert_output(images, output_range)
-        # Samples of at least two images, for the checks made when the Evaluator plans (a batch may hold one)
+        # Samples of at least two images, for the checks made when the Evaluator chooses (a batch may hold one)
         batch = Samples(images if len(images) > 1 else images.repeat(2, 1, 1, 1), "Evaluator.update")
-        plan = self._planned(batch, PhaseTimer(False))
+        chosen = self._chose(batch)  # this rank alone: under torch.distributed, ranks add their images apart
+        if self._accumulator is None:
+            self._accumulator = FeatureAccumulator(chosen.extractor, keep_rows=chosen.needs.input_rows,
+                                                   logits=chosen.needs.logits)
         if self._probe is None:
             self._probe = batch
-        if self._accumulator is None:
-            self._accumulator = self._accumulator_of(plan)
-        self._accumulator.add(images.to(plan.extractor.device))
+        self._accumulator.add(images.to(chosen.extractor.device))
 
     def compute(self, step: int | None = None, checkpoint: str | None = None) -> Record:
         """The record of every image added since the last reset(), from every rank; appended to the run (with
         `step` and `checkpoint`) when the Evaluator has one. The images stay added: reset() drops them."""
         self._barrier("compute")
-        if self._accumulator is None:
-            raise InputError("Evaluator.compute: no images were added (call update(images) first)")
-        features = gather_features(world(), self._accumulator.features(), self._plan.extractor.device)
-        given = Input(Samples(self._probe.data, "Evaluator.update"))
-        return self._recorded(features, given, self._plan, PhaseTimer(False), step, checkpoint)
+        processes = world()
+        added = processes.gather(0 if self._accumulator is None else self._accumulator.count)
+        if 0 in added:  # every rank says so, rather than one raising while the others wait in the gather below
+            empty = [str(rank) for rank, count in enumerate(added) if count == 0]
+            raise InputError("Evaluator.compute: no images were added (call update(images) first)"
+                             + (f" on rank {', '.join(empty)} of {processes.size}" if processes.distributed else ""))
+        timer = PhaseTimer(False)
+        plan = self._planned(self._probe, timer, sum(added))  # the reference's statistics: every rank together
+        features = gather_features(processes, self._accumulator.features(), plan.extractor.device)
+        return self._recorded(features, Input(self._probe), plan, timer, step, checkpoint)
 
     def reset(self) -> None:
         """Drop the images added by update(); the reference and the extractor stay ready."""
@@ -148,20 +179,45 @@ class Evaluator:
             self._side = read_reference(self.reference, self.config, self.store)
         return self._side
 
-    def _planned(self, samples: Samples, timer: PhaseTimer) -> Plan:
-        """The extractor, families and reference statistics, made at the first call and kept; later inputs must
-        have the first one's shape."""
+    def _reference_labels(self) -> tuple[float, ...]:
+        """The reference's label histogram (`labels="data"`), taken once, with the reference's samples (which
+        the first plan drops); the error of a reference without labels is kept as well."""
+        if self._label_weights is None:
+            try:
+                self._label_weights = reference_label_weights(self._reference_side())
+            except InputError as error:
+                self._label_weights = error
+        if isinstance(self._label_weights, InputError):
+            raise self._label_weights
+        return self._label_weights
+
+    def _chose(self, samples: Samples) -> Chosen:
+        """The extractor, families and Needs, chosen at the first call and kept; later inputs must have the first
+        one's shape."""
         shape = tuple(samples.data.shape[1:])
-        if self._plan is None:
-            self._plan = prepare(samples, self._reference_side(), self.config, self.store, timer)
-            self._shape = shape
+        if self._chosen is None:
+            side = self._reference_side()
+            if self._label_weights is None:  # the labels' histogram (or why there is none), before the images go
+                try:
+                    self._reference_labels()
+                except InputError:
+                    pass  # kept, raised if labels="data" is ever asked
+            self._chosen, self._shape = choose(samples, side, self.config), shape
         elif shape != self._shape:
             raise InputError(f"the Evaluator was first given samples of shape {self._shape}, now {shape}: one "
                              f"Evaluator scores one kind of sample")
-        return self._plan
+        return self._chosen
 
-    def _accumulator_of(self, plan: Plan) -> FeatureAccumulator:
-        return FeatureAccumulator(plan.extractor, keep_rows=plan.needs.input_rows, logits=plan.needs.logits)
+    def _planned(self, samples: Samples, timer: PhaseTimer, count: int) -> Plan:
+        """The chosen extractor with the reference's statistics (extracted by every rank together, at the first
+        evaluate or compute) and its batch size; the options checked against the input's `count`."""
+        chosen = self._chose(samples)
+        if self._plan is None:
+            self._plan = prepare(samples, self._reference_side(), self.config, self.store, timer, check_counts=False,
+                                 chosen=chosen)
+            self._side = dataclasses.replace(self._side, samples=None)  # its statistics are in the plan
+        self._plan.check_counts(self.config, count)
+        return self._plan
 
     def _recorded(self, features, given: Input, plan: Plan, timer: PhaseTimer, step: int | None,
                   checkpoint: str | None) -> Record:
@@ -192,8 +248,12 @@ class Evaluator:
             raise InputError(_missing_rank_message(call, processes, error, self.dist_timeout)) from error
 
     def _monitor_group(self):
+        """A gloo group for the monitored barrier (NCCL has none), made with the same timeout: it is collective
+        itself, so it is made where every rank makes it, in __init__ when a process group is up, else at the first
+        call."""
         if self._monitor is None:
-            self._monitor = torch.distributed.new_group(backend="gloo")
+            self._monitor = torch.distributed.new_group(backend="gloo",
+                                                        timeout=_dt.timedelta(seconds=self.dist_timeout))
         return self._monitor
 
 

@@ -107,14 +107,15 @@ def score_all(source, reference, config: ScoreConfig | None = None,
     main = world().is_main  # under torchrun, joined or not, rank 0 writes
     shared = PhaseTimer(config.progress if main else False)
     with showing(config.progress if main else False):  # the bars of decoding, generation and extraction
-        if _wants_reference_labels(source):  # a conditional generator drawing the reference's label histogram
+        labels_first = _wants_reference_labels(source)  # a conditional generator drawing the reference's labels
+        if labels_first:
             with shared.phase("reference"):
                 side = read_reference(reference, config, store)
             source = with_reference_labels(source, side)
         generated = is_checkpoint(source) or isinstance(source, GeneratorSource)
         with shared.phase("generate" if generated else "decode"):  # where the input's time goes
             given = open_input(source, config)
-        if not _wants_reference_labels(source):
+        if not labels_first:
             with shared.phase("reference"):
                 side = read_reference(reference, config, store)
         configs = [config.for_extractor(name) for name in config.extractor.names]
@@ -166,6 +167,11 @@ class Plan:
     families: list[str]
     needs: Needs
     batch_size: int  # --batch-size, or what auto found
+    num_reference: int | None = None  # the reference's rows, for the sample-count checks (None: moments only)
+
+    def check_counts(self, config: ScoreConfig, num_input: int) -> None:
+        """The options the input's sample count rules out (KID's subset size, PRDC's k), as check_sample_counts."""
+        check_sample_counts(self.families, config, num_input, self.num_reference)
 
 
 @dataclass(frozen=True)
@@ -191,40 +197,66 @@ def read_reference(reference, config: ScoreConfig, store: ReferenceStore) -> Ref
 
 
 def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: ReferenceStore,
-            timer: PhaseTimer) -> Plan:
+            timer: PhaseTimer, *, check_counts: bool = True, chosen: Chosen | None = None) -> Plan:
     """Everything between reading the reference and the input's extraction, each check as early as it can be
-    made: the extractor chosen, the families and sample counts checked, the reference's statistics extracted or
-    found."""
+    made: the extractor chosen (or `chosen` already), the families and sample counts checked (`check_counts`
+    False: `samples` are not all the input, whose count the caller checks with Plan.check_counts), the
+    reference's statistics extracted or found (under torchrun, by every rank together)."""
+    spec, real_samples, loaded = side.spec, side.samples, side.loaded
+    with timer.phase("extractor"):
+        chosen = chosen or choose(samples, side, config)
+        batch_size = tune(chosen.extractor, config, samples)
+    num_reference = len(real_samples) if real_samples is not None else None if loaded.rows is None else len(loaded.rows)
+    if check_counts:  # fail before extracting (and caching) anything; a moments file has no rows to count
+        check_sample_counts(chosen.families, config, len(samples), num_reference)
+    with timer.phase("reference"):
+        real = _reference_stats(spec, real_samples, loaded, chosen.extractor, chosen.needs, batch_size, config, store)
+    if isinstance(spec, MomentsReference):  # fail before a long extraction, not after it
+        check_dimensions(real, probe_dimension(samples, chosen.extractor), chosen.extractor, samples)
+    return Plan(real, chosen.extractor, chosen.families, chosen.needs, batch_size, num_reference)
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The extractor for an input, with its speed knobs applied, the families it computes and what they need."""
+
+    extractor: FeatureExtractor
+    families: list[str]
+    needs: Needs
+
+
+def choose(samples: Samples, side: ReferenceSide, config: ScoreConfig) -> Chosen:
+    """The extractor, families and Needs for `samples` against the reference `side`, after the checks that need
+    no features (sizes, scales, shapes). Local to this process: ganeval.Evaluator.update calls it on one rank's
+    own images, where nothing may wait for the other ranks."""
     spec, real_samples, loaded = side.spec, side.samples, side.loaded
     check_comparable(samples, real_samples)
     if real_samples is not None:
         warn_if_scales_differ(samples, real_samples)  # [0, 1] against [0, 255]: a scale, not a difference
-    with timer.phase("extractor"):
-        extractor = choose_extractor(config, samples, spec, loaded)
-        batch_size = tune(extractor, config, samples)
+    extractor = choose_extractor(config, samples, spec, loaded)
+    apply_knobs(extractor, config)
     check_image_shapes(samples, real_samples, extractor)
     families = select_families(config.metrics, extractor, moments_only=isinstance(spec, MomentsReference))
-    # fail before extracting (and caching) anything; a moments file has no rows to count
-    num_reference = len(real_samples) if real_samples is not None else None if loaded.rows is None else len(loaded.rows)
-    check_sample_counts(families, config, len(samples), num_reference)
     info = real_samples.info if real_samples is not None else loaded.info
-    needs = plan(families, info, explicit=config.metrics is not None, ci=config.ci)
-    with timer.phase("reference"):
-        real = _reference_stats(spec, real_samples, loaded, extractor, needs, batch_size, config, store)
-    if isinstance(spec, MomentsReference):  # fail before a long extraction, not after it
-        check_dimensions(real, probe_dimension(samples, extractor), extractor, samples)
-    return Plan(real, extractor, families, needs, batch_size)
+    return Chosen(extractor, families, plan(families, info, explicit=config.metrics is not None, ci=config.ci))
 
 
-def tune(extractor: FeatureExtractor, config: ScoreConfig, samples: Samples) -> int:
-    """Apply `config`'s speed knobs to `extractor` (channels_last, TF32) and return the extraction batch size: the
-    configured one, or for `--batch-size auto` the largest that fits on the device (rank 0's under torchrun, since
-    every rank must cut the same batches)."""
-    from .features.speed import apply_channels_last, largest_batch
+def apply_knobs(extractor: FeatureExtractor, config: ScoreConfig) -> None:
+    """`config`'s speed knobs on `extractor`: channels_last, TF32."""
+    from .features.speed import apply_channels_last
 
     if config.channels_last:
         apply_channels_last(extractor)
     extractor.allow_tf32 = config.allow_tf32
+
+
+def tune(extractor: FeatureExtractor, config: ScoreConfig, samples: Samples) -> int:
+    """Apply `config`'s speed knobs to `extractor` (channels_last, TF32: apply_knobs) and return the extraction
+    batch size: the configured one, or for `--batch-size auto` the largest that fits on the device (rank 0's under
+    torchrun, since every rank must cut the same batches)."""
+    from .features.speed import largest_batch
+
+    apply_knobs(extractor, config)
     if config.batch_size != "auto":
         return config.batch_size
     processes = world()
@@ -238,9 +270,10 @@ def open_input(source, config: ScoreConfig) -> Input:
     if isinstance(source, GeneratorSource):
         if config.num_samples is None:
             raise InputError(f"generator {source.name}: say how many samples to generate (--num-samples N)")
-        if config.latents != "normal":
-            raise InputError(f"--latents {config.latents} applies to checkpoints; a generator's latents are its "
-                             f"latent kind (--latent-kind {source.latent.kind})")
+        if config.latents != "normal" or config.ema:
+            flag = f"--latents {config.latents}" if config.latents != "normal" else "--ema"
+            raise InputError(f"{flag} applies to ganeval checkpoints; a generator of your own is sampled as given "
+                             f"(its latents: --latent-kind)")
         count, processes = config.num_samples, world()
         block = source.generate(count, config.seed, processes.shard(count, unit=source.batch_size))
         return Input(Samples(processes.gather_rows(block), source.name), generator=source.provenance())
@@ -267,12 +300,20 @@ def _wants_reference_labels(source) -> bool:
 
 def with_reference_labels(source: GeneratorSource, side: ReferenceSide) -> GeneratorSource:
     """`source` drawing its labels from the reference's label histogram (`--labels data`, as stylegan does)."""
+    weights = reference_label_weights(side)
+    return dataclasses.replace(source, labels=dataclasses.replace(source.labels, weights=weights))
+
+
+def reference_label_weights(side: ReferenceSide) -> tuple[float, ...]:
+    """The reference's label histogram (class i's count at i), what `--labels data` draws from."""
     labels = side.samples.labels if side.samples is not None else None
+    if side.samples is None:
+        raise InputError(f"--labels data: reference {side.spec.name} holds statistics, which keep no labels; give "
+                         f"the labelled source it came from (see `ganeval ref show`)")
     if labels is None or labels.dim() != 1:
         raise InputError(f"--labels data: reference {side.spec.name} has no class labels to draw from; give "
                          f"--labels uniform --num-classes K, or a labelled reference (fashion-mnist:train)")
-    weights = torch.bincount(labels.long()).double()
-    return dataclasses.replace(source, labels=dataclasses.replace(source.labels, weights=tuple(weights.tolist())))
+    return tuple(torch.bincount(labels.long()).double().tolist())
 
 
 def _reference_side(spec: ReferenceSpec, config: ScoreConfig, store: ReferenceStore):

@@ -29,7 +29,7 @@ SCHEMA_VERSION = 1  # the layout of a record, written as its `schema`
 HEADER_FIELDS = ("schema", "created")
 CHECKPOINT_FIELDS = ("run", "checkpoint", "step", "ema", "latents")
 ASKED_FIELDS = ("reference_argument", "requested_num_samples", "requested_reference_samples", "metrics",
-                "requested_extractor")
+                "requested_extractor", "requested_generator")
 DEFAULT_EXTRACTOR = "auto"  # records written before the extractor was part of the ask were scored with --extractor auto
 COMPARED_FIELDS = ("input", "reference", "extractor", "num_samples", "num_reference", "seed")
 KNOWN_FIELDS = frozenset((*HEADER_FIELDS, *CHECKPOINT_FIELDS, *ASKED_FIELDS, "ci_level", "preset", *COMPARED_FIELDS,
@@ -63,6 +63,7 @@ class ScoreSettings:
     latents: str = DEFAULT_LATENTS
     extractor: str = DEFAULT_EXTRACTOR  # as asked ('auto', or the one name of this record's feature space)
     preset: str | None = None  # --preset (its reference cap is no other field's)
+    generator: str | None = None  # a user's generator as asked: its spec and arguments, latents, labels, range
 
     def __post_init__(self) -> None:
         # the names as given (the CLI gives them parsed, Python callers as typed): the record writes them back so
@@ -87,7 +88,7 @@ class ScoreSettings:
         score. The order of --metrics does not count; None (the defaults) differs from any list."""
         return (checkpoint, self.reference_argument, self.seed, self.ema, self.requested_num_samples,
                 self.requested_reference_samples, self.extractor, self.preset, self.metric_set(), self.ci_level,
-                self.latents)
+                self.latents, self.generator)
 
     @classmethod
     def asked(cls, reference: str | os.PathLike | None, config: ScoreConfig) -> ScoreSettings:
@@ -107,7 +108,7 @@ class ScoreSettings:
         return cls(data["reference_argument"], data.get("seed"), data.get("ema", False),
                    data.get("requested_num_samples"), data.get("requested_reference_samples"), data.get("metrics"),
                    data.get("ci_level"), _latents(data), data.get("requested_extractor") or DEFAULT_EXTRACTOR,
-                   data.get("preset"))
+                   data.get("preset"), data.get("requested_generator"))
 
 
 def _latents(data: dict) -> str:
@@ -224,6 +225,8 @@ class Record:
                         metrics=settings.metrics_text)
             if settings.extractor != DEFAULT_EXTRACTOR:  # records of the default ask stay as they were written
                 data["requested_extractor"] = settings.extractor
+            if settings.generator is not None:
+                data["requested_generator"] = settings.generator
         _put(data, ci_level=self.ci_level, preset=self.preset)
         data.update(input=self.input, reference=self.reference, extractor=self.extractor,
                     num_samples=self.num_samples, num_reference=self.num_reference, seed=self.seed)
@@ -340,7 +343,7 @@ def read_record_file(path: str | os.PathLike, skip_invalid: bool = False) -> lis
 STRING_FIELDS = ("reference", "run", "checkpoint", "extractor", "created", "input", "preset")
 INTEGER_FIELDS = ("step", "num_samples", "seed")
 # What a sweep compares (ScoreSettings.key): scalars, or a hand-edited list would fail the sweep, not the read
-SETTING_STRINGS = ("reference_argument", "metrics", "latents", "requested_extractor")
+SETTING_STRINGS = ("reference_argument", "metrics", "latents", "requested_extractor", "requested_generator")
 SETTING_INTEGERS = ("requested_num_samples", "requested_reference_samples")
 SETTING_NUMBERS = ("ci_level",)
 SETTING_BOOLEANS = ("ema",)

@@ -109,6 +109,15 @@ def test_update_checks_its_input_and_compute_needs_some(network, reference):
         ganeval.Evaluator(reference, "fid", extractor="fmnist-classifier,identity")
 
 
+def test_sample_counts_are_checked_on_all_the_images_added_not_the_first_batch(reference):
+    evaluator = ganeval.Evaluator(reference, "prdc", **SETTINGS)  # PRDC's k = 5 needs more than 5 samples
+    evaluator.update(torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
+    with pytest.raises(InputError, match="prdc"):
+        evaluator.compute()
+    evaluator.update(torch.randint(0, 256, (30, 1, 28, 28), dtype=torch.uint8))
+    assert evaluator.compute()["num_samples"] == 33
+
+
 # --- torch.distributed -------------------------------------------------------------------------------------------
 
 def _torchrun(processes: int, script: str | Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -160,6 +169,14 @@ def dying(z):
 
 if sys.argv[1] == "dies":
     evaluator.evaluate(dying)
+elif sys.argv[1] == "adds-nothing":
+    import numpy as np
+    reference = sys.argv[2] + "-reference.npy"
+    np.save(reference, np.random.default_rng(0).integers(0, 256, (50, 1, 28, 28), dtype=np.uint8))
+    updates = ganeval.Evaluator(reference, "fid", extractor="fmnist-classifier", use_cache=False, dist_timeout=8)
+    if rank == 0:  # only rank 0 adds images: every rank must raise, none may wait in a gather
+        updates.update(torch.randint(0, 256, (20, 1, 28, 28), dtype=torch.uint8))
+    updates.compute()
 elif rank == 1:
     time.sleep(30)  # never calls
 else:
@@ -167,7 +184,7 @@ else:
 '''
 
 
-@pytest.mark.parametrize("failure", ["dies", "never-calls"])
+@pytest.mark.parametrize("failure", ["dies", "never-calls", "adds-nothing"])
 def test_a_rank_that_fails_ends_every_rank_and_nothing_is_appended(tmp_path, failure):
     script = tmp_path / "failing.py"
     script.write_text(FAILING)
@@ -176,6 +193,8 @@ def test_a_rank_that_fails_ends_every_rank_and_nothing_is_appended(tmp_path, fai
     if failure == "never-calls":  # the barrier names the rank that did not come, within dist_timeout
         assert "Evaluator.evaluate (rank 0 of 2): a process did not reach it within 8 s" in result.stderr
         assert "Rank 1" in result.stderr
+    elif failure == "adds-nothing":  # every rank raises at once, naming the rank without images
+        assert result.stderr.count("no images were added (call update(images) first) on rank 1 of 2") == 2
     else:
         assert "exitcode  : 3" in result.stderr or "exit code 3" in result.stderr or "exitcode: 3" in result.stderr
     assert len(RunDir(tmp_path / "run").records()) == 1  # the first evaluation's record, nothing of the failed one

@@ -301,3 +301,75 @@ def test_a_factory_scores_each_checkpoint_file_into_a_run_once(factory, network,
     assert code == 0 and "step 300" in out, err
     code, _, err = run_cli(*argv[:-4], "--quiet")  # no --append: nowhere for the records
     assert code == 2 and "give --append RUN" in err
+
+
+def test_the_files_of_another_generator_setting_are_scored_again(factory, network, run_cli):
+    """The skip key holds the generator as asked: another latent kind (or argument, labels, range) scores anew."""
+    (factory / "ckpts").mkdir()
+    torch.save(network.state_dict(), factory / "ckpts" / "G_000010.pt")
+    (factory / "ckpts" / "notes.txt").write_text("a folder's files without a step number are left out")
+    np.save(factory / "real.npy", np.random.default_rng(0).integers(0, 256, (200, 1, 28, 28), dtype=np.uint8))
+    argv = ["score", "python:mygen:load", "real.npy", "--latent-dim", "16", "--num-samples", "200", "--extractor",
+            "fmnist-classifier", "--metrics", "fid", "--generator-arg", "checkpoint={}", "--checkpoints", "ckpts",
+            "--append", "mine", "--quiet", "--json"]
+    first = run_cli(*argv)
+    again = run_cli(*argv, "--latent-kind", "sobol")
+    assert first[0] == again[0] == 0 and len(first[1].splitlines()) == len(again[1].splitlines()) == 1
+    assert json.loads(first[1])["requested_generator"].endswith("latents normal 16, labels none, output -1,1")
+    assert json.loads(first[1])["fid"] != json.loads(again[1])["fid"]
+    assert run_cli(*argv, "--latent-kind", "sobol")[1] == ""  # and that setting is now scored
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["ring8", "ring8", "--ema", "--latent-dim", "2"], "--latent-dim: for a generator of your own"),
+    (["python:mygen:load", "ring8", "--latent-dim", "16", "--generator-arg", "checkpoint={}"],
+     "{} stands for each file of --checkpoints"),
+    (["python:mygen:load", "ring8", "--latent-dim", "16", "--num-classes", "3"],
+     "--num-classes and --label-arg describe the labels"),
+])
+def test_generator_flags_that_would_be_ignored_are_refused(factory, run_cli, argv, message):
+    code, _, err = run_cli("score", *argv, "--num-samples", "50", "--quiet")
+    assert code == 2 and message in err, err
+
+
+def test_a_run_folder_input_refuses_generator_flags(run_cli, tmp_path):
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    code, _, err = run_cli("score", tmp_path / "run", "ring8", "--checkpoints", "x/*.pt")
+    assert code == 2 and "--checkpoints: for a generator of your own" in err
+
+
+def test_integer_images_are_clamped_and_dark_floats_are_not_taken_for_uint8():
+    saturated = GeneratorSource(lambda z: torch.full((len(z), 1, 4, 4), 256, dtype=torch.int32), LatentSpec(2),
+                                output_range="uint8")
+    assert saturated.generate(3, seed=0).unique().tolist() == [255]  # 256 clamps to 255, never wraps to 0
+    dark = GeneratorSource(lambda z: torch.rand(len(z), 1, 4, 4), LatentSpec(2), output_range="uint8")
+    with pytest.raises(InputError, match="images this dark are a range of -1,1 or 0,1"):
+        dark.generate(3, seed=0)
+
+
+def test_labels_given_as_an_array_and_the_import_path_left_as_it_was(factory):
+    assert LabelSpec.of(np.array([1, 0, 1])).values == (1, 0, 1)
+    path = list(sys.path)
+    from ganeval.data.generator_files import load_generator
+
+    load_generator("python:mygen:load", arguments={"checkpoint": "G.pt"}, trust=False, device=torch.device("cpu"))
+    assert sys.path == path  # the current folder was importable for the factory's import only
+
+
+def test_external_data_inside_a_subgraph_is_checked_too(tmp_path, run_cli):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    weights = helper.make_tensor("w", TensorProto.FLOAT, [1], [1.0])
+    weights.data_location = TensorProto.EXTERNAL
+    del weights.float_data[:]
+    weights.external_data.add(key="location", value="/etc/passwd")
+    branch = helper.make_graph([helper.make_node("Constant", [], ["y"], value=weights)], "branch", [],
+                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph([helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)], "g",
+                              [helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    onnx.save_model(helper.make_model(graph), str(tmp_path / "g.onnx"))
+    code, _, err = run_cli("score", tmp_path / "g.onnx", "ring8", "--latent-dim", "2", "--num-samples", "50",
+                           "--quiet")
+    assert code == 2 and "reads external data from /etc/passwd, outside the model's folder" in err, err

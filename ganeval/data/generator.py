@@ -74,12 +74,17 @@ class LabelSpec:
             raise InputError(f"--labels uniform needs --num-classes K (at least 2), got {self.num_classes}")
         if self.kind == "file" and not self.values:
             raise InputError("--labels FILE needs a file of integer labels, one per sample")
+        if self.kind == "file" and self.num_classes is not None and max(self.values) >= self.num_classes:
+            raise InputError(f"--labels: the file holds label {max(self.values)}, but --num-classes is "
+                             f"{self.num_classes}")
+        if self.kind == "none" and (self.num_classes is not None or self.argument is not None):
+            raise InputError("--num-classes and --label-arg describe the labels: give --labels uniform|data|FILE")
 
     @classmethod
     def of(cls, labels=None, num_classes: int | None = None, argument: str | None = None) -> LabelSpec:
         """The labels as users give them: None or 'none', 'uniform' (with `num_classes`), 'data', a file of labels
         (.npy or text), or a sequence of integers (sample i takes labels[i])."""
-        if labels is None or labels in ("none", "uniform", "data"):
+        if labels is None or isinstance(labels, str) and labels in ("none", "uniform", "data"):
             return cls(labels or "none", num_classes, argument=argument)
         values = read_label_file(labels) if isinstance(labels, (str, Path)) else tuple(int(value) for value in labels)
         return cls("file", num_classes, values=values, argument=argument)
@@ -110,6 +115,17 @@ def _block_generator(seed: int, block: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
+def _by_blocks(indices: range, draw: Callable[[torch.Generator], torch.Tensor], seed: int, stream: int) -> torch.Tensor:
+    """The rows `indices` of the concatenated blocks draw(stream of block b), block b covering the sample indices
+    [b * LATENT_BLOCK, (b + 1) * LATENT_BLOCK): each row a function of (seed, index) alone."""
+    rows = []
+    for block in range(indices.start // LATENT_BLOCK, -(-indices.stop // LATENT_BLOCK)):
+        values = draw(_block_generator(seed, block, stream))
+        first = block * LATENT_BLOCK
+        rows.append(values[max(indices.start - first, 0):min(indices.stop - first, LATENT_BLOCK)])
+    return torch.cat(rows)
+
+
 def latents_at(indices: range, spec: LatentSpec, seed: int) -> torch.Tensor:
     """len(indices) x dim float32 latents of the sample indices `indices` (a contiguous range), each a function of
     (seed, index) alone.
@@ -118,20 +134,17 @@ def latents_at(indices: range, spec: LatentSpec, seed: int) -> torch.Tensor:
     >>> torch.equal(latents_at(range(3, 5), spec, seed=0), latents_at(range(10), spec, seed=0)[3:5])
     True
     """
+    if not indices:
+        return torch.empty(0, spec.dim)
     if spec.kind == "sobol":
         engine = torch.quasirandom.SobolEngine(spec.dim, scramble=True, seed=seed)
         engine.fast_forward(indices.start)
         uniform = engine.draw(len(indices), dtype=torch.float64)
         tiny = torch.finfo(torch.float32).eps  # keeps the inverse CDF finite at the sequence's 0
         return torch.special.ndtri(uniform.clamp(tiny, 1 - tiny)).float()
-    rows = []
-    for block in range(indices.start // LATENT_BLOCK, -(-indices.stop // LATENT_BLOCK)):
-        stream = _block_generator(seed, block, 0)
-        values = (torch.randn(LATENT_BLOCK, spec.dim, generator=stream) if spec.kind == "normal"
-                  else torch.rand(LATENT_BLOCK, spec.dim, generator=stream) * 2 - 1)
-        first = block * LATENT_BLOCK
-        rows.append(values[max(indices.start - first, 0):min(indices.stop - first, LATENT_BLOCK)])
-    return torch.cat(rows) if rows else torch.empty(0, spec.dim)
+    if spec.kind == "normal":
+        return _by_blocks(indices, lambda stream: torch.randn(LATENT_BLOCK, spec.dim, generator=stream), seed, 0)
+    return _by_blocks(indices, lambda stream: torch.rand(LATENT_BLOCK, spec.dim, generator=stream) * 2 - 1, seed, 0)
 
 
 def labels_at(indices: range, spec: LabelSpec, seed: int) -> torch.Tensor | None:
@@ -143,19 +156,15 @@ def labels_at(indices: range, spec: LabelSpec, seed: int) -> torch.Tensor | None
         if indices.stop > len(spec.values):
             raise InputError(f"--labels: the file holds {len(spec.values)} labels, but {indices.stop} samples were asked")
         return torch.tensor(spec.values[indices.start:indices.stop], dtype=torch.int64)
-    rows = []
-    for block in range(indices.start // LATENT_BLOCK, -(-indices.stop // LATENT_BLOCK)):
-        uniform = torch.rand(LATENT_BLOCK, generator=_block_generator(seed, block, 1), dtype=torch.float64)
-        if spec.kind == "uniform":
-            values = (uniform * spec.num_classes).long().clamp(max=spec.num_classes - 1)
-        elif not spec.weights:
-            raise InputError("--labels data draws from the reference's label histogram, which this score has not read")
-        else:  # 'data': the inverse CDF of the reference's label histogram
-            cumulative = torch.tensor(spec.weights, dtype=torch.float64).cumsum(0)
-            values = torch.searchsorted(cumulative / cumulative[-1], uniform, right=True).clamp(max=len(spec.weights) - 1)
-        first = block * LATENT_BLOCK
-        rows.append(values[max(indices.start - first, 0):min(indices.stop - first, LATENT_BLOCK)])
-    return torch.cat(rows)
+    if not indices:
+        return torch.empty(0, dtype=torch.int64)
+    if spec.kind == "data" and not spec.weights:
+        raise InputError("--labels data draws from the reference's label histogram, which this score has not read")
+    uniform = _by_blocks(indices, lambda stream: torch.rand(LATENT_BLOCK, generator=stream, dtype=torch.float64), seed, 1)
+    if spec.kind == "uniform":
+        return (uniform * spec.num_classes).long().clamp(max=spec.num_classes - 1)
+    cumulative = torch.tensor(spec.weights, dtype=torch.float64).cumsum(0)  # 'data': the histogram's inverse CDF
+    return torch.searchsorted(cumulative / cumulative[-1], uniform, right=True).clamp(max=len(spec.weights) - 1)
 
 
 @dataclass
@@ -164,9 +173,10 @@ class GeneratorSource:
     returning images) as a sample source.
 
     `name` says what it is in records and messages (a module's class name by default); `sha256` the file it came
-    from, where it came from one; `device` where the latents go (a module's own device where it has parameters: it
-    is never moved); samples come back on the CPU. A module generates in eval mode and is left in the mode it was
-    in.
+    from, where it came from one; `device` where the latents go (a module's own device where it has parameters or
+    buffers: it is never moved); samples come back on the CPU. A module generates in eval mode without gradients
+    (torch.no_grad, not inference_mode: tensors a module creates lazily stay usable for training) and is left in
+    the mode it was in.
 
     >>> source = GeneratorSource(lambda z: torch.tanh(z[:, :2]), LatentSpec(8), name="toy")
     >>> source.samples(4, seed=0).data.shape
@@ -190,9 +200,9 @@ class GeneratorSource:
             raise UnknownNameError("output range", self.output_range, OUTPUT_RANGES)
         if self.name is None:
             self.name = getattr(self.generator, "__qualname__", None) or type(self.generator).__name__
-        parameter = next(iter(self.generator.parameters()), None) if isinstance(self.generator, torch.nn.Module) else None
-        if parameter is not None:  # the module stays where the caller put it: its latents go there
-            self.device = parameter.device
+        if isinstance(self.generator, torch.nn.Module):  # the module stays where the caller put it: latents go there
+            placed = next(iter([*self.generator.parameters(), *self.generator.buffers()]), None)
+            self.device = placed.device if placed is not None else self.device
 
     def samples(self, count: int, seed: int) -> Samples:
         """`count` samples from the latent stream of `seed`."""
@@ -205,7 +215,7 @@ class GeneratorSource:
             raise InputError(f"--num-samples {count}: needs at least 2 samples")
         rows = range(count) if rows is None else rows
         outputs = []
-        with _evaluating(self.generator), torch.inference_mode(), \
+        with _evaluating(self.generator), torch.no_grad(), \
                 bar(len(rows), f"generate {self.name}", unit="sample") as shown:
             for start in range(rows.start, rows.stop, self.batch_size):
                 batch = range(start, min(start + self.batch_size, rows.stop))
@@ -267,8 +277,8 @@ def convert_output(output: torch.Tensor, output_range: str) -> torch.Tensor:
     module docstring); points (N x d) as float64, unscaled."""
     if output.dim() == 2:
         return output.double()
-    if output_range == "uint8":
-        return output.round().clamp(0, 255).to(torch.uint8) if output.is_floating_point() else output.to(torch.uint8)
+    if output_range == "uint8":  # integers clamped too: an int32 256 must not wrap to 0
+        return (output.round() if output.is_floating_point() else output).clamp(0, 255).to(torch.uint8)
     if output_range == "0,1":
         return (output.float().clamp(0, 1) * 255).round().to(torch.uint8)
     return to_uint8(output.float())
@@ -295,6 +305,9 @@ def check_output(output: torch.Tensor, count: int, output_range: str, who: str) 
     low, high = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "uint8": (0.0, 255.0)}[output_range]
     slack = RANGE_SLACK * (high - low)
     seen_low, seen_high = float(output.min()), float(output.max())
+    if output_range == "uint8" and output.is_floating_point() and seen_high <= 1:
+        raise InputError(f"{who}: values in [{seen_low:.3g}, {seen_high:.3g}], but the output range is uint8 "
+                         f"(0-255): images this dark are a range of -1,1 or 0,1 (--output-range)")
     if seen_low < low - slack or seen_high > high + slack:
         guess = ("; it looks like 0,1" if 0 <= seen_low and seen_high <= 1 else
                  "; it looks like uint8 (0-255)" if 0 <= seen_low and seen_high <= 255 else "")

@@ -46,6 +46,11 @@ class FeatureAccumulator:
                 raise InputError(f"extractor '{self.extractor.name}' returned no '{layer}' output")
             stats.update(outputs[layer].reshape(outputs[layer].shape[0], -1))
 
+    @property
+    def count(self) -> int:
+        """How many samples were added."""
+        return self.wanted["embedding"][1].num_samples
+
     def features(self) -> Features:
         return Features(**{name: stats for name, (_, stats) in self.wanted.items()})
 
