@@ -217,8 +217,10 @@ def test_a_python_factory_scores_from_the_command_line(factory, network, run_cli
     (["python:mygen:load", "--generator-arg", "checkpoint"], "--generator-arg checkpoint: give KEY=VALUE"),
 ])
 def test_bad_factories_are_one_line_and_exit_2(factory, run_cli, argv, message):
-    code, _, err = run_cli("score", argv[0], "ring8", *argv[1:], "--latent-dim", "16", "--num-samples", "50", "--quiet")
+    code, _, err = run_cli("score", argv[0], "ring8", *argv[1:], "--latent-dim", "16", "--num-samples", "50", "--quiet",
+                           "--append", factory / "mine")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (factory / "mine" / "metrics.jsonl").exists()  # nothing appended
 
 
 def test_generator_flags_for_another_input_are_refused(run_cli):
@@ -373,3 +375,44 @@ def test_external_data_inside_a_subgraph_is_checked_too(tmp_path, run_cli):
     code, _, err = run_cli("score", tmp_path / "g.onnx", "ring8", "--latent-dim", "2", "--num-samples", "50",
                            "--quiet")
     assert code == 2 and "reads external data from /etc/passwd, outside the model's folder" in err, err
+
+
+CHECKPOINT_FACTORY = '''
+from ganeval.data.checkpoint import generator_from_checkpoint, load_checkpoint
+
+def load(checkpoint):
+    return generator_from_checkpoint(load_checkpoint(checkpoint))[0]
+'''
+
+
+def test_a_ganeval_checkpoint_exported_to_onnx_and_loaded_by_a_factory_scores_alike(tmp_path, run_cli, monkeypatch):
+    """A ganeval checkpoint's generator, on the same latents three ways: exported with torch.onnx.export and run
+    by onnxruntime, loaded by a python: factory, and in Python (FID within 1e-6 relative)."""
+    pytest.importorskip("onnxruntime")
+    from ganeval.data.checkpoint import generator_from_checkpoint, load_checkpoint
+    from ganeval.nets.build import latent_dim
+    from ganeval.train.config import load_config
+    from ganeval.train.loop import train
+
+    from .conftest import TINY_2D
+
+    train(load_config("ring8-gan", [*TINY_2D, "steps=2", "checkpoint_every=2", "eval_every=0"]), tmp_path / "run",
+          progress=False)
+    checkpoint = tmp_path / "run" / "checkpoints" / "step-0000002.pt"
+    network, config = generator_from_checkpoint(load_checkpoint(checkpoint))
+    dim = latent_dim(config.model, config.model_options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(network, (torch.randn(4, dim),), str(tmp_path / "g.onnx"), input_names=["z"],
+                          output_names=["points"], dynamic_axes={"z": {0: "batch"}, "points": {0: "batch"}},
+                          dynamo=False)
+    (tmp_path / "ckptgen.py").write_text(CHECKPOINT_FACTORY)
+    monkeypatch.chdir(tmp_path)
+    expected = ganeval.score(network, "ring8", "fid", num_samples=1000, latent_dim=dim, **QUIET)["fid"]
+    common = ["ring8", "--latent-dim", str(dim), "--num-samples", "1000", "--metrics", "fid", "--no-cache", "--quiet",
+              "--json"]
+    for argv in (["g.onnx"], ["python:ckptgen:load", "--generator-arg", f"checkpoint={checkpoint}"]):
+        code, out, err = run_cli("score", argv[0], *common, *argv[1:])
+        assert code == 0, err
+        assert json.loads(out)["fid"] == pytest.approx(expected, rel=1e-6)
+    sys.modules.pop("ckptgen", None)
