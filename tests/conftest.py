@@ -85,3 +85,17 @@ def write_scored_run(folder, name: str, scores: dict[int, dict], setting: dict =
                                  **setting, "num_reference": 2500, "seed": 2020, **metrics}))
     (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     return run
+
+
+@pytest.fixture(scope="module")
+def dcgan_network():
+    """A 28 x 28 grey DCGAN generator of 16 latent dimensions, untrained, with BatchNorm statistics set so that its
+    images vary: a user's generator for the tests of GeneratorSource and the Evaluator."""
+    from ganeval.nets.dcgan import DCGANConfig, DCGANGenerator
+
+    torch.manual_seed(0)
+    generator = DCGANGenerator(DCGANConfig(latent_dim=16))
+    for module in generator.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_var.fill_(0.05)
+    return generator

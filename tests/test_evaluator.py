@@ -17,7 +17,6 @@ import ganeval
 import ganeval.reference.store as store_module
 from ganeval.data.generator import GeneratorSource, LatentSpec
 from ganeval.errors import InputError
-from ganeval.nets.dcgan import DCGANConfig, DCGANGenerator
 from ganeval.runs import RunDir
 
 from .conftest import needs_fmnist
@@ -27,13 +26,9 @@ SETTINGS = {"num_samples": 300, "latent_dim": 16, "extractor": "fmnist-classifie
 
 
 @pytest.fixture(scope="module")
-def network() -> DCGANGenerator:
-    torch.manual_seed(0)
-    generator = DCGANGenerator(DCGANConfig(latent_dim=16))
-    for module in generator.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_var.fill_(0.05)
-    return generator
+def network(dcgan_network):
+    """conftest's DCGAN generator, in train mode (as a training loop holds it)."""
+    return dcgan_network.train()
 
 
 @pytest.fixture(scope="module")

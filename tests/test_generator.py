@@ -39,14 +39,9 @@ def not_a_generator():
 
 
 @pytest.fixture(scope="module")
-def network() -> DCGANGenerator:
-    """A 28 x 28 grey DCGAN generator, untrained (BatchNorm statistics set so outputs vary), in eval mode."""
-    torch.manual_seed(0)
-    generator = DCGANGenerator(DCGANConfig(latent_dim=16))
-    for module in generator.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_var.fill_(0.05)
-    return generator.eval()
+def network(dcgan_network):
+    """conftest's DCGAN generator, in eval mode."""
+    return dcgan_network.eval()
 
 
 @pytest.fixture
@@ -246,14 +241,22 @@ def test_an_onnx_export_scores_as_the_module_it_was_exported_from(network, tmp_p
     assert json.loads(out)["fid"] == pytest.approx(expected["fid"], rel=1e-6)
 
 
-def test_an_onnx_file_reading_data_outside_its_folder_is_refused(tmp_path, run_cli):
-    onnx = pytest.importorskip("onnx")
+def external_tensor(location: str):
+    """A one-value ONNX tensor whose data lies in an external file at `location`."""
     from onnx import TensorProto, helper
 
     weights = helper.make_tensor("w", TensorProto.FLOAT, [1], [1.0])
     weights.data_location = TensorProto.EXTERNAL
     del weights.float_data[:]
-    weights.external_data.add(key="location", value="../../outside.bin")
+    weights.external_data.add(key="location", value=location)
+    return weights
+
+
+def test_an_onnx_file_reading_data_outside_its_folder_is_refused(tmp_path, run_cli):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    weights = external_tensor("../../outside.bin")
     graph = helper.make_graph([helper.make_node("Mul", ["z", "w"], ["y"])], "g",
                               [helper.make_tensor_value_info("z", TensorProto.FLOAT, [None, 2])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])], [weights])
@@ -362,10 +365,7 @@ def test_external_data_inside_a_subgraph_is_checked_too(tmp_path, run_cli):
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
-    weights = helper.make_tensor("w", TensorProto.FLOAT, [1], [1.0])
-    weights.data_location = TensorProto.EXTERNAL
-    del weights.float_data[:]
-    weights.external_data.add(key="location", value="/etc/passwd")
+    weights = external_tensor("/etc/passwd")
     branch = helper.make_graph([helper.make_node("Constant", [], ["y"], value=weights)], "branch", [],
                                [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
     graph = helper.make_graph([helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)], "g",

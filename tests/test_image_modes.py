@@ -16,6 +16,8 @@ from ganeval.errors import ImageModeWarning
 from ganeval.data.samples import subset_rows
 from ganeval.errors import InputError
 
+from .test_decode_workers import loaders, zipped  # noqa: F401  (loaders: a fixture)
+
 SIZE = 8
 
 
@@ -46,13 +48,6 @@ def write_folder(folder, modes: dict[str, str], seed: int = 0):
     for index, (name, mode) in enumerate(modes.items()):
         image_of(mode, seed + index).save(folder / name)
     return folder
-
-
-def zipped(folder, archive):
-    with zipfile.ZipFile(archive, "w") as handle:
-        for path in sorted(folder.iterdir()):
-            handle.write(path, path.name)
-    return archive
 
 
 def as_rgb(path) -> np.ndarray:
@@ -174,19 +169,12 @@ def test_mixed_sizes_stay_an_error_naming_both(tmp_path):
 
 
 @pytest.fixture
-def parallel(monkeypatch):
+def parallel(monkeypatch, loaders):
     """decode_rows takes the worker path from 4 rows on, in chunks of 3 (tiny folders exercise it); returns the
-    worker counts of the DataLoaders it builds."""
+    worker counts of the DataLoaders it builds (test_decode_workers' `loaders`)."""
     monkeypatch.setattr(decode, "PARALLEL_FROM", 4)
     monkeypatch.setattr(decode, "CHUNK_ROWS", 3)
-    made, real = [], decode.DataLoader
-
-    def spy(*args, **kwargs):
-        made.append(kwargs["num_workers"])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(decode, "DataLoader", spy)
-    return made
+    return loaders
 
 
 @pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
