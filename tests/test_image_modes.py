@@ -4,7 +4,6 @@ PGM, PPM, BMP and WebP files are read like PNG and JPEG."""
 from __future__ import annotations
 
 import warnings
-import zipfile
 
 import numpy as np
 import pytest
