@@ -10,6 +10,11 @@ number, and `runs`, the folders it stands for ("grid25-gan-seed0, grid25-gan-see
 folders' common prefix without its seed part ("grid25-gan"), or by the folders joined ("a + b") where they share
 none. Where the records were scored with --ci, `<metric> ci_low` / `<metric> ci_high` columns hold the bootstrap
 interval (of a single run's value; for a group of seeds, the std column is the spread that matters).
+
+The best checkpoint by a metric scored with --ci may be best by noise alone: with select='best', a `tied_with` column
+names the other checkpoints of the run whose values are statistically tied with the chosen one's (see
+`interval_ties`), and the table's text says so under it. Without intervals of the ranking metric there is no such
+column and the outputs are as they were.
 """
 from __future__ import annotations
 
@@ -70,6 +75,11 @@ def compare(paths_or_globs: str | os.PathLike | list, metrics: str | list[str] |
     folds runs that differ only by seed into one row (mean, std, number of seeds and the folders folded; not with
     select='all'); attrs 'groups' maps each such row's name to its run folders.
 
+    With select='best' and a ranking metric scored with --ci, column `tied_with` holds the steps (checkpoint names
+    where a record has no step) of the run's other checkpoints tied with the chosen one within bootstrap intervals
+    ('2000, 3000'; empty where none is, see `interval_ties`), and attrs 'ties' maps each run folder whose best is
+    tied to (its step, [the tied steps]). A group of seeds lists its members' ties ('seed0: 2000; seed1: 300').
+
     >>> ganeval.compare("runs/*", metrics="fid,is", select="best")     # doctest: +SKIP
     """
     if select not in SELECTIONS:
@@ -91,6 +101,7 @@ def compare(paths_or_globs: str | os.PathLike | list, metrics: str | list[str] |
     higher = _higher_is_better(key_of[rank_by])
     bounds = [f"{column} {side}" for column in columns for side in ("ci_low", "ci_high") if f"{column} {side}" in wide]
     wide = _select(wide[INDEX + ["config"] + columns + bounds], rank_by, select, higher)
+    ties = wide.attrs.get("ties", {})  # per run folder, taken before seeds fold: the notes name the folders
     groups: dict[str, list[str]] = {}
     if group_seeds and select != "all":
         wide = _group_seeds(wide, columns)
@@ -98,7 +109,7 @@ def compare(paths_or_globs: str | os.PathLike | list, metrics: str | list[str] |
     wide = wide.drop(columns="config")
     wide = wide.sort_values(rank_by, ascending=not higher, na_position="last", kind="stable")
     wide = wide.reset_index(drop=True)
-    wide.attrs.update(rank_by=rank_by, rank_metric=key_of[rank_by], settings=settings, groups=groups)
+    wide.attrs.update(rank_by=rank_by, rank_metric=key_of[rank_by], settings=settings, groups=groups, ties=ties)
     return wide
 
 
@@ -162,6 +173,10 @@ def _group_seeds(wide: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
                "step": runs["step"].iloc[0] if runs["step"].nunique() == 1 else pd.NA}
         for column in columns:
             row[column], row[f"{column} std"] = runs[column].mean(), runs[column].std()
+        if "tied_with" in runs:
+            # one row stands for several folders, each with its own best: name whose checkpoints tie
+            ties = [f"{run}: {tied}" for run, tied in zip(runs["run"], runs["tied_with"]) if isinstance(tied, str)]
+            row["tied_with"] = "; ".join(ties) or None
         rows.append(pd.DataFrame([row]))
     folded = pd.concat(rows, ignore_index=True)
     ordered = INDEX + ["config", "seeds", "runs"] + [name for column in columns for name in (column, f"{column} std")]
@@ -189,15 +204,62 @@ def group_name(members: list[str], taken: set[str] | frozenset[str] = frozenset(
 
 
 def _select(wide: pd.DataFrame, rank_by: str, select: str, higher: bool) -> pd.DataFrame:
+    """A row per run (its best or last checkpoint), or every row ('all'). Choosing the best by a metric with
+    intervals adds `tied_with`: the labels of the run's checkpoints tied with the best, joined, or None."""
     if select == "all":
         return wide.sort_values(["run", "step"], kind="stable")
-    chosen = []
-    for _, rows in wide.groupby("run", sort=False):
+    chosen, ties = [], {}
+    low, high = f"{rank_by} ci_low", f"{rank_by} ci_high"
+    for run, rows in wide.groupby("run", sort=False):
         if select == "last" or rows[rank_by].isna().all():
             chosen.append(rows.sort_values("step", na_position="first", kind="stable").index[-1])
-        else:
-            chosen.append(rows[rank_by].idxmax() if higher else rows[rank_by].idxmin())
-    return wide.loc[chosen]
+            continue
+        best = rows[rank_by].idxmax() if higher else rows[rank_by].idxmin()
+        chosen.append(best)
+        tied = interval_ties(rows, best, rank_by, low, high)
+        if tied:
+            ties[best] = (str(run), _label(rows.loc[best]), tied)
+    selected = wide.loc[chosen]
+    if select == "best" and (low in wide or high in wide):
+        # the column is there whenever the ranking metric has intervals: an empty cell says "checked, no tie"
+        selected = selected.assign(tied_with=[", ".join(map(str, ties[index][2])) if index in ties else None
+                                              for index in chosen])
+    selected.attrs["ties"] = {run: (label, tied) for run, label, tied in ties.values()}
+    return selected
+
+
+def interval_ties(rows: pd.DataFrame, best, value: str, low: str, high: str) -> list[int | str]:
+    """The labels (step, or the checkpoint's name where a record has none) of the rows tied with row `best`, in order
+    of step: those whose value lies inside the best's bootstrap interval, or whose interval holds the best's value.
+
+    Why this definition: each interval is where resampling puts that checkpoint's value, so either containment
+    means the two could trade places on another draw of samples, whichever of them was scored with --ci. Mere
+    overlap of the two intervals is not used: two 95% intervals can overlap while the difference between the
+    values is significant, and overlap would call nearly every close pair a tie. Rows without an interval on
+    either side (or without a value) are never tied: there is nothing to say they are. `low` and `high` name the
+    interval columns of `value`; a missing column counts as no interval.
+
+    >>> rows = pd.DataFrame({"step": [1, 2, 3], "checkpoint": "-", "fid": [5.0, 5.2, 9.0],
+    ...                      "fid ci_low": [4.8, 5.1, 8.0], "fid ci_high": [5.3, 5.6, 10.0]})
+    >>> interval_ties(rows, 0, "fid", "fid ci_low", "fid ci_high")
+    [2]
+    """
+    missing = pd.Series(float("nan"), index=rows.index)
+    values, lows, highs = rows[value], rows.get(low, missing), rows.get(high, missing)
+    # comparisons with NaN are False: a side without an interval ties nothing by itself
+    inside_best = (values >= lows[best]) & (values <= highs[best])
+    holds_best = (lows <= values[best]) & (highs >= values[best])
+    tied = rows[(inside_best | holds_best) & values.notna() & (rows.index != best)]
+    order = tied["step"].astype("float").fillna(-1.0).sort_values(kind="stable").index
+    return [_label(tied.loc[index]) for index in order]
+
+
+def _label(row: pd.Series) -> int | str:
+    """A checkpoint as the tie notes name it: its step, else its file's name (records of sample files: the run's)."""
+    if pd.notna(row["step"]):
+        return int(row["step"])
+    checkpoint = row.get("checkpoint")
+    return checkpoint if isinstance(checkpoint, str) and checkpoint != "-" else str(row.get("run", ""))
 
 
 def _higher_is_better(key: str) -> bool:
@@ -220,7 +282,7 @@ def render(frame: pd.DataFrame, fmt: str = "table") -> str:
         return frame.to_csv(index=False)
     if fmt == "json":
         return _json(frame)
-    note = _settings_note(frame)
+    notes = [*_tie_notes(frame), _settings_note(frame)]  # the settings note stays last: report's HTML reads it there
     shown = readable(frame)
     if fmt == "html":
         return shown.to_html(index=False, na_rep="", border=0, classes="comparison") + "\n"
@@ -231,11 +293,12 @@ def render(frame: pd.DataFrame, fmt: str = "table") -> str:
         shown = shown.rename(columns=lambda column: markdown_escape(column, brackets=False))
         for column in [column for column in TEXT_COLUMNS if column in shown]:
             shown[column] = [markdown_escape(str(cell)) for cell in shown[column]]
-        return shown.to_markdown(index=False, disable_numparse=True, colalign=aligns) + "\n\n" + note + "\n"
-    return shown.to_string(index=False, na_rep="") + "\n" + note + "\n"
+        notes = [markdown_escape(note) for note in notes[:-1]] + notes[-1:]
+        return shown.to_markdown(index=False, disable_numparse=True, colalign=aligns) + "\n\n" + "\n\n".join(notes) + "\n"
+    return shown.to_string(index=False, na_rep="") + "\n" + "\n".join(notes) + "\n"
 
 
-TEXT_COLUMNS = ("run", "checkpoint", "runs")
+TEXT_COLUMNS = ("run", "checkpoint", "runs", "tied_with")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_|~\[\]])")
 
 
@@ -283,6 +346,27 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
     helpers = [name for name in frame.columns if name.endswith((" std", " ci_low", " ci_high"))]
     shown = shown.drop(columns=helpers)
     return shown.astype(object).where(shown.notna(), "")
+
+
+def _tie_notes(frame: pd.DataFrame) -> list[str]:
+    """A line per run whose best checkpoint is tied with others within bootstrap intervals (attrs 'ties')."""
+    metric = frame.attrs.get("rank_by", "")  # the column: it names the setting where there are several
+    notes = []
+    for run, (chosen, tied) in frame.attrs.get("ties", {}).items():
+        notes.append(f"run {run}: best {metric} at {checkpoints_text([chosen])} is tied with {checkpoints_text(tied)} "
+                     "within bootstrap intervals (scored with --ci): not a winner beyond noise")
+    return notes
+
+
+def checkpoints_text(labels: list[int | str]) -> str:
+    """Checkpoints as a phrase: [2000, 3000] -> 'steps 2000, 3000'; names (checkpoints without a step) as they are.
+
+    >>> checkpoints_text([2000]), checkpoints_text([2000, 3000]), checkpoints_text([100, "final.pt"])
+    ('step 2000', 'steps 2000, 3000', 'step 100, final.pt')
+    """
+    if all(isinstance(label, int) for label in labels):
+        return f"step{'s' if len(labels) > 1 else ''} {', '.join(map(str, labels))}"
+    return ", ".join(f"step {label}" if isinstance(label, int) else str(label) for label in labels)
 
 
 def _settings_note(frame: pd.DataFrame) -> str:

@@ -8,6 +8,9 @@ records: z = (worse_by - allowance) / sqrt(se_target^2 + se_baseline^2). They co
 `[tool.ganeval.gate]` in pyproject.toml, or from a TOML file given with --config (the same table, `[gate]`, or
 top-level keys). A verdict is about ONE checkpoint: a run's last scored one, or with select='best' its best by one
 metric (--select-by; default the first limit's), and every gated metric is read from that checkpoint's records.
+Where that metric was scored with --ci and other checkpoints of the run are tied with the best within bootstrap
+intervals (compare.interval_ties), the verdict says so ('best fid of 3 scored checkpoints; tied with steps 2000,
+3000 within bootstrap intervals') and lists them (Verdict.tied_steps); whether it passes does not change.
 Several targets (runs, folders of runs, glob patterns) give a verdict each. Exit status: 0 all pass, 1 some fail,
 2 bad input (unknown metric, a metric the chosen checkpoint has no record of, a malformed limit, records that mix
 settings, a pattern that matches nothing).
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .compare import checkpoints_text, interval_ties
 from .errors import InputError, UnknownNameError
 from .formatting import format_interval, format_number
 from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
@@ -218,11 +222,16 @@ def target_records(target: str, reference: str | None = None, setting: str | Non
 
 
 def select_checkpoint(tidy: pd.DataFrame, metrics: list[str], select: str = "last", select_by: str | None = None,
-                      target: str = "target") -> tuple[dict[str, pd.Series], str]:
-    """({metric: row}, how it was chosen) of the ONE checkpoint judged: every metric comes from that checkpoint's
-    records (same run, checkpoint and setting; its latest score where it was scored twice). `last`: the last scored
-    checkpoint; `best`: the best by `select_by`. A chosen checkpoint without a gated metric is an InputError, never
-    a value taken from another checkpoint."""
+                      target: str = "target") -> tuple[dict[str, pd.Series], str, tuple[int | str, ...]]:
+    """({metric: row}, how it was chosen, tied steps) of the ONE checkpoint judged: every metric comes from that
+    checkpoint's records (same run, checkpoint and setting; its latest score where it was scored twice). `last`: the
+    last scored checkpoint; `best`: the best by `select_by`. A chosen checkpoint without a gated metric is an
+    InputError, never a value taken from another checkpoint.
+
+    With `best`, the tied steps are those of the run's other checkpoints (same setting) whose `select_by` value is
+    tied with the best's within bootstrap intervals: one's value inside the other's interval, either way round (see
+    compare.interval_ties); `how` then ends in '; tied with steps 2000, 3000 within bootstrap intervals'. Records
+    without intervals tie nothing: () and `how` as before."""
     wanted = list(dict.fromkeys([*metrics, *([select_by] if select == "best" else [])]))
     rows = tidy[tidy["metric"].isin(wanted)]
     if rows.empty:
@@ -244,16 +253,20 @@ def select_checkpoint(tidy: pd.DataFrame, metrics: list[str], select: str = "las
                              f"(it holds {_held(tidy)}); choose another with --select-by")
         best = ranking["value"].idxmax() if HIGHER_IS_BETTER[select_by] else ranking["value"].idxmin()
         chosen_key, count, how = ranking.loc[best, "key"], ranking["key"].nunique(), f"best {select_by}"
+        # rivals of the same run only: steps of another run's records would name other checkpoints
+        tied = tuple(interval_ties(ranking[ranking["run"] == ranking.loc[best, "run"]], best, "value", "ci_low", "ci_high"))
     else:
-        chosen_key, count, how = latest["key"].iloc[-1], latest["key"].nunique(), "last"
+        chosen_key, count, how, tied = latest["key"].iloc[-1], latest["key"].nunique(), "last", ()
     chosen = latest[latest["key"] == chosen_key].set_index("metric")
     how = f"{how} of {count} scored checkpoints" if count > 1 else ""
+    if tied:
+        how += f"; tied with {checkpoints_text(list(tied))} within bootstrap intervals"
     for metric in metrics:
         if metric not in chosen.index:
             raise InputError(f"{target}: {_checkpoint_label(chosen.iloc[0])}{f' ({how})' if how else ''} has no record "
                              f"of metric '{metric}' (it holds {', '.join(chosen.index)}); score that checkpoint "
                              "with it, or gate another checkpoint")
-    return {metric: chosen.loc[metric] for metric in metrics}, how
+    return {metric: chosen.loc[metric] for metric in metrics}, how, tied
 
 
 def _held(tidy: pd.DataFrame) -> str:
@@ -280,6 +293,8 @@ class Verdict:
     setting: str
     checks: tuple[Check, ...]
     chosen: str = ""  # how the checkpoint was chosen where the target held several: 'best fid of 3 scored checkpoints'
+    # steps (names, for checkpoints without one) tied with the best within bootstrap intervals: best by noise alone
+    tied_steps: tuple[int | str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -339,7 +354,8 @@ def _selection_metric(metrics: list[str], select: str, select_by: str | None) ->
 
 def _gate_one(limits: Limits, target: str, metrics: list[str], select: str, select_by: str | None,
               reference: str | None, setting: str | None, baseline: pd.DataFrame | None) -> Verdict:
-    rows, chosen = select_checkpoint(target_records(target, reference, setting), metrics, select, select_by, target)
+    rows, chosen, tied = select_checkpoint(target_records(target, reference, setting), metrics, select, select_by,
+                                           target)
     first = next(iter(rows.values()))
     checks = [_limit_check(metric, "max", rows[metric], limit) for metric, limit in limits.max.items()]
     checks += [_limit_check(metric, "min", rows[metric], limit) for metric, limit in limits.min.items()]
@@ -348,13 +364,13 @@ def _gate_one(limits: Limits, target: str, metrics: list[str], select: str, sele
         if comparable.empty:
             raise InputError(f"baseline {limits.baseline} has no record scored under the setting of {target} "
                              f"({first['setting']}); their values are not comparable")
-        base_rows, _ = select_checkpoint(comparable, list(limits.max_regression), select, select_by,
+        base_rows, _, _ = select_checkpoint(comparable, list(limits.max_regression), select, select_by,
                                          f"baseline {limits.baseline}")
         checks += [_regression_check(metric, allowance, rows[metric], base_rows[metric], limits.alpha, target,
                                      limits.baseline) for metric, allowance in limits.max_regression.items()]
     step = None if pd.isna(first["step"]) else int(first["step"])
     checkpoint = first["checkpoint"] if isinstance(first["checkpoint"], str) else None
-    return Verdict(target, str(first["run"]), checkpoint, step, str(first["setting"]), tuple(checks), chosen)
+    return Verdict(target, str(first["run"]), checkpoint, step, str(first["setting"]), tuple(checks), chosen, tied)
 
 
 def _limit_check(metric: str, kind: str, row: pd.Series, limit: float) -> Check:
