@@ -21,9 +21,11 @@ from .compare import compare  # noqa: E402
 from .config import ScoreConfig  # noqa: E402
 from .tables import load_records  # noqa: E402
 
-_LAZY = {"score": ("pipeline", "score_keywords"), "Evaluator": ("evaluator", "Evaluator")}
+_LAZY = {"score": ("pipeline", "score_keywords"), "Evaluator": ("evaluator", "Evaluator"),
+         "TrainingLog": ("training_log", "TrainingLog")}
 
-__all__ = ["Evaluator", "GanevalError", "ScoreConfig", "__version__", "compare", "load_records", "score"]
+__all__ = ["Evaluator", "GanevalError", "ScoreConfig", "TrainingLog", "__version__", "compare", "load_records",
+           "score"]
 
 
 def __getattr__(name: str):

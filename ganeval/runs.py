@@ -5,6 +5,7 @@
     runs/NAME/checkpoints/.step-XXXXXXX.pt.lock a checkpoint's claim (an flock while one process scores it)
     runs/NAME/samples/step-XXXXXXX.png          a picture of each checkpoint's samples
     runs/NAME/metrics.jsonl                     one score record per line
+    runs/NAME/training.jsonl                    the training signals, one line per logged step (training_log)
 
 `RunDir` owns that layout: its paths, its checkpoints, reading and appending its records. `Checkpoint` is one
 checkpoint file, with its run (when it sits in one) and its claim.
@@ -28,6 +29,7 @@ from .jsonl import append_line
 from .records import Record, read_record_file
 
 METRICS_FILE = "metrics.jsonl"
+TRAINING_FILE = "training.jsonl"
 CONFIG_FILE = "config.toml"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
@@ -74,6 +76,10 @@ class RunDir:
     @property
     def metrics_file(self) -> Path:
         return self.path / METRICS_FILE
+
+    @property
+    def training_file(self) -> Path:
+        return self.path / TRAINING_FILE
 
     @property
     def config_file(self) -> Path:

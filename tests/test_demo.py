@@ -35,10 +35,10 @@ def test_an_interrupted_demo_run_says_the_step_it_reached(tmp_path, capsys, monk
 
     original = loop.training_step
 
-    def interrupt_at_two(trainer):
+    def interrupt_at_two(trainer, probe=None):
         if trainer.step == 2:
             raise KeyboardInterrupt
-        return original(trainer)
+        return original(trainer, probe)
 
     monkeypatch.setattr(loop, "training_step", interrupt_at_two)
     with pytest.raises(KeyboardInterrupt):

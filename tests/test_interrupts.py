@@ -12,6 +12,7 @@ import torch
 from ganeval.errors import InputError
 from ganeval.runs import RunDir
 from ganeval.train import loop
+from ganeval.train import trainer as trainer_module
 from ganeval.data.checkpoint import load_checkpoint
 from ganeval.train.config import load_config
 from ganeval.train.loop import TrainingInterrupted, train
@@ -56,9 +57,9 @@ def signal_mid_step(monkeypatch, signum: int, at_step: int) -> None:
     current = {}
     original_step = loop.training_step
 
-    def remembering_step(trainer):
+    def remembering_step(trainer, probe=None):
         current["trainer"] = trainer
-        return original_step(trainer)
+        return original_step(trainer, probe)
 
     monkeypatch.setattr(loop, "discriminator_loss", loss_then_signal)
     monkeypatch.setattr(loop, "training_step", remembering_step)
@@ -147,14 +148,14 @@ def test_resume_scores_and_draws_a_checkpoint_whose_score_and_picture_a_kill_los
 
 def test_a_crash_between_a_checkpoint_and_its_picture_is_repaired_by_resume(tmp_path, monkeypatch):
     config, scorer = scored_run(tmp_path)
-    original = loop.save_sample_picture
+    original = trainer_module.save_sample_picture
 
     def crash_at_four(samples, config, path, step):
         if step == 4:
             raise RuntimeError("killed")
         return original(samples, config, path, step)
 
-    monkeypatch.setattr(loop, "save_sample_picture", crash_at_four)
+    monkeypatch.setattr(trainer_module, "save_sample_picture", crash_at_four)
     with pytest.raises(RuntimeError, match="killed"):
         train(config, tmp_path / "run", progress=False, on_checkpoint=scorer)
     assert (tmp_path / "run" / "checkpoints" / "step-0000004.pt").is_file()

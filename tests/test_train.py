@@ -83,11 +83,11 @@ def test_learning_rate_decay_follows_the_step_and_survives_resume(tmp_path):
 
 
 def test_a_time_budget_ends_the_run_with_a_scored_checkpoint_and_carries_over_resume(tmp_path, monkeypatch):
-    from ganeval.train import loop
+    from ganeval.train import session
     from ganeval.train.scoring import CheckpointScorer
 
     ticks = iter(range(0, 10_000, 6))  # a clock that moves 6 seconds whenever the loop reads it (after every step)
-    monkeypatch.setattr(loop, "monotonic", lambda: next(ticks))
+    monkeypatch.setattr(session, "monotonic", lambda: next(ticks))
     config = load_config("grid25-gan", ["steps=100", "checkpoint_every=3", "batch_size=10", "train_size=1000",
                                         "max_minutes=0.5"])
     calls = []
@@ -269,11 +269,11 @@ def test_ctrl_c_writes_a_checkpoint(tmp_path, monkeypatch):
     config = load_config("ring8-gan", ["steps=50", "checkpoint_every=100", *TINY_2D])
     original, calls = loop.training_step, []
 
-    def interrupt_at_seven(trainer):
+    def interrupt_at_seven(trainer, probe=None):
         if len(calls) == 7:
             raise KeyboardInterrupt
         calls.append(1)
-        return original(trainer)
+        return original(trainer, probe)
 
     monkeypatch.setattr(loop, "training_step", interrupt_at_seven)
     with pytest.raises(KeyboardInterrupt):
@@ -288,9 +288,9 @@ def test_lazy_gradient_penalty_runs_every_nth_discriminator_step_weighted_n_time
 
     def unit_penalty(discriminator, real, fake, generator=None, packing=1):
         penalised_at.append(trainer.step)
-        return torch.ones(())
+        return torch.zeros(1)  # gradient norms of 0 at the interpolates: a penalty of exactly 1
 
-    monkeypatch.setattr(loop, "gradient_penalty", unit_penalty)
+    monkeypatch.setattr(loop, "interpolate_gradient_norms", unit_penalty)
     losses = {}
     for every in (1, 2):
         config = load_config("grid25-gan", ["loss='wgan-gp'", "batch_size=10", "train_size=1000", f"gp_every={every}"])
@@ -404,15 +404,16 @@ def test_the_progress_bar_rate_and_estimate_leave_out_checkpoints_and_scoring(tm
     import tqdm.std
 
     import ganeval.train.loop as loop
+    import ganeval.train.session as session
 
     now = [0.0]  # a fake clock: each training step takes 1 s, each checkpoint with its scoring 100 s
     monkeypatch.setattr(tqdm.std, "time", lambda: now[0])  # read by bars created from here on
-    monkeypatch.setattr(loop, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(session, "perf_counter", lambda: now[0])
     original, shown = loop.training_step, []
 
-    def one_second_step(trainer):
+    def one_second_step(trainer, probe=None):
         now[0] += 1
-        return original(trainer)
+        return original(trainer, probe)
 
     class RecordedBar(tqdm.std.tqdm):
         def update(self, n=1):
@@ -423,7 +424,7 @@ def test_the_progress_bar_rate_and_estimate_leave_out_checkpoints_and_scoring(tm
         now[0] += 100
 
     monkeypatch.setattr(loop, "training_step", one_second_step)
-    monkeypatch.setattr(loop, "tqdm", RecordedBar)
+    monkeypatch.setattr(session, "tqdm", RecordedBar)
     config = load_config("ring8-gan", ["steps=6", "checkpoint_every=2", *TINY_2D])
     train(config, tmp_path / "run", progress=True, on_checkpoint=slow_hook)
     assert now[0] == 6 + 4 * 100  # checkpoints at 0, 2, 4, 6
@@ -436,10 +437,10 @@ def test_an_interrupted_train_command_names_the_step_reached(run_cli, tmp_path, 
 
     original = loop.training_step
 
-    def interrupt_at_three(trainer):
+    def interrupt_at_three(trainer, probe=None):
         if trainer.step == 3:
             raise KeyboardInterrupt
-        return original(trainer)
+        return original(trainer, probe)
 
     monkeypatch.setattr(loop, "training_step", interrupt_at_three)
     code, out, err = run_cli("train", "ring8-gan", *set_flags(*TINY_2D), "--steps", "50",

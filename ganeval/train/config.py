@@ -69,6 +69,7 @@ class TrainConfig:
     max_minutes: float = 0.0  # a time budget: stop (with a last checkpoint) once training has run this long (0: none)
     checkpoint_every: int = 500
     eval_every: int = 1  # score every n-th checkpoint and the last one while training (0: never)
+    log_every: int = 20  # append the training signals to training.jsonl every n steps (0: never)
     eval_samples: int = 2000  # generated samples per score, against all of `data`
     eval_metrics: str = "fid,is,kid,prdc"
     train_size: int = 100_000  # samples drawn once from a mixture as its training set (PacGAN: 100,000)
@@ -195,6 +196,7 @@ FIELD_RULES: dict[str, Rule] = {
     "max_minutes": _number(0),
     "checkpoint_every": _integer(1),
     "eval_every": _integer(0),
+    "log_every": _integer(0),
     "eval_samples": _integer(2),
     "eval_metrics": Rule(f"a comma-separated list of metrics from {', '.join(sorted(computed_families()))}",
                          _is_metric_list),

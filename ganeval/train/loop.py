@@ -1,139 +1,37 @@
-"""The GAN training loop: alternating discriminator and generator steps, checkpoints, resume.
+"""The GAN training loop: alternating discriminator and generator steps, the training signals, checkpoints.
 
-Read top to bottom: build (networks, optimisers, data) -> for each step: d_steps discriminator updates on a real and
-a generated batch, then one generator update against the fixed discriminator (on a fresh generated batch, or the
-last one with `reuse_fake_batch`), the EMA update, and a checkpoint every `checkpoint_every` steps. All randomness
+Read top to bottom: for each step, d_steps discriminator updates on a real and a generated batch, then one generator
+update against the fixed discriminator (on a fresh generated batch, or the last one with `reuse_fake_batch`) and the
+EMA update; every `log_every` steps a line of training signals (ganeval.train.signals), every `checkpoint_every`
+steps a checkpoint. The run mechanics around it (the folder, resume, the time budget, the bar, signals that stop the
+run) are ganeval.train.session's; the training state and its checkpoints are ganeval.train.trainer's. All randomness
 comes from one CPU torch.Generator whose state is saved in each checkpoint, so a resumed run continues exactly where
-the interrupted one stopped. SIGINT and SIGTERM stop the run after the step under way, with a checkpoint of the
-finished steps (see ganeval.train.stop_signals). Seeded generation from a generator or a checkpoint is
-ganeval.data.checkpoint's (evaluation uses it without importing training); the run folder's layout is
-ganeval.runs.RunDir's.
+the interrupted one stopped.
 """
 from __future__ import annotations
 
-import copy
-import signal
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
 from pathlib import Path
-from time import monotonic, perf_counter
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from ..atomic import write_text_atomically
-from ..data import load_source
-from ..data.checkpoint import CheckpointInfo, CheckpointSource, generate, load_checkpoint
+from ..data.checkpoint import CheckpointInfo, CheckpointSource
 from ..data.checkpoint import generator_from_checkpoint as rebuild_generator
-from ..distributed import World, world
+from ..distributed import World
 from ..errors import InputError
-from ..nets.build import build_discriminator, build_generator, latent_dim, network_config
 from ..nets.dcgan import from_uint8
-from ..progress import is_shown
-from ..runs import Checkpoint, RunDir, checkpoint_name
-from .checkpoint import save_checkpoint
+from ..runs import RunDir
+from ..training_log import TrainingLog
 from .config import TrainConfig, from_dict
-from .losses import discriminator_loss, generator_loss, gradient_penalty
-from .pictures import PICTURE_SEED, picture_samples, save_sample_picture
-from .run_folder import check_resumed_config, clear_old_run, prepare_run_folder
-from .stop_signals import stop_requests
+from .losses import discriminator_loss, generator_loss, interpolate_gradient_norms, penalty_of
+from .session import open_run, session
+from .signals import StepProbe, TrainingSignals
+from .trainer import Trainer, TrainingInterrupted, create_trainer, standing_statistics, update_ema
 
-
-@dataclass
-class Trainer:
-    """The state of a run: networks, optimisers, training data, step and random stream."""
-
-    config: TrainConfig
-    generator: nn.Module
-    discriminator: nn.Module
-    ema: nn.Module | None
-    optimiser_g: torch.optim.Optimizer
-    optimiser_d: torch.optim.Optimizer
-    data: torch.Tensor  # uint8 images (N,C,H,W) or float points (N,2), on the device
-    random: torch.Generator  # CPU stream for batches and latents
-    device: torch.device
-    world: World = field(default_factory=World)  # torchrun: the processes that share each batch
-    step: int = 0
-    seconds: float = 0.0  # wall time spent in train() so far, across resumes: the clock of `max_minutes`
-    interrupted: bool = False  # Ctrl-C or SIGTERM stopped train() (which then raised TrainingInterrupted)
-    in_step: bool = False  # a training step has begun changing the state and not finished: it is no step's
-
-    @property
-    def latent_dim(self) -> int:
-        return latent_dim(self.config.model, self.config.model_options)
-
-    @property
-    def ended_by_time_budget(self) -> bool:
-        """Whether `max_minutes` ended the run before `steps` (train() stops only at `steps`, the budget or Ctrl-C)."""
-        return not self.interrupted and self.step < self.config.steps
-
-    @property
-    def stop_reason(self) -> str | None:
-        """Why the run stopped before `config.steps`, in words; None when it reached them."""
-        if self.step >= self.config.steps:
-            return None
-        return "interrupted" if self.interrupted else f"the {self.config.max_minutes:g}-minute time budget ran out"
-
-    def steps_reached(self) -> str:
-        """The step reached, for messages about the run: 'step 1500', or 'step 521 (of 1500: the 14.5-minute time
-        budget ran out)' when it stopped early."""
-        reason = self.stop_reason
-        return f"step {self.step}" + (f" (of {self.config.steps}: {reason})" if reason else "")
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM during train(), after the checkpoint of the finished steps; `trainer` says where the run
-    stopped, `exit_code` is the shell's for the signal (128 + its number: 130 for SIGINT, 143 for SIGTERM)."""
-
-    def __init__(self, trainer: Trainer, signum: int | None = None):
-        super().__init__(trainer.steps_reached())
-        self.trainer = trainer
-        self.exit_code = 128 + (signum or signal.SIGINT)
-
-
-def create_trainer(config: TrainConfig, device: torch.device, data_root: str | None = None) -> Trainer:
-    """Fresh networks (seeded), optimisers and the training data on `device`."""
-    torch.manual_seed(config.seed)
-    source = f"config {config.name}"
-    generator = build_generator(config.model, config.model_options, source).to(device)
-    discriminator = build_discriminator(config.model, config.model_options, config.packing, source).to(device)
-    samples = load_source(config.data, num_samples=config.train_size if config.model == "mlp" else None,
-                          seed=config.seed, data_root=data_root)
-    if (samples.kind == "vectors") != (config.model == "mlp"):
-        raise InputError(f"config {config.name}: model {config.model} cannot train on {samples.kind} from {config.data}")
-    check_data_fits(config, samples.data)
-    return Trainer(
-        config=config,
-        generator=generator,
-        discriminator=discriminator,
-        ema=copy.deepcopy(generator).eval().requires_grad_(False) if config.ema > 0 else None,
-        optimiser_g=torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas),
-        optimiser_d=torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas),
-        data=samples.data.to(device),
-        random=torch.Generator().manual_seed(config.seed),
-        device=device,
-    )
-
-
-def check_data_fits(config: TrainConfig, data: torch.Tensor) -> None:
-    """The data's shape must be what the networks take, and a batch no larger than the data: checked before the
-    first checkpoint is written, so a mismatched folder or array file is one line and no half-started run."""
-    options = network_config(config.model, config.model_options, config.packing, f"config {config.name}")
-    if config.model == "dcgan":
-        wanted = (options.channels, options.image_size, options.image_size)
-        if tuple(data.shape[1:]) != wanted:
-            held = "x".join(map(str, data.shape[1:]))
-            raise InputError(f"config {config.name}: data {config.data} holds {held} images but the DCGAN takes "
-                             f"{'x'.join(map(str, wanted))}; set model_options.channels and model_options.image_size "
-                             f"(1 or 3 channels, 28 or 32 pixels)")
-    elif data.shape[1] != options.data_dim:
-        raise InputError(f"config {config.name}: data {config.data} holds {data.shape[1]}-dim points; set "
-                         f"model_options.data_dim = {data.shape[1]}")
-    if len(data) < config.batch_size:
-        raise InputError(f"config {config.name}: batch_size = {config.batch_size}: larger than the {len(data)} "
-                         f"samples of {config.data}")
+__all__ = ["Trainer", "TrainingInterrupted", "checkpoint_config", "checkpoint_samples", "create_trainer",
+           "generator_from_checkpoint", "learning_rate_scale", "standing_statistics", "train", "training_step",
+           "update_ema"]
 
 
 def learning_rate_scale(config: TrainConfig, step: int) -> float:
@@ -148,8 +46,9 @@ def learning_rate_scale(config: TrainConfig, step: int) -> float:
     return min(1.0, (config.steps - step) / decay_steps)
 
 
-def training_step(trainer: Trainer) -> dict[str, float]:
-    """One generator step preceded by `d_steps` discriminator steps; returns the last losses."""
+def training_step(trainer: Trainer, probe: StepProbe | None = None) -> dict[str, float]:
+    """One generator step preceded by `d_steps` discriminator steps; returns the last losses. A `probe` (on a logged
+    step) reads the discriminator's scores and both gradients before the optimiser steps, changing nothing."""
     config = trainer.config
     trainer.in_step = True
     scale = learning_rate_scale(config, trainer.step)
@@ -172,11 +71,14 @@ def training_step(trainer: Trainer) -> dict[str, float]:
         if config.loss == "wgan-gp" and d_step % config.gp_every == 0:
             # Lazy regularisation (Karras et al. 2020): every gp_every-th step, weighted gp_every times.
             with _precision(trainer):
-                penalty = gradient_penalty(trainer.discriminator, real, fake, trainer.random, config.packing)
-            d_loss = d_loss + config.gp_every * config.gp_weight * penalty.float()
+                norms = interpolate_gradient_norms(trainer.discriminator, real, fake, trainer.random, config.packing)
+            d_loss = d_loss + config.gp_every * config.gp_weight * penalty_of(norms.float())
+            trainer.interpolate_gradient_norm = norms.detach().float().mean()  # a signal read on the logged steps
         trainer.optimiser_d.zero_grad(set_to_none=True)
         d_loss.backward()
         _average_gradients(trainer.discriminator, trainer.world)
+        if probe is not None and d_step == last:
+            probe.discriminator_step(trainer.discriminator, *scores)
         trainer.optimiser_d.step()
     # Generator: fool the updated, now fixed discriminator. Its weights need no gradients here; skipping them saves
     # the weight-gradient half of the discriminator's backward pass.
@@ -193,6 +95,8 @@ def training_step(trainer: Trainer) -> dict[str, float]:
     finally:
         trainer.discriminator.requires_grad_(True)
     _average_gradients(trainer.generator, trainer.world)
+    if probe is not None:
+        probe.generator_step(trainer.generator)
     trainer.optimiser_g.step()
     if trainer.ema is not None:
         update_ema(trainer.ema, trainer.generator, config.ema)
@@ -236,208 +140,47 @@ def train(
     `checkpoint_every` steps and at the end, and a picture of the samples beside each (out/samples/step-XXXXXXX.png).
     `on_checkpoint(path, step, last)` runs after each checkpoint (the evaluation hook, see ganeval.train.scoring;
     `last` marks the run's final one); a record it returns shows in the progress bar, whose rate and estimate
-    leave out the time spent writing and scoring checkpoints. A hook with a `missing(path, step, last)` method (as
+    leave out the time spent writing and scoring checkpoints. Every `config.log_every` steps the training signals
+    go to out/training.jsonl (ganeval.train.signals). A hook with a `missing(path, step, last)` method (as
     CheckpointScorer has) also runs on the checkpoint a resumed run starts from when that says its record is
     missing, as a kill between the checkpoint and its score leaves it; a missing picture is drawn again.
     """
-    resume, changing = _resume_options(resume)
-    run, processes = RunDir(out), _training_world(config)
-    replaced = prepare_run_folder(run, resume=resume, overwrite=overwrite) if processes.is_main else None
-    processes.broadcast(None)  # the others look at the folder once rank 0 has checked it
-    saved = run.checkpoints(allow_none=True) if resume else []
-    start = load_checkpoint(saved[-1].path, map_location=device) if saved else None
-    if start is not None:
-        check_resumed_config(run, config, start["config"], changing)  # before loading data, which may take long
-    trainer = create_trainer(config, device, data_root)
-    trainer.world = processes
-    if start is not None:
-        restore(trainer, start)
-    if processes.is_main:
-        clear_old_run(run, replaced)  # only now: a new run that cannot start (data, networks) leaves the old one
-        run.path.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(run.config_file, config.to_toml())
-    show = is_shown(progress) and processes.is_main
-    clock_zero = monotonic() - trainer.seconds
-
-    def out_of_time() -> bool:
-        trainer.seconds = monotonic() - clock_zero
-        return processes.broadcast(0 < config.max_minutes * 60 <= trainer.seconds)  # rank 0's clock decides for all
-
-    with stop_requests() as requested, tqdm(total=config.steps, initial=trainer.step, desc=config.name, unit="step",
-                                            disable=not show) as bar:
-        status: dict[str, str] = {}
-
-        def checkpoint(last: bool) -> None:
-            with _left_out_of_rate(bar):
-                path = run.checkpoint(checkpoint_name(trainer.step)).path
-                if processes.is_main:
-                    write_checkpoint(trainer, run)
-                processes.broadcast(None)  # written before any rank scores it (the scorer is sharded like a score)
-                record = on_checkpoint(path, trainer.step, last) if on_checkpoint else None
-            status.update(_score_summary(record))
-
-        try:
-            stop = start is not None and out_of_time()  # a resumed run may have spent its budget; a new one takes a step
-            if start is None:  # the untrained generator: the baseline of every metric curve
-                checkpoint(last=False)
-            else:
-                with _left_out_of_rate(bar):
-                    status.update(_score_summary(complete_checkpoint(trainer, saved[-1], on_checkpoint,
-                                                                     last=stop or trainer.step >= config.steps)))
-            # a signal is read where rank 0 reads it, so that every rank stops after the same step
-            while trainer.step < config.steps and not stop and processes.broadcast(requested.signum) is None:
-                losses = training_step(trainer)
-                stop = out_of_time()
-                last = stop or trainer.step == config.steps
-                if last or trainer.step % config.checkpoint_every == 0:
-                    checkpoint(last)
-                bar.update(1)
-                bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}", **status)
-            signum = processes.broadcast(requested.signum)
-            if signum is not None and trainer.step < config.steps and not stop:
-                if processes.is_main and not run.checkpoint(checkpoint_name(trainer.step)).path.is_file():
-                    write_checkpoint(trainer, run)  # unscored: the signal asked to stop, and soon
-                trainer.interrupted = True
-                raise TrainingInterrupted(trainer, signum)
-        except TrainingInterrupted:
-            raise
-        except KeyboardInterrupt as interrupt:  # a second signal, or Ctrl-C where no handler could be installed
-            keep_finished_steps(trainer, run)
-            trainer.interrupted = True
-            raise TrainingInterrupted(trainer, requested.signum) from interrupt
+    run = RunDir(out)
+    trainer, resumed_from = open_run(config, run, device=device, resume=resume, overwrite=overwrite,
+                                     data_root=data_root)
+    with session(trainer, run, on_checkpoint, progress) as mechanics:
+        stop = mechanics.begin(resumed_from)
+        signals = training_signals(trainer, run)
+        while trainer.step < config.steps and not stop and not mechanics.stop_requested():
+            probe = signals.probe(trainer.step + 1)
+            losses = training_step(trainer, probe)
+            signals.count_step()
+            if probe is not None:
+                signals.write(trainer.step, probe, *signal_inputs(trainer, losses))
+            stop = mechanics.out_of_time()
+            last = stop or trainer.step == config.steps
+            if last or trainer.step % config.checkpoint_every == 0:
+                signals.pause(mechanics.checkpoint(last))
+            mechanics.show(losses)
+        mechanics.finish(stop)
     return trainer
 
 
-def _training_world(config: TrainConfig) -> World:
-    """The processes that train together: a torchrun job's (the image GANs only), or this one."""
-    processes = world()
-    if not processes.distributed:
-        return processes
-    if config.model == "mlp":
-        raise InputError(f"config {config.name}: the PacGAN 2D networks train in one process (they take seconds); "
-                         f"launch it without torchrun")
-    if config.batch_size % processes.size:
-        raise InputError(f"config {config.name}: batch_size = {config.batch_size} must divide among the "
-                         f"{processes.size} processes (each takes batch_size / {processes.size})")
-    return processes
+def training_signals(trainer: Trainer, run: RunDir) -> TrainingSignals:
+    """What writes the run's training.jsonl: rank 0's every `log_every` steps, no other rank's."""
+    config = trainer.config
+    every = config.log_every if trainer.world.is_main else 0
+    return TrainingSignals(TrainingLog(run), every, config.loss, config.packing)
 
 
-def _resume_options(resume: bool | Collection[str]) -> tuple[bool, frozenset[str] | None]:
-    """train()'s `resume` as (whether to resume, the keys the resumed config may change; None: any resumable key).
-
-    A collection always means resuming, an empty one too (nothing may change): its truth value does not count."""
-    if isinstance(resume, bool):
-        return resume, None
-    if isinstance(resume, str):  # a str is a collection of characters: refuse rather than allow "s", "t", ...
-        raise TypeError(f"train(resume={resume!r}): give True or a collection of config keys, not one string")
-    return True, frozenset(resume)
-
-
-def keep_finished_steps(trainer: Trainer, run: RunDir) -> None:
-    """After a KeyboardInterrupt: write the checkpoint of the finished steps if the trainer holds them and it is not
-    written yet; roll the trainer back to the last checkpoint if a step was cut short (its state is no step's)."""
-    if trainer.in_step:
-        written = run.checkpoints(allow_none=True)
-        if written:
-            restore(trainer, load_checkpoint(written[-1].path, map_location=trainer.device))
-        trainer.in_step = False
-    elif trainer.world.is_main and not run.checkpoint(checkpoint_name(trainer.step)).path.is_file():
-        write_checkpoint(trainer, run)
-
-
-def complete_checkpoint(trainer: Trainer, checkpoint: Checkpoint,
-                        on_checkpoint: Callable[[Path, int, bool], dict | None] | None, last: bool) -> dict | None:
-    """Draw the picture of the checkpoint a run resumes from, and score it, when a kill right after its rename left
-    it without them; returns the new record, if any. The trainer holds that checkpoint's state, which drawing leaves
-    as it is."""
-    picture = checkpoint.run.picture(checkpoint)
-    if trainer.world.is_main and not picture.is_file():
-        draw_picture(trainer, picture)
-    missing = getattr(on_checkpoint, "missing", None)
-    if missing is not None and missing(checkpoint.path, trainer.step, last):
-        return on_checkpoint(checkpoint.path, trainer.step, last)
-    return None
-
-
-@contextmanager
-def _left_out_of_rate(bar: tqdm) -> Iterator[None]:
-    """Time spent inside does not count in the bar's elapsed time, rate and estimate (scoring is not training).
-
-    tqdm's own unpause() would also drop the steps since its last redraw; shifting both of its clocks by the time
-    measured here leaves those in."""
-    started = perf_counter()
-    try:
-        yield
-    finally:
-        if not bar.disable:
-            spent = perf_counter() - started
-            bar.start_t += spent
-            bar.last_print_t += spent
-
-
-def write_checkpoint(trainer: Trainer, run: RunDir) -> Path:
-    """The run's checkpoint of the trainer's step (checkpoints/step-XXXXXXX.pt) and the picture of the scored
-    generator's samples beside it (samples/step-XXXXXXX.png)."""
-    checkpoint = run.checkpoint(checkpoint_name(trainer.step))
-    if trainer.ema is not None:
-        # The EMA copies the raw generator's BatchNorm statistics, which do not fit the averaged weights; measure the
-        # EMA generator's own ("standing statistics", as BigGAN samples). The next EMA update overwrites them again,
-        # so training, and resuming, are unaffected.
-        standing_statistics(trainer.ema, trainer.latent_dim, trainer.device)
-    save_checkpoint(checkpoint.path, checkpoint_contents(trainer))
-    draw_picture(trainer, run.picture(checkpoint))
-    return checkpoint.path
-
-
-def draw_picture(trainer: Trainer, path: Path) -> None:
-    """The picture of the scored generator's samples (the EMA's, where the run keeps one) at the trainer's step."""
-    shown = trainer.ema if trainer.ema is not None else trainer.generator
-    # eval mode reads BatchNorm's running statistics and changes nothing: resumed runs stay exact
-    samples = generate(shown.eval(), trainer.config, picture_samples(trainer.config), PICTURE_SEED, device=trainer.device)
-    save_sample_picture(samples, trainer.config, path, trainer.step)
-
-
-def _score_summary(record: dict | None) -> dict[str, str]:
-    """The first metric of a record for the progress bar, e.g. {'fid': '12.3'}."""
-    if not record:
-        return {}
-    for key in ("fid", "kid_mean", "precision", "is_mean"):
-        if key in record:
-            return {key.removesuffix("_mean"): f"{record[key]:.4g}"}
-    return {}
-
-
-def checkpoint_contents(trainer: Trainer) -> dict:
-    """Tensors and plain values only: torch.load(weights_only=True) reads them back."""
-    return {
-        "step": trainer.step,
-        "config": trainer.config.to_dict(),
-        "generator": trainer.generator.state_dict(),
-        "discriminator": trainer.discriminator.state_dict(),
-        "ema": trainer.ema.state_dict() if trainer.ema is not None else None,
-        "optimiser_g": trainer.optimiser_g.state_dict(),
-        "optimiser_d": trainer.optimiser_d.state_dict(),
-        "random_state": trainer.random.get_state(),
-        "seconds": trainer.seconds,
-    }
-
-
-def restore(trainer: Trainer, checkpoint: dict) -> None:
-    """Load a checkpoint's networks, optimisers, step and random stream into `trainer`."""
-    try:
-        trainer.generator.load_state_dict(checkpoint["generator"])
-        trainer.discriminator.load_state_dict(checkpoint["discriminator"])
-        if trainer.ema is not None and checkpoint.get("ema") is not None:
-            trainer.ema.load_state_dict(checkpoint["ema"])
-    except RuntimeError as exc:  # size mismatches: the config builds other networks than the checkpoint holds
-        details = [line.strip() for line in str(exc).splitlines()[1:2]]
-        raise InputError(f"step {checkpoint['step']}'s checkpoint holds networks of another shape than config "
-                         f"{trainer.config.name} builds{': ' + details[0] if details else ''}") from exc
-    trainer.optimiser_g.load_state_dict(checkpoint["optimiser_g"])
-    trainer.optimiser_d.load_state_dict(checkpoint["optimiser_d"])
-    trainer.random.set_state(checkpoint["random_state"])
-    trainer.step = int(checkpoint["step"])
-    trainer.seconds = float(checkpoint.get("seconds", 0.0))  # checkpoints from before the time budget: 0
+def signal_inputs(trainer: Trainer, losses: dict[str, float]) -> tuple[dict, dict, dict]:
+    """(networks, learning rates, further values) of a logged step's line, for TrainingSignals.write."""
+    networks = {"d": trainer.discriminator, "g": trainer.generator}
+    rates = {"lr_d": trainer.optimiser_d.param_groups[0]["lr"], "lr_g": trainer.optimiser_g.param_groups[0]["lr"]}
+    extra = dict(losses)
+    if trainer.interpolate_gradient_norm is not None:
+        extra["gp_grad_norm"] = trainer.interpolate_gradient_norm
+    return networks, rates, extra
 
 
 def generator_from_checkpoint(checkpoint: dict, ema: bool = False, device: torch.device = torch.device("cpu"),
@@ -457,35 +200,6 @@ def checkpoint_config(values: object, source: str) -> TrainConfig:
     if not isinstance(values, dict):
         raise InputError(f"{source}: holds no training config (not a ganeval checkpoint?)")
     return from_dict(values, f"{source}: checkpoint config")
-
-
-def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """ema = decay * ema + (1 - decay) * model for parameters; buffers (BatchNorm statistics) are copied."""
-    with torch.no_grad():
-        for ema_parameter, parameter in zip(ema.parameters(), model.parameters()):
-            ema_parameter.lerp_(parameter, 1 - decay)
-        for ema_buffer, buffer in zip(ema.buffers(), model.buffers()):
-            ema_buffer.copy_(buffer)
-
-
-@torch.no_grad()
-def standing_statistics(generator: nn.Module, latent_dim: int, device: torch.device, batches: int = 20,
-                        batch_size: int = 256, seed: int = 0) -> None:
-    """Replace the BatchNorm running statistics of `generator` by their average over `batches` seeded batches."""
-    norms = [module for module in generator.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    momenta = [norm.momentum for norm in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # a cumulative average over the batches below
-    random = torch.Generator().manual_seed(seed)
-    generator.train()
-    for _ in range(batches):
-        generator(torch.randn(batch_size, latent_dim, generator=random).to(device))
-    generator.eval()
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
 
 
 def _real_batch(trainer: Trainer) -> torch.Tensor:

@@ -9,6 +9,7 @@ Scores are raw discriminator outputs (logits); all losses are means over the bat
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -34,7 +35,18 @@ def gradient_penalty(
     generator: torch.Generator | None = None,
     packing: int = 1,
 ) -> torch.Tensor:
-    """WGAN-GP: mean over packs of (|grad_x D(x_hat)| - 1)^2 at random interpolates x_hat of real and fake.
+    """WGAN-GP: mean over packs of (|grad_x D(x_hat)| - 1)^2 at random interpolates x_hat of real and fake."""
+    return penalty_of(interpolate_gradient_norms(discriminator, real, fake, generator, packing))
+
+
+def interpolate_gradient_norms(
+    discriminator: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    generator: torch.Generator | None = None,
+    packing: int = 1,
+) -> torch.Tensor:
+    """|grad_x D(x_hat)| per pack at random interpolates x_hat of real and fake, differentiable (for the penalty).
 
     With packing m the discriminator scores packs of m samples, so one mixing weight is drawn per pack and the norm
     is taken over the whole pack."""
@@ -44,7 +56,11 @@ def gradient_penalty(
     mixed = (weights * real.detach() + (1 - weights) * fake.detach()).requires_grad_(True)
     scores = discriminator(mixed)
     (gradients,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-    norms = gradients.reshape(packs, -1).norm(dim=1)
+    return gradients.reshape(packs, -1).norm(dim=1)
+
+
+def penalty_of(norms: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP's two-sided penalty on the gradient norms at the interpolates: mean of (norm - 1)^2."""
     return ((norms - 1) ** 2).mean()
 
 
@@ -56,6 +72,21 @@ _LOSSES: dict[str, tuple[Callable, Callable]] = {
     "wgan-gp": (lambda r, f: f.mean() - r.mean(), lambda f: -f.mean()),
 }
 LOSS_NAMES = tuple(_LOSSES)
+
+# (D loss, G loss) at the game's equilibrium, where D cannot tell real from generated and outputs the same score for
+# both: the logit 0 (D(x) = 1/2) for the BCE losses, 1/2 between LSGAN's targets 0 and 1, 0 for hinge. Then
+#   ns       D: 2 softplus(0) = 2 ln 2 = 1.386;  G: softplus(0) = ln 2 = 0.693 (Goodfellow et al. 2014, Thm 1: -log 4)
+#   minimax  D as ns;  G: -softplus(0) = -ln 2
+#   lsgan    D: (1/2)(1/2 - 1)^2 + (1/2)(1/2)^2 = 0.25;  G: (1/2)(1/2 - 1)^2 = 0.125 (Mao et al. 2017, with 1/2 scaling)
+#   hinge    D: relu(1 - 0) + relu(1 + 0) = 2;  G: -0 = 0
+# A WGAN critic's scores are defined up to a constant, so its losses have no reference value (its D loss, the negated
+# Wasserstein estimate, tends to 0 from below as the distributions meet).
+EQUILIBRIUM_LOSSES: dict[str, tuple[float, float]] = {
+    "ns": (2 * math.log(2), math.log(2)),
+    "minimax": (2 * math.log(2), -math.log(2)),
+    "lsgan": (0.25, 0.125),
+    "hinge": (2.0, 0.0),
+}
 
 
 def _get(name: str) -> tuple[Callable, Callable]:

@@ -2,8 +2,8 @@
 
 A new run goes to an empty or new folder. A folder that already holds a run is continued with `resume` or
 replaced with `overwrite`, which removes only what a run writes there (checkpoints/, samples/, config.toml,
-metrics.jsonl and atomic writes left half-done): files the user keeps beside them stay. A resumed run keeps its
-config but for RESUMABLE_KEYS, which change when and how long it trains, never what it computes.
+metrics.jsonl, training.jsonl and atomic writes left half-done): files the user keeps beside them stay. A resumed
+run keeps its config but for RESUMABLE_KEYS, which change when and how long it trains, never what it computes.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ..atomic import check_output_folder
 from ..errors import InputError
 from ..nets.dcgan import DCGANConfig
 from ..nets.mlp import MLPConfig
-from ..runs import CHECKPOINTS, CONFIG_FILE, METRICS_FILE, SAMPLES, RunDir
+from ..runs import CHECKPOINTS, CONFIG_FILE, METRICS_FILE, SAMPLES, TRAINING_FILE, RunDir
 from .config import TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -26,13 +26,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-RUN_ENTRIES = (CHECKPOINTS, SAMPLES, CONFIG_FILE, METRICS_FILE)
+RUN_ENTRIES = (CHECKPOINTS, SAMPLES, CONFIG_FILE, METRICS_FILE, TRAINING_FILE)
 # write_atomically's temporary files (".NAME.XXXX.tmp") of the files a run writes, by folder
 LEFTOVER_PATTERNS = {".": tuple(f".{name}.*.tmp" for name in RUN_ENTRIES[2:]), CHECKPOINTS: (".step-*.pt.*.tmp",),
                      SAMPLES: (".step-*.png.*.tmp",)}
 # What may differ on --resume: the training itself stays the one the run started (bit for bit: see train.loop).
 # eval_samples and eval_metrics are left out so that one run's metric curve has one protocol throughout.
-RESUMABLE_KEYS = ("steps", "max_minutes", "checkpoint_every", "eval_every")
+RESUMABLE_KEYS = ("steps", "max_minutes", "checkpoint_every", "eval_every", "log_every")
 
 
 def existing_run_entries(run: RunDir) -> list[str]:
