@@ -135,6 +135,7 @@ def build_parser() -> _Parser:
     _add_compare_command(commands)
     _add_report_command(commands)
     _add_gate_command(commands)
+    _add_diagnose_command(commands)
     _add_human_commands(commands)
     _add_demo_command(commands)
     return parser
@@ -331,6 +332,27 @@ def _add_gate_command(commands) -> None:
     gate_parser.add_argument("--junit", type=Path, help="also write a JUnit XML report here")
     _add_process_options(gate_parser)
     gate_parser.set_defaults(handler="run_gate")
+
+
+# ganeval.diagnose.KINDS (tests/test_diagnose.py checks): this module does not import torch, which diagnose does
+DIAGNOSIS_KINDS = ("divergence", "discriminator_wins", "oscillation", "mode_collapse", "mode_hopping",
+                   "learning_rate_mismatch")
+
+
+def _add_diagnose_command(commands) -> None:
+    parser = commands.add_parser("diagnose", help="name a run's training failures (divergence, D winning, oscillation, "
+                                 "mode collapse, a learning-rate mismatch) from its signals and scores")
+    parser.add_argument("runs", nargs="+", metavar="RUN_OR_GLOB",
+                        help="run directories (training.jsonl, metrics.jsonl), folders of runs or glob patterns")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per run and line: run, healthy, findings (kind, first_step, last_step, "
+                        "evidence, remedy, citation), not_judged, rates")
+    parser.add_argument("--fail-on", metavar="KIND,...",
+                        help=f"exit 1 when a run shows one of these kinds ({', '.join(DIAGNOSIS_KINDS)}; or any)")
+    parser.add_argument("--duality-gap", action="store_true",
+                        help="also compute the duality gap of each checkpoint (ganeval checkpoints; seconds each)")
+    _add_common_options(parser)
+    parser.set_defaults(handler="run_diagnose")
 
 
 HUMAN_DEFAULT_CHECKS = 4  # ganeval.human.study.DEFAULT_CHECKS (tests/test_human.py checks)

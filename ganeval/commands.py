@@ -28,6 +28,7 @@ from .data.generator import GeneratorSource, LabelSpec, LatentSpec
 from .data.generator_files import PYTHON_PREFIX, checkpoint_files, is_generator_spec, load_generator
 from .pipeline import create_for, resolve_extractor_name, score_all, tune
 from .features.cache import cache_dir, list_references, read_card
+from .diagnose import diagnose_run, diagnosis_text, expand_runs, parse_kinds
 from .gate import Limits, check_alpha, gate_targets, parse_limits, read_limits
 from .human import StudyRequest, make_study, score_study, summary_text, write_results
 from .metrics.registry import METRIC_FAMILIES
@@ -106,6 +107,19 @@ def run_report(args: argparse.Namespace) -> int:
     index = write_report(args.runs, args.out, args.title)
     print(f"report: {index} (and {args.out / 'README.md'})")
     return EXIT_OK
+
+
+def run_diagnose(args: argparse.Namespace) -> int:
+    _one_process("diagnose")
+    fail_on = parse_kinds(args.fail_on)
+    runs = expand_runs(args.runs)
+    diagnoses = [diagnose_run(run) for run in runs]
+    for run, diagnosis in zip(runs, diagnoses):
+        if args.duality_gap:
+            diagnosis = with_duality_gaps(diagnosis, run, resolve_device(args.device), args.data_root)
+        print(json.dumps(diagnosis.to_json()) if args.json else diagnosis_text(diagnosis), flush=True)
+    failed = any(diagnosis.kinds() & fail_on for diagnosis in diagnoses)
+    return EXIT_CHECK_FAILED if failed else EXIT_OK
 
 
 def run_gate(args: argparse.Namespace) -> int:

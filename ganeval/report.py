@@ -4,7 +4,8 @@ Contents: the comparison table (best checkpoint of each run; seeds of one config
 `ganeval compare`), one metric-against-step plot per metric with a line per run, labelled by the run's folder and,
 for a seed, the table row it is folded into ("grid25-gan-seed1 (in grid25-gan)"), the last sample picture of each
 run (an image grid, or for 2D mixtures the samples over the mode centres), the mode histogram of each run's last
-scored checkpoint where it was scored with `modes`, and each run's config. The page has no scripts and no external
+scored checkpoint where it was scored with `modes`, its training health (ganeval.report_health: the signals of
+training.jsonl with the diagnosed spans shaded, and the findings), and each run's config. The page has no scripts and no external
 files: it works opened from disk.
 
 The report is written into a temporary folder beside `out` (inside it when `out` already exists) and moved into
@@ -26,6 +27,7 @@ from .compare import compare, markdown_escape, render
 from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
 from .plots import plain_ticks, pyplot, save_figure
 from .records import Record
+from .report_health import health_section
 from .runs import RunDir, step_of
 from .tables import load_records, record_files
 
@@ -132,7 +134,8 @@ def _plot_curve(tidy: pd.DataFrame, metric: str, out: Path, index: int, setting:
 
 
 def _run_section(name: str, folder: Path, out: Path) -> dict:
-    section = {"name": name, "config": None, "picture": None, "histogram": None, "step": None}
+    section = {"name": name, "config": None, "picture": None, "histogram": None, "step": None,
+               "health": health_section(folder, name, out)}
     run = RunDir(folder)
     if run.config_file.is_file():
         section["config"] = run.config_file.read_text()
@@ -183,9 +186,32 @@ def _markdown(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[d
             parts += [f"Samples at step {section['step']}:", "", f"![samples of {name}]({link(section['picture'])})", ""]
         if section["histogram"]:
             parts += [f"![modes of {name}]({link(section['histogram'])})", ""]
+        parts += _health_markdown(section["health"], name)
         if section["config"]:
             parts += ["```toml", section["config"].rstrip(), "```"]
     return "\n".join(parts) + "\n"
+
+
+def _health_markdown(health: dict | None, name: str) -> list[str]:
+    if health is None:
+        return []
+    parts = [f"Training health (`ganeval diagnose`): {health['verdict']}", ""]
+    parts += [f"- {markdown_escape(line)}" for line in health["findings"]]
+    if health["figure"]:
+        parts += ["", f"![training signals of {name}]({_link(health['figure'])})"]
+    return parts + [""]
+
+
+def _health_html(health: dict | None, name: str) -> list[str]:
+    if health is None:
+        return []
+    escape = html.escape
+    body = [f"<p>Training health (<code>ganeval diagnose</code>): {escape(health['verdict'])}</p>"]
+    if health["findings"]:
+        body.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in health["findings"]) + "</ul>")
+    if health["figure"]:
+        body.append(f'<img src="{escape(_link(health["figure"]))}" alt="training signals of {escape(name)}">')
+    return body
 
 
 def _link(file: str) -> str:
@@ -219,6 +245,7 @@ def _html(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[dict]
             body.append(f'<img src="{escape(_link(section["picture"]))}" alt="samples of {escape(section["name"])}">')
         if section["histogram"]:
             body.append(f'<img src="{escape(_link(section["histogram"]))}" alt="modes of {escape(section["name"])}">')
+        body += _health_html(section["health"], section["name"])
         if section["config"]:
             body.append(f"<pre>{escape(section['config'])}</pre>")
     return (f"<!doctype html>\n<html><head><meta charset=utf-8><title>{escape(title)}</title>"

@@ -77,7 +77,8 @@ FLOORS = (
     ("sources and features", ("data", "nets", "features", "reference")),
     ("metrics", ("metrics", "evaluate")),
     ("pipeline", ("pipeline",)),
-    ("orchestration", ("sweep", "evaluator", "compare", "report", "gate", "verdicts", "train", "human", "showcase")),
+    ("orchestration", ("sweep", "evaluator", "compare", "report", "gate", "verdicts", "train", "human", "showcase",
+                       "diagnose", "report_health")),
     ("interface", ("demo", "arguments", "commands", "cli", "__main__", "")),
 )
 

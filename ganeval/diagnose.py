@@ -1,0 +1,527 @@
+"""`ganeval diagnose`: name a GAN run's failure modes from its training signals (training.jsonl) and its scores
+(metrics.jsonl), each finding with the steps where it shows, the numbers it rests on, a remedy and its citation.
+
+Kinds (KINDS): divergence, discriminator_wins, oscillation, mode_collapse, mode_hopping, learning_rate_mismatch;
+a run where none fires is healthy. Every threshold lives in THRESHOLDS with the reason for its value; the shipped
+configs on three seeds fire none of them (benchmarks/README.md, "Training health"). A run without metrics.jsonl is
+diagnosed from its signals alone and says which kinds it could not judge; one without training.jsonl (trained
+before the signals, or scored only) from its scores alone.
+
+>>> import tempfile
+>>> from ganeval.training_log import TrainingLog
+>>> run = tempfile.mkdtemp()
+>>> for step in range(20, 220, 20):
+...     _ = TrainingLog(run).log(step, d_loss=1.3, g_loss=0.8, d_accuracy=0.6, loss="ns")
+>>> diagnose_run(run).healthy
+True
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from statistics import median
+
+from .errors import InputError
+from .records import Record
+from .runs import RunDir
+from .training_log import read_training_log
+
+KINDS = ("divergence", "discriminator_wins", "oscillation", "mode_collapse", "mode_hopping", "learning_rate_mismatch")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    value: float
+    reason: str
+
+
+# The one table of thresholds. The losses' equilibrium values come from ganeval.train.losses.EQUILIBRIUM_LOSSES
+# (copied here as numbers: diagnosis reads records and never imports training).
+THRESHOLDS: dict[str, Threshold] = {
+    "growth": Threshold(100.0, "a loss or gradient norm 100x (two orders of magnitude) its early median is divergence, "
+                               "not learning: healthy runs stay within 10x (calibration table)"),
+    "gradient_norm": Threshold(100.0, "ganhacks: gradient norms above 100 are trouble; growth needs this floor too, so "
+                                      "that a norm growing from 0.01 to 1 is not called divergence"),
+    "d_accuracy": Threshold(0.95, "D separates real from generated at a rate equilibrium (0.5) never reaches; shipped "
+                                  "runs sit below 0.9 after their first few hundred steps"),
+    "d_loss_share": Threshold(0.1, "D's loss below a tenth of its equilibrium value (2 ln 2 = 1.386 for BCE): "
+                                   "ganhacks' 'D loss goes to 0', scaled per loss"),
+    "sustained": Threshold(0.25, "a pattern counts when it holds over at least a quarter of the logged steps (and 5 "
+                                 "lines): a few bad batches are noise"),
+    "fid_progress": Threshold(0.05, "FID 'stops improving' when it falls by less than 5% over the span"),
+    "noise": Threshold(0.10, "without bootstrap intervals, a FID move counts beyond noise above 10% relative (the "
+                             "spread of FID at 1,000 samples over seeds is a few percent)"),
+    "rises": Threshold(2, "oscillation: FID rises beyond noise at least twice after falling (one rise is a bad "
+                          "checkpoint)"),
+    "diversity_drop": Threshold(0.2, "a diversity metric (modes, coverage, recall, Vendi) 20% below its best "
+                                     "checkpoint's while precision holds is collapse, not noise"),
+    "precision_hold": Threshold(0.9, "precision 'holds' when it stays above 90% of its value at that best checkpoint"),
+    "covered": Threshold(0.5, "a mode is covered when it holds at least half its share under uniform coverage of the "
+                              "modes covered (PacGAN counts a mode at >= 1 high-quality sample; this is stricter so "
+                              "that stray samples do not flip it)"),
+    "hops": Threshold(2, "mode hopping: between two checkpoints at least 2 modes lost and 2 gained, twice or more"),
+    "lr_ratio": Threshold(3.0, "a ratio of D's to G's effective rate (lr x steps per G step) at or beyond 3 or 1/3 "
+                               "with the matching pattern names the rates; TTUR's usual settings sit within 4 "
+                               "(SAGAN 4e-4 / 1e-4) and DCGAN's at 1"),
+}
+EQUILIBRIUM_D_LOSS = {"ns": 2 * math.log(2), "minimax": 2 * math.log(2), "lsgan": 0.25, "hinge": 2.0}
+SIGNAL_KINDS = ("divergence", "discriminator_wins", "learning_rate_mismatch")
+SCORE_KINDS = ("oscillation", "mode_collapse", "mode_hopping")
+
+REMEDIES = {
+    "divergence": ("lower the learning rates (both, by 2-10x), add a gradient penalty or spectral normalisation to "
+                   "D, and restart from the last finite checkpoint",
+                   "Mescheder, Geiger & Nowozin 2018, Which Training Methods for GANs do actually Converge? (ICML); "
+                   "Miyato et al. 2018, Spectral Normalization for GANs (ICLR)"),
+    "discriminator_wins": ("weaken D or strengthen G: lower lr_d or its steps per G step, use the non-saturating or "
+                           "hinge loss, add instance noise / label smoothing or a penalty on D (R1, spectral norm)",
+                           "Arjovsky & Bottou 2017, Towards Principled Methods for Training GANs (ICLR); Salimans et "
+                           "al. 2016, Improved Techniques for Training GANs (NeurIPS); ganhacks"),
+    "oscillation": ("lower the learning rates or use TTUR, Adam with beta1 0 to 0.5, an EMA of G's weights for "
+                    "sampling, and pick checkpoints by score with intervals (compare --select best)",
+                    "Heusel et al. 2017, GANs Trained by a Two Time-Scale Update Rule (NeurIPS); Yazici et al. 2019, "
+                    "The Unusual Effectiveness of Averaging in GAN Training (ICLR)"),
+    "mode_collapse": ("let D see several samples at once (PacGAN packing, minibatch discrimination), add a gradient "
+                      "penalty, or stop at the checkpoint before the drop",
+                      "Lin et al. 2018, PacGAN (NeurIPS); Salimans et al. 2016 (minibatch discrimination)"),
+    "mode_hopping": ("the generator chases D from mode to mode: unrolled or packed discriminators, lower rates, an EMA "
+                     "of G's weights",
+                     "Metz et al. 2017, Unrolled GANs (ICLR); Lin et al. 2018, PacGAN (NeurIPS)"),
+    "learning_rate_mismatch": ("bring the rates into balance: TTUR's D faster than G by up to ~4x (SAGAN G 1e-4 / D "
+                               "4e-4), DCGAN's 2e-4 / 2e-4, WGAN-GP's 5 critic steps at 1e-4",
+                               "Heusel et al. 2017 (TTUR); Zhang et al. 2019, SAGAN (ICML); Radford et al. 2016, DCGAN "
+                               "(ICLR); Gulrajani et al. 2017, WGAN-GP (NeurIPS)"),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosed failure: its kind, the steps it spans, the numbers it rests on, a remedy and the citation."""
+
+    kind: str
+    first_step: int | None
+    last_step: int | None
+    summary: str
+    evidence: dict
+    remedy: str = ""
+    citation: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.remedy:
+            remedy, citation = REMEDIES[self.kind]
+            object.__setattr__(self, "remedy", remedy)
+            object.__setattr__(self, "citation", citation)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A run's findings, and the kinds it could not judge with why."""
+
+    run: str
+    findings: tuple[Finding, ...]
+    not_judged: dict[str, str] = field(default_factory=dict)
+    rates: dict = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        """No finding, and at least one kind judged (a run with nothing to read is not called healthy)."""
+        return not self.findings and len(self.not_judged) < len(KINDS)
+
+    def kinds(self) -> set[str]:
+        return {finding.kind for finding in self.findings}
+
+    def to_json(self) -> dict:
+        return {"run": self.run, "healthy": self.healthy, "findings": [asdict(finding) for finding in self.findings],
+                "not_judged": dict(self.not_judged), "rates": dict(self.rates)}
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """What diagnosis reads of a run: its training lines, its checkpoint scores (one setting) and its rates."""
+
+    name: str
+    lines: list[dict]
+    scores: list[Record]  # one per scored step, in step order, one setting
+    config: dict
+
+
+def diagnose_run(run: str | os.PathLike) -> Diagnosis:
+    """The Diagnosis of one run folder (see the module docstring); an InputError when it holds neither file."""
+    return diagnose(read_history(run))
+
+
+def diagnose(history: RunHistory) -> Diagnosis:
+    """The findings of every kind that `history` can judge."""
+    findings: list[Finding] = []
+    not_judged = {}
+    if history.lines:
+        findings += divergence(history.lines)
+        findings += discriminator_wins(history)
+        findings += learning_rate_mismatch(history)
+    else:
+        not_judged.update(dict.fromkeys(SIGNAL_KINDS, "no training.jsonl (trained before ganeval logged signals?)"))
+    if len(history.scores) >= 3:
+        findings += oscillation(history.scores)
+        findings += mode_collapse(history.scores)
+        findings += mode_hopping(history.scores)
+    else:
+        reason = "no metrics.jsonl (trained with --no-eval?)" if not history.scores else "fewer than 3 scored checkpoints"
+        not_judged.update(dict.fromkeys(SCORE_KINDS, reason))
+    findings.sort(key=lambda finding: (finding.first_step if finding.first_step is not None else -1, finding.kind))
+    return Diagnosis(history.name, tuple(findings), not_judged, effective_rates(history))
+
+
+def read_history(run: str | os.PathLike) -> RunHistory:
+    """A run folder's training lines, its scored checkpoints under its main setting (the one with the most scored
+    steps; the latest score of a step) and its config.toml's values."""
+    folder = RunDir(run)
+    if not folder.path.is_dir():
+        raise InputError(f"{folder.path}: no such run directory")
+    has_lines, has_scores = folder.training_file.is_file(), folder.metrics_file.is_file()
+    if not has_lines and not has_scores:
+        raise InputError(f"{folder.path}: holds neither training.jsonl nor metrics.jsonl (not a ganeval run, or not "
+                         "trained or scored yet)")
+    lines = read_training_log(folder.training_file) if has_lines else []
+    return RunHistory(folder.name, lines, main_setting_scores(folder.records(skip_invalid=True)), _config(folder))
+
+
+def main_setting_scores(records: Sequence[Record]) -> list[Record]:
+    """One record per scored step, in step order, of the setting scored at the most steps (a curve is only a curve
+    within one setting: reference, extractor, sample count)."""
+    by_setting: dict[str, dict[int, Record]] = {}
+    for record in records:
+        if record.step is not None:
+            by_setting.setdefault(record.setting_label, {})[record.step] = record  # the latest score of a step wins
+    if not by_setting:
+        return []
+    steps = max(by_setting.values(), key=len)
+    return [steps[step] for step in sorted(steps)]
+
+
+def _config(run: RunDir) -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(run.config_file.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def effective_rates(history: RunHistory) -> dict:
+    """D's and G's learning rates (the config's, else the first logged line's), D steps per G step and the ratio of
+    D's effective rate to G's (lr_d x d_steps / lr_g); empty when the rates are unknown."""
+    source = history.config if "lr_d" in history.config else (history.lines[0] if history.lines else {})
+    lr_d, lr_g = source.get("lr_d"), source.get("lr_g")
+    if not _is_number(lr_d) or not _is_number(lr_g) or lr_g <= 0:
+        return {}
+    d_steps = history.config.get("d_steps", 1)
+    return {"lr_d": lr_d, "lr_g": lr_g, "d_steps": d_steps, "ratio": lr_d * d_steps / lr_g}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _loss_name(history: RunHistory) -> str | None:
+    return history.config.get("loss") or next((line["loss"] for line in history.lines if "loss" in line), None)
+
+
+# --- signals ---------------------------------------------------------------------------------------------------------
+
+GROWING = ("d_loss", "g_loss", "grad_norm_d", "grad_norm_g")
+
+
+def divergence(lines: list[dict]) -> list[Finding]:
+    """A non-finite signal (from its first line), or a loss or gradient norm that ends two orders of magnitude above
+    its early median (and above the gradient-norm floor)."""
+    for index, line in enumerate(lines):
+        bad = [key for key, value in line.items() if isinstance(value, float) and not math.isfinite(value)]
+        if bad:
+            later = sum(any(_nonfinite(other.get(key)) for key in bad) for other in lines[index:])
+            before = lines[index - 1]["step"] if index else None
+            return [Finding("divergence", line["step"], lines[-1]["step"],
+                            f"{', '.join(bad)} {_shown(line[bad[0]])} at step {line['step']}, the first non-finite "
+                            f"signal ({later} of the {len(lines) - index} lines from there)",
+                            {"keys": bad, "values": [_shown(line[key]) for key in bad],
+                             "last_finite_step": before, "nonfinite_lines": later})]
+    growth, floor = THRESHOLDS["growth"].value, THRESHOLDS["gradient_norm"].value
+    for key in GROWING:
+        series = [(line["step"], abs(line[key])) for line in lines if _is_number(line.get(key))]
+        if len(series) < 8:
+            continue
+        early = median(value for _, value in series[: max(4, len(series) // 4)])
+        late = median(value for _, value in series[-3:])
+        if early > 0 and late > growth * early and late > floor:
+            first = next(step for step, value in series if value > growth * early)
+            return [Finding("divergence", first, series[-1][0],
+                            f"{key} grew from {early:.3g} (early median) to {late:.3g} (last lines), "
+                            f"{late / early:.0f}x", {"key": key, "early_median": early, "late_median": late})]
+    return []
+
+
+def _nonfinite(value: object) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _shown(value: float) -> str:
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def dominance_span(history: RunHistory) -> tuple[list[dict], float] | None:
+    """(the longest stretch of consecutive lines where D wins: accuracy >= THRESHOLDS d_accuracy and loss below a
+    tenth of its equilibrium, the equilibrium D loss) when it is sustained; None otherwise or for a WGAN critic."""
+    equilibrium = EQUILIBRIUM_D_LOSS.get(_loss_name(history) or "ns")
+    lines = [line for line in history.lines if _is_number(line.get("d_accuracy")) and _is_number(line.get("d_loss"))]
+    if equilibrium is None or len(lines) < 5:
+        return None
+    limit = THRESHOLDS["d_loss_share"].value * equilibrium
+    best: list[dict] = []
+    current: list[dict] = []
+    for line in lines:
+        wins = line["d_accuracy"] >= THRESHOLDS["d_accuracy"].value and line["d_loss"] <= limit
+        current = current + [line] if wins else []
+        best = current if len(current) > len(best) else best
+    needed = max(5, THRESHOLDS["sustained"].value * len(lines))
+    return (best, equilibrium) if len(best) >= needed else None
+
+
+def discriminator_wins(history: RunHistory) -> list[Finding]:
+    """D's accuracy near 1 and its loss near 0 for a sustained span while FID stops improving (where scored)."""
+    found = dominance_span(history)
+    if found is None:
+        return []
+    span, equilibrium = found
+    first, last = span[0]["step"], span[-1]["step"]
+    evidence = {"lines": len(span), "mean_d_accuracy": _mean(span, "d_accuracy"), "mean_d_loss": _mean(span, "d_loss"),
+                "equilibrium_d_loss": equilibrium, "mean_grad_norm_g": _mean(span, "grad_norm_g")}
+    fid = [(record.step, record.values["fid"]) for record in history.scores
+           if "fid" in record.values and first <= record.step <= last]
+    if len(fid) >= 2:
+        evidence.update(fid_start=fid[0][1], fid_end=fid[-1][1])
+        if fid[-1][1] < (1 - THRESHOLDS["fid_progress"].value) * fid[0][1]:
+            return []  # D wins, yet G keeps improving: not (yet) a failure
+    fid_text = (f"; FID {evidence['fid_start']:.4g} -> {evidence['fid_end']:.4g}" if "fid_start" in evidence
+                else "; FID not scored in the span")
+    return [Finding("discriminator_wins", first, last,
+                    f"D accuracy {evidence['mean_d_accuracy']:.3f} and D loss {evidence['mean_d_loss']:.3g} "
+                    f"(equilibrium {equilibrium:.3g}) over {len(span)} logged steps{fid_text}", evidence)]
+
+
+def learning_rate_mismatch(history: RunHistory) -> list[Finding]:
+    """D too fast against G (D dominates, with lr_d x d_steps / lr_g >= lr_ratio) or G too fast against D (D at or
+    below chance on the generated samples through the second half, with the ratio <= 1 / lr_ratio)."""
+    rates = effective_rates(history)
+    if not rates:
+        return []
+    ratio, limit = rates["ratio"], THRESHOLDS["lr_ratio"].value
+    named = (f"lr_d {rates['lr_d']:g} x {rates['d_steps']} D steps against lr_g {rates['lr_g']:g}: ratio {ratio:.3g} "
+             f"(TTUR's SAGAN 4, DCGAN 1)")
+    if ratio >= limit:
+        found = dominance_span(history)
+        if found is not None:
+            span = found[0]
+            return [Finding("learning_rate_mismatch", span[0]["step"], span[-1]["step"],
+                            f"D too fast for G: D wins over {len(span)} logged steps with {named}",
+                            {**rates, "direction": "discriminator too fast", "mean_d_accuracy":
+                             _mean(span, "d_accuracy")})]
+    if ratio <= 1 / limit:
+        late = [line for line in history.lines[len(history.lines) // 2:] if _is_number(line.get("d_accuracy_fake"))]
+        if len(late) >= 5 and _mean(late, "d_accuracy_fake") <= 0.5:
+            return [Finding("learning_rate_mismatch", late[0]["step"], late[-1]["step"],
+                            f"G too fast for D: D calls {1 - _mean(late, 'd_accuracy_fake'):.0%} of the generated "
+                            f"samples real through the second half, with {named}",
+                            {**rates, "direction": "generator too fast",
+                             "mean_d_accuracy_fake": _mean(late, "d_accuracy_fake")})]
+    return []
+
+
+def _mean(lines: list[dict], key: str) -> float:
+    values = [line[key] for line in lines if _is_number(line.get(key))]
+    return sum(values) / len(values) if values else math.nan
+
+
+# --- scores ----------------------------------------------------------------------------------------------------------
+
+DIVERSITY_KEYS = ("modes", "coverage", "recall", "vendi")
+PRECISION_KEYS = ("precision", "high_quality")
+
+
+def _trained(scores: list[Record]) -> list[Record]:
+    """The scores after step 0 (the untrained generator is every curve's outlier)."""
+    return [record for record in scores if record.step]
+
+
+def oscillation(scores: list[Record]) -> list[Finding]:
+    """FID rising beyond noise (disjoint from the previous checkpoint's bootstrap interval where both have one,
+    else by more than THRESHOLDS noise) at least THRESHOLDS rises times, each after a fall."""
+    series = [record for record in _trained(scores) if _is_number(record.values.get("fid"))]
+    rises, fell = [], False
+    for before, after in zip(series, series[1:]):
+        change = _significant_change(before, after, "fid")
+        if change > 0 and fell:
+            rises.append((before.step, after.step, before.values["fid"], after.values["fid"]))
+        fell = fell or change < 0
+    if len(rises) < THRESHOLDS["rises"].value:
+        return []
+    shown = ", ".join(f"{low:.4g} -> {high:.4g} (steps {first}-{second})" for first, second, low, high in rises)
+    return [Finding("oscillation", rises[0][0], rises[-1][1], f"FID rose beyond noise {len(rises)} times after "
+                    f"falling: {shown}", {"rises": [list(rise) for rise in rises],
+                                          "fid": {record.step: record.values["fid"] for record in series}})]
+
+
+def _significant_change(before: Record, after: Record, key: str) -> int:
+    """+1 when `key` rose beyond noise from `before` to `after`, -1 when it fell beyond it, else 0."""
+    old, new = before.values[key], after.values[key]
+    (old_low, old_high), (new_low, new_high) = before.interval(key), after.interval(key)
+    if all(_is_number(bound) for bound in (old_low, old_high, new_low, new_high)):
+        return 1 if new_low > old_high else (-1 if new_high < old_low else 0)
+    noise = THRESHOLDS["noise"].value * abs(old)
+    return 1 if new - old > noise else (-1 if old - new > noise else 0)
+
+
+def mode_collapse(scores: list[Record]) -> list[Finding]:
+    """A diversity metric falling THRESHOLDS diversity_drop below its best checkpoint while precision (or the share
+    of high-quality samples) holds."""
+    trained = _trained(scores)
+    for key in DIVERSITY_KEYS:
+        series = [record for record in trained if _is_number(record.values.get(key))]
+        if len(series) < 3:
+            continue
+        peak = max(range(len(series)), key=lambda index: series[index].values[key])
+        best = series[peak].values[key]
+        for record in series[peak + 1:]:
+            drop = 1 - record.values[key] / best if best > 0 else 0
+            if drop >= THRESHOLDS["diversity_drop"].value and _precision_holds(series[peak], record):
+                return [Finding("mode_collapse", series[peak].step, record.step,
+                                f"{key} fell {drop:.0%} from {best:.4g} (step {series[peak].step}) to "
+                                f"{record.values[key]:.4g} (step {record.step}) while precision held",
+                                {"key": key, "best": best, "worst": record.values[key], "drop": drop,
+                                 **_precisions(series[peak], record)})]
+    return []
+
+
+def _precision_holds(best: Record, later: Record) -> bool:
+    for key in PRECISION_KEYS:
+        if _is_number(best.values.get(key)) and _is_number(later.values.get(key)):
+            return later.values[key] >= THRESHOLDS["precision_hold"].value * best.values[key]
+    return True  # no precision recorded: diversity alone speaks
+
+
+def _precisions(best: Record, later: Record) -> dict:
+    key = next((key for key in PRECISION_KEYS if key in best.values and key in later.values), None)
+    return {} if key is None else {"precision_key": key, "precision_then": best.values[key],
+                                   "precision_now": later.values[key]}
+
+
+def covered_modes(record: Record) -> set[int] | None:
+    """The modes (classes) that hold at least THRESHOLDS covered of a uniform share of the checkpoint's samples."""
+    counts = (record.diagnostics.get("modes") or {}).get("mode_counts")
+    if not isinstance(counts, list) or not counts or not sum(counts):
+        return None
+    floor = THRESHOLDS["covered"].value * sum(counts) / len(counts)
+    return {mode for mode, count in enumerate(counts) if count >= floor}
+
+
+def mode_hopping(scores: list[Record]) -> list[Finding]:
+    """The covered modes changing between checkpoints: at least 2 lost and 2 gained at once, THRESHOLDS hops times."""
+    covered = [(record.step, covered_modes(record)) for record in _trained(scores)]
+    covered = [(step, modes) for step, modes in covered if modes is not None]
+    hops = []
+    for (first, before), (second, after) in zip(covered, covered[1:]):
+        lost, gained = before - after, after - before
+        if len(lost) >= 2 and len(gained) >= 2:
+            hops.append({"steps": [first, second], "lost": sorted(lost), "gained": sorted(gained)})
+    if len(hops) < THRESHOLDS["hops"].value:
+        return []
+    return [Finding("mode_hopping", hops[0]["steps"][0], hops[-1]["steps"][1],
+                    f"the covered modes changed {len(hops)} times between checkpoints (e.g. steps "
+                    f"{hops[0]['steps'][0]}-{hops[0]['steps'][1]}: lost {len(hops[0]['lost'])}, gained "
+                    f"{len(hops[0]['gained'])})", {"hops": hops})]
+
+
+# --- runs and text -----------------------------------------------------------------------------------------------------
+
+
+def expand_runs(arguments: Sequence[str | os.PathLike]) -> list[Path]:
+    """The run folders that `arguments` name: run folders, folders of runs, or glob patterns of either."""
+    import glob
+
+    runs: list[Path] = []
+    for argument in arguments:
+        text = str(argument)
+        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        if not matches:
+            raise InputError(f"{text}: the pattern matches no run directory")
+        for match in matches:
+            runs += _runs_in(Path(match))
+    if not runs:
+        raise InputError(f"{', '.join(map(str, arguments))}: no run directory (a folder with training.jsonl, "
+                         "metrics.jsonl or checkpoints)")
+    return list(dict.fromkeys(runs))
+
+
+def _is_diagnosable(path: Path) -> bool:
+    run = RunDir(path)
+    return run.training_file.is_file() or run.metrics_file.is_file() or RunDir.is_run(path)
+
+
+def _runs_in(path: Path) -> list[Path]:
+    if not path.exists():
+        raise InputError(f"{path}: no such run directory")
+    if not path.is_dir():
+        raise InputError(f"{path}: not a run directory (diagnose reads a run folder's training.jsonl and metrics.jsonl)")
+    if _is_diagnosable(path):
+        return [path]
+    inside = sorted(child for child in path.iterdir() if child.is_dir() and _is_diagnosable(child))
+    if not inside:
+        raise InputError(f"{path}: neither a run directory nor a folder of runs")
+    return inside
+
+
+def diagnosis_text(diagnosis: Diagnosis) -> str:
+    """A diagnosis for the terminal: the verdict line, then each finding with its steps, evidence and remedy."""
+    rates = diagnosis.rates
+    rate_text = (f" (lr_d {rates['lr_d']:g}, lr_g {rates['lr_g']:g}, ratio {rates['ratio']:.3g})" if rates else "")
+    if diagnosis.healthy:
+        lines = [f"{diagnosis.run}: healthy{rate_text}"]
+    elif not diagnosis.findings:
+        lines = [f"{diagnosis.run}: nothing to judge (no training signals or scores yet)"]
+    else:
+        kinds = ", ".join(dict.fromkeys(finding.kind for finding in diagnosis.findings))
+        lines = [f"{diagnosis.run}: {len(diagnosis.findings)} finding{'s' * (len(diagnosis.findings) > 1)} "
+                 f"({kinds}){rate_text}"]
+    for finding in diagnosis.findings:
+        lines.append(f"  {finding.kind} at {_steps(finding)}: {finding.summary}")
+        lines.append(f"    remedy: {finding.remedy} [{finding.citation}]")
+    for kind, reason in diagnosis.not_judged.items():
+        lines.append(f"  not judged: {kind} ({reason})")
+    return "\n".join(lines)
+
+
+def _steps(finding: Finding) -> str:
+    if finding.first_step == finding.last_step:
+        return f"step {finding.first_step}"
+    return f"steps {finding.first_step}-{finding.last_step}"
+
+
+def parse_kinds(text: str | None) -> set[str]:
+    """--fail-on's kinds ('any': every kind); an InputError names an unknown one.
+
+    >>> sorted(parse_kinds("divergence, mode_collapse"))
+    ['divergence', 'mode_collapse']
+    """
+    if not text:
+        return set()
+    kinds = {kind.strip() for kind in text.split(",") if kind.strip()}
+    if "any" in kinds:
+        return set(KINDS)
+    unknown = sorted(kinds - set(KINDS))
+    if unknown:
+        raise InputError(f"--fail-on {text}: unknown kind {unknown[0]!r} (kinds: {', '.join(KINDS)}, any)")
+    return kinds
