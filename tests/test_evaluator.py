@@ -199,10 +199,10 @@ def test_a_rank_that_fails_ends_every_rank_and_nothing_is_appended(tmp_path, fai
 # --- the examples ---------------------------------------------------------------------------------------------
 
 @needs_fmnist
-def test_the_train_your_own_example_writes_a_run_that_compare_and_gate_read(tmp_path, run_cli):
+def test_the_train_your_own_example_writes_a_run_that_compare_gate_and_diagnose_read(tmp_path, run_cli):
     run = tmp_path / "my-dcgan"
     result = subprocess.run([sys.executable, str(REPO / "examples" / "train_your_own.py"), "--steps", "4",
-                             "--eval-every", "2", "--eval-samples", "200", "--reference-samples", "200",
+                             "--eval-every", "2", "--log-every", "1", "--eval-samples", "200", "--reference-samples", "200",
                              "--train-size", "500", "--width", "8", "--run", str(run)],
                             capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
@@ -211,3 +211,9 @@ def test_the_train_your_own_example_writes_a_run_that_compare_and_gate_read(tmp_
     assert code == 0 and "my-dcgan" in out, err
     code, out, err = run_cli("gate", run, "--max", "fid=100000")
     assert code == 0 and "pass" in out, err
+    # ganeval.TrainingLog in the user's loop: diagnose reads its lines and the rates they name
+    code, out, err = run_cli("diagnose", run, "--json")
+    assert code == 0, err
+    diagnosis = json.loads(out)
+    assert diagnosis["run"] == "my-dcgan" and diagnosis["rates"] == {"lr_d": 2e-4, "lr_g": 2e-4, "d_steps": 1, "ratio": 1.0}
+    assert set(diagnosis["not_judged"]) == {"oscillation", "mode_collapse", "mode_hopping"}  # two scores: too few
