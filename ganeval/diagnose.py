@@ -21,7 +21,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from statistics import median
 
@@ -46,10 +46,16 @@ THRESHOLDS: dict[str, Threshold] = {
                                "not learning: healthy runs stay within 10x (calibration table)"),
     "gradient_norm": Threshold(100.0, "ganhacks: gradient norms above 100 are trouble; growth needs this floor too, so "
                                       "that a norm growing from 0.01 to 1 is not called divergence"),
+    "saturation": Threshold(50.0, "a mean D output beyond +-50 (a logit; LSGAN's and hinge's scores live near 0 and "
+                                  "1 too): sigmoid's gradient there is below 2e-22, neither network learns; healthy "
+                                  "runs stay within +-15 (calibration table)"),
     "d_accuracy": Threshold(0.95, "D separates real from generated at a rate equilibrium (0.5) never reaches; shipped "
                                   "runs sit below 0.9 after their first few hundred steps"),
-    "d_loss_share": Threshold(0.1, "D's loss below a tenth of its equilibrium value (2 ln 2 = 1.386 for BCE): "
-                                   "ganhacks' 'D loss goes to 0', scaled per loss"),
+    "d_loss_share": Threshold(0.25, "D's loss below a quarter of its equilibrium value (2 ln 2 = 1.386 for BCE): "
+                                    "ganhacks' 'D loss goes to 0', scaled per loss; lr_d 10x lr_g sits at 0.1-0.25 "
+                                    "of it, shipped runs above 0.6 (calibration table)"),
+    "window": Threshold(5, "D's accuracy and loss are judged on running medians of 5 logged lines (100 steps at "
+                           "log_every 20): one batch's accuracy of 1 or loss of 0 is common in healthy runs"),
     "sustained": Threshold(0.25, "a pattern counts when it holds over at least a quarter of the logged steps (and 5 "
                                  "lines): a few bad batches are noise"),
     "fid_progress": Threshold(0.05, "FID 'stops improving' when it falls by less than 5% over the span"),
@@ -64,6 +70,10 @@ THRESHOLDS: dict[str, Threshold] = {
                               "modes covered (PacGAN counts a mode at >= 1 high-quality sample; this is stricter so "
                               "that stray samples do not flip it)"),
     "hops": Threshold(2, "mode hopping: between two checkpoints at least 2 modes lost and 2 gained, twice or more"),
+    "chance": Threshold(0.55, "D 'at chance': the median accuracy of the second half at most 0.55 (0.5 is a coin); "
+                              "shipped fmnist runs sit at 0.6-0.7 (calibration table)"),
+    "at_equilibrium": Threshold(0.95, "and its median loss at least 95% of the equilibrium value (2 ln 2 for BCE): "
+                                      "D gains nothing on G"),
     "lr_ratio": Threshold(3.0, "a ratio of D's to G's effective rate (lr x steps per G step) at or beyond 3 or 1/3 "
                                "with the matching pattern names the rates; TTUR's usual settings sit within 4 "
                                "(SAGAN 4e-4 / 1e-4) and DCGAN's at 1"),
@@ -159,9 +169,12 @@ def diagnose(history: RunHistory) -> Diagnosis:
     findings: list[Finding] = []
     not_judged = {}
     if history.lines:
-        findings += divergence(history.lines)
-        findings += discriminator_wins(history)
-        findings += learning_rate_mismatch(history)
+        findings += divergence(history.lines, _loss_name(history))
+        # after a divergence the signals are the broken networks': judge the game on the lines before it
+        before = replace(history, lines=[line for line in history.lines
+                                         if not findings or line["step"] < findings[0].first_step])
+        findings += discriminator_wins(before)
+        findings += learning_rate_mismatch(before)
     else:
         not_judged.update(dict.fromkeys(SIGNAL_KINDS, "no training.jsonl (trained before ganeval logged signals?)"))
     if len(history.scores) >= 3:
@@ -237,9 +250,9 @@ def _loss_name(history: RunHistory) -> str | None:
 GROWING = ("d_loss", "g_loss", "grad_norm_d", "grad_norm_g")
 
 
-def divergence(lines: list[dict]) -> list[Finding]:
-    """A non-finite signal (from its first line), or a loss or gradient norm that ends two orders of magnitude above
-    its early median (and above the gradient-norm floor)."""
+def divergence(lines: list[dict], loss: str | None = None) -> list[Finding]:
+    """A non-finite signal (from its first line), D's outputs saturated (from their first line), or a loss or
+    gradient norm that ends two orders of magnitude above its early median (and above the gradient-norm floor)."""
     for index, line in enumerate(lines):
         bad = [key for key, value in line.items() if isinstance(value, float) and not math.isfinite(value)]
         if bad:
@@ -250,6 +263,9 @@ def divergence(lines: list[dict]) -> list[Finding]:
                             f"signal ({later} of the {len(lines) - index} lines from there)",
                             {"keys": bad, "values": [_shown(line[key]) for key in bad],
                              "last_finite_step": before, "nonfinite_lines": later})]
+    saturated = saturation(lines, loss)
+    if saturated:
+        return saturated
     growth, floor = THRESHOLDS["growth"].value, THRESHOLDS["gradient_norm"].value
     for key in GROWING:
         series = [(line["step"], abs(line[key])) for line in lines if _is_number(line.get(key))]
@@ -265,6 +281,26 @@ def divergence(lines: list[dict]) -> list[Finding]:
     return []
 
 
+def saturation(lines: list[dict], loss: str | None) -> list[Finding]:
+    """D's mean output beyond THRESHOLDS saturation on a line (not for a WGAN critic, whose scores have no scale)."""
+    if loss not in EQUILIBRIUM_D_LOSS and loss is not None:
+        return []
+    limit = THRESHOLDS["saturation"].value
+    for index, line in enumerate(lines):
+        outputs = {key: line[key] for key in ("d_real", "d_fake") if _is_number(line.get(key))}
+        if any(abs(value) > limit for value in outputs.values()):
+            later = sum(any(abs(other.get(key, 0)) > limit for key in outputs) for other in lines[index:])
+            shown = ", ".join(f"{key} {value:.4g}" for key, value in outputs.items())
+            gradients = {key: line[key] for key in ("grad_norm_d", "grad_norm_g") if _is_number(line.get(key))}
+            return [Finding("divergence", line["step"], lines[-1]["step"],
+                            f"D's outputs saturated at step {line['step']} ({shown}; gradient norms "
+                            f"{', '.join(f'{value:.3g}' for value in gradients.values()) or 'not logged'}), the first "
+                            f"line beyond +-{limit:g} ({later} of the {len(lines) - index} lines from there)",
+                            {**outputs, **gradients, "last_good_step": lines[index - 1]["step"] if index else None,
+                             "saturated_lines": later})]
+    return []
+
+
 def _nonfinite(value: object) -> bool:
     return isinstance(value, float) and not math.isfinite(value)
 
@@ -274,21 +310,35 @@ def _shown(value: float) -> str:
 
 
 def dominance_span(history: RunHistory) -> tuple[list[dict], float] | None:
-    """(the longest stretch of consecutive lines where D wins: accuracy >= THRESHOLDS d_accuracy and loss below a
-    tenth of its equilibrium, the equilibrium D loss) when it is sustained; None otherwise or for a WGAN critic."""
+    """(the longest stretch of lines where D wins, the equilibrium D loss) when it is sustained; None otherwise, or
+    for a WGAN critic (no accuracy). D wins where the running medians (THRESHOLDS window) of its accuracy and its loss
+    are past THRESHOLDS d_accuracy and d_loss_share x its equilibrium loss: single batches swing either way."""
     equilibrium = EQUILIBRIUM_D_LOSS.get(_loss_name(history) or "ns")
     lines = [line for line in history.lines if _is_number(line.get("d_accuracy")) and _is_number(line.get("d_loss"))]
     if equilibrium is None or len(lines) < 5:
         return None
+    width = int(THRESHOLDS["window"].value)
+    accuracy = running_median([line["d_accuracy"] for line in lines], width)
+    loss = running_median([line["d_loss"] for line in lines], width)
     limit = THRESHOLDS["d_loss_share"].value * equilibrium
-    best: list[dict] = []
-    current: list[dict] = []
-    for line in lines:
-        wins = line["d_accuracy"] >= THRESHOLDS["d_accuracy"].value and line["d_loss"] <= limit
-        current = current + [line] if wins else []
+    best: list[int] = []
+    current: list[int] = []
+    for index in range(len(lines)):
+        wins = accuracy[index] >= THRESHOLDS["d_accuracy"].value and loss[index] <= limit
+        current = current + [index] if wins else []
         best = current if len(current) > len(best) else best
     needed = max(5, THRESHOLDS["sustained"].value * len(lines))
-    return (best, equilibrium) if len(best) >= needed else None
+    return ([lines[index] for index in best], equilibrium) if len(best) >= needed else None
+
+
+def running_median(values: list[float], width: int) -> list[float]:
+    """The median of each value's window of `width` lines centred on it (shorter at the ends).
+
+    >>> running_median([1, 9, 1, 1, 9, 9, 9], 3)
+    [5.0, 1, 1, 1, 9, 9, 9.0]
+    """
+    half = width // 2
+    return [median(values[max(0, index - half): index + half + 1]) for index in range(len(values))]
 
 
 def discriminator_wins(history: RunHistory) -> list[Finding]:
@@ -314,8 +364,8 @@ def discriminator_wins(history: RunHistory) -> list[Finding]:
 
 
 def learning_rate_mismatch(history: RunHistory) -> list[Finding]:
-    """D too fast against G (D dominates, with lr_d x d_steps / lr_g >= lr_ratio) or G too fast against D (D at or
-    below chance on the generated samples through the second half, with the ratio <= 1 / lr_ratio)."""
+    """D too fast against G (D dominates, with lr_d x d_steps / lr_g >= lr_ratio) or G too fast against D (D at
+    chance through the second half, with the ratio <= 1 / lr_ratio)."""
     rates = effective_rates(history)
     if not rates:
         return []
@@ -331,14 +381,30 @@ def learning_rate_mismatch(history: RunHistory) -> list[Finding]:
                             {**rates, "direction": "discriminator too fast", "mean_d_accuracy":
                              _mean(span, "d_accuracy")})]
     if ratio <= 1 / limit:
-        late = [line for line in history.lines[len(history.lines) // 2:] if _is_number(line.get("d_accuracy_fake"))]
-        if len(late) >= 5 and _mean(late, "d_accuracy_fake") <= 0.5:
+        stuck = discriminator_at_chance(history)
+        if stuck is not None:
+            late, accuracy, loss = stuck
             return [Finding("learning_rate_mismatch", late[0]["step"], late[-1]["step"],
-                            f"G too fast for D: D calls {1 - _mean(late, 'd_accuracy_fake'):.0%} of the generated "
-                            f"samples real through the second half, with {named}",
-                            {**rates, "direction": "generator too fast",
-                             "mean_d_accuracy_fake": _mean(late, "d_accuracy_fake")})]
+                            f"G too fast for D: D stays at chance through the second half (accuracy {accuracy:.3f}, "
+                            f"loss {loss:.3g} at or above its equilibrium) with {named}",
+                            {**rates, "direction": "generator too fast", "median_d_accuracy": accuracy,
+                             "median_d_loss": loss})]
     return []
+
+
+def discriminator_at_chance(history: RunHistory) -> tuple[list[dict], float, float] | None:
+    """(the second half's lines, D's median accuracy, D's median loss) when D stays at chance through the second
+    half: accuracy at most THRESHOLDS chance and loss at least THRESHOLDS at_equilibrium x its equilibrium value (it
+    cannot tell G's samples apart: it learns too slowly for G); None otherwise."""
+    equilibrium = EQUILIBRIUM_D_LOSS.get(_loss_name(history) or "ns")
+    late = [line for line in history.lines[len(history.lines) // 2:]
+            if _is_number(line.get("d_accuracy")) and _is_number(line.get("d_loss"))]
+    if equilibrium is None or len(late) < 5:
+        return None
+    accuracy, loss = median(line["d_accuracy"] for line in late), median(line["d_loss"] for line in late)
+    if accuracy <= THRESHOLDS["chance"].value and loss >= THRESHOLDS["at_equilibrium"].value * equilibrium:
+        return late, accuracy, loss
+    return None
 
 
 def _mean(lines: list[dict], key: str) -> float:

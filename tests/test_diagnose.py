@@ -61,6 +61,17 @@ def test_a_nan_is_divergence_caught_at_its_first_step(tmp_path):
     assert "Mescheder" in finding.citation and finding.remedy
 
 
+def test_saturated_discriminator_outputs_are_divergence_from_the_first_line(tmp_path):
+    def broken(step):  # a learning rate of 1: D's logits in the thousands after one step, every gradient 0
+        return {**calm(step), "d_real": 1852.6, "d_fake": -134.1, "d_loss": 0.0, "g_loss": 134.1, "d_accuracy": 1.0,
+                "grad_norm_d": 0.0, "grad_norm_g": 0.0}
+
+    (finding,) = diagnose_run(write_lines(tmp_path / "saturated", broken)).findings  # D "wins" only once broken
+    assert (finding.kind, finding.first_step, finding.last_step) == ("divergence", 20, 1000)
+    assert finding.evidence["d_real"] == 1852.6 and finding.evidence["grad_norm_g"] == 0.0
+    assert finding.evidence["last_good_step"] is None and "saturated at step 20" in finding.summary
+
+
 def test_gradient_norms_growing_by_orders_of_magnitude_are_divergence(tmp_path):
     def exploding(step):
         return {**calm(step), "grad_norm_g": 1.5 * 10 ** (step / 250)}  # 1.5 -> 15,000 over the run
@@ -97,8 +108,8 @@ def test_a_learning_rate_mismatch_names_the_rates_and_their_ratio(tmp_path):
     assert mismatch.evidence["ratio"] == pytest.approx(10) and mismatch.evidence["direction"] == "discriminator too fast"
     assert "lr_d 0.0008 x 1 D steps against lr_g 8e-05: ratio 10" in mismatch.summary
 
-    def fooled(step):  # D calls most generated samples real: G outruns it
-        return {**calm(step), "d_accuracy_fake": 0.2, "d_accuracy": 0.45}
+    def fooled(step):  # D stays at chance, its loss at the equilibrium: G outruns it
+        return {**calm(step), "d_loss": 1.4, "d_accuracy": 0.5}
 
     run = write_lines(tmp_path / "fast-g", fooled, config='loss = "ns"\nlr_d = 8e-5\nlr_g = 8e-4\n')
     (finding,) = diagnose_run(run).findings

@@ -25,7 +25,7 @@ def test_a_run_logs_every_log_every_steps_with_the_signals_it_can_measure(tmp_pa
     config = load_config("ring8-gan", ["steps=12", "checkpoint_every=6", "log_every=4", "eval_every=0", *TINY_2D])
     train(config, tmp_path / "run", progress=False)
     lines = lines_of(tmp_path / "run")
-    assert [line["step"] for line in lines] == [4, 8, 12]
+    assert [line["step"] for line in lines] == [1, 4, 8, 12]  # the first step, then every log_every
     for line in lines:
         assert set(line) == {"step", "d_loss", "g_loss", "d_real", "d_fake", "d_accuracy_real", "d_accuracy_fake",
                              "d_accuracy", "grad_norm_d", "grad_norm_g", "sigma_d", "sigma_g", "lr_d", "lr_g",
@@ -64,7 +64,7 @@ def test_a_spectral_norm_discriminator_is_logged_without_moving_its_power_iterat
     assert all(torch.equal(weights[0][key], weights[2][key]) for key in weights[0])
     lines = lines_of(tmp_path / "every2")
     # the hinge loss's threshold is the sign; a spectral-normalised last layer has a top singular value near 1
-    assert [line["step"] for line in lines] == [2, 4] and lines[-1]["loss"] == "hinge"
+    assert [line["step"] for line in lines] == [1, 2, 4] and lines[-1]["loss"] == "hinge"
     assert lines[-1]["sigma_d"] == pytest.approx(1.0, abs=0.05)
 
 

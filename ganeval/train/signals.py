@@ -62,8 +62,9 @@ class TrainingSignals:
         self._steps = 0
 
     def probe(self, step: int) -> StepProbe | None:
-        """A probe for the training step that ends at `step`, when that step is logged."""
-        return StepProbe(self.loss) if self.every and step % self.every == 0 else None
+        """A probe for the training step that ends at `step`, when that step is logged: the first step (a run can
+        break at once: a learning rate of 1 saturates D in one step) and every `every`-th."""
+        return StepProbe(self.loss) if self.every and (step == 1 or step % self.every == 0) else None
 
     def count_step(self) -> None:
         """A training step ended (the speed counts training steps only: see `pause`)."""
