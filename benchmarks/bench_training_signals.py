@@ -18,7 +18,7 @@ from _common import env_int
 
 from ganeval.data import fashion_mnist
 from ganeval.train.config import load_config
-from ganeval.train.loop import signal_inputs, training_step
+from ganeval.train.loop import training_step
 from ganeval.train.signals import TrainingSignals
 from ganeval.train.trainer import create_trainer
 from ganeval.training_log import TrainingLog
@@ -36,9 +36,7 @@ def run_block(trainer, signals: TrainingSignals | None) -> float:
         probe = signals.probe(trainer.step + 1) if signals else None
         losses = training_step(trainer, probe)
         if signals is not None:
-            signals.count_step()
-        if probe is not None:
-            signals.write(trainer.step, probe, *signal_inputs(trainer, losses))
+            signals.record(trainer, probe, losses)
     return time.perf_counter() - started
 
 

@@ -28,7 +28,7 @@ from .data.generator import GeneratorSource, LabelSpec, LatentSpec
 from .data.generator_files import PYTHON_PREFIX, checkpoint_files, is_generator_spec, load_generator
 from .pipeline import create_for, resolve_extractor_name, score_all, tune
 from .features.cache import cache_dir, list_references, read_card
-from .diagnose import diagnose_run, diagnosis_text, expand_runs, parse_kinds
+from .diagnose import Diagnosis, diagnose_run, diagnosis_text, expand_runs, parse_kinds
 from .gate import Limits, check_alpha, gate_targets, parse_limits, read_limits
 from .human import StudyRequest, make_study, score_study, summary_text, write_results
 from .metrics.registry import METRIC_FAMILIES
@@ -120,6 +120,14 @@ def run_diagnose(args: argparse.Namespace) -> int:
         print(json.dumps(diagnosis.to_json()) if args.json else diagnosis_text(diagnosis), flush=True)
     failed = any(diagnosis.kinds() & fail_on for diagnosis in diagnoses)
     return EXIT_CHECK_FAILED if failed else EXIT_OK
+
+
+def with_duality_gaps(diagnosis: Diagnosis, run: Path, device: torch.device, data_root: str | None) -> Diagnosis:
+    """`diagnosis` with the duality gap of each of the run's checkpoints (ganeval checkpoints only)."""
+    from .train.duality_gap import duality_gaps
+
+    gaps = duality_gaps(run, device=device, data_root=data_root)
+    return dataclasses.replace(diagnosis, duality_gaps=tuple(gap.to_dict() for gap in gaps))
 
 
 def run_gate(args: argparse.Namespace) -> int:

@@ -135,6 +135,7 @@ class Diagnosis:
     findings: tuple[Finding, ...]
     not_judged: dict[str, str] = field(default_factory=dict)
     rates: dict = field(default_factory=dict)
+    duality_gaps: tuple[dict, ...] = ()  # ganeval.train.duality_gap's per checkpoint, where asked (--duality-gap)
 
     @property
     def healthy(self) -> bool:
@@ -145,8 +146,11 @@ class Diagnosis:
         return {finding.kind for finding in self.findings}
 
     def to_json(self) -> dict:
-        return {"run": self.run, "healthy": self.healthy, "findings": [asdict(finding) for finding in self.findings],
-                "not_judged": dict(self.not_judged), "rates": dict(self.rates)}
+        shown = {"run": self.run, "healthy": self.healthy, "findings": [asdict(finding) for finding in self.findings],
+                 "not_judged": dict(self.not_judged), "rates": dict(self.rates)}
+        if self.duality_gaps:
+            shown["duality_gaps"] = list(self.duality_gaps)
+        return shown
 
 
 @dataclass(frozen=True)
@@ -282,18 +286,20 @@ def divergence(lines: list[dict], loss: str | None = None) -> list[Finding]:
 
 
 def saturation(lines: list[dict], loss: str | None) -> list[Finding]:
-    """D's mean output beyond THRESHOLDS saturation on a line (not for a WGAN critic, whose scores have no scale)."""
+    """D's mean output, or a loss, beyond THRESHOLDS saturation on a line (not for a WGAN critic, whose scores have no
+    scale). The BCE and hinge losses pass it only with D's outputs past it, LSGAN's sooner: the training core writes
+    a line at the first step whose losses do, logged or not (ganeval.train.signals)."""
     if loss not in EQUILIBRIUM_D_LOSS and loss is not None:
         return []
     limit = THRESHOLDS["saturation"].value
     for index, line in enumerate(lines):
-        outputs = {key: line[key] for key in ("d_real", "d_fake") if _is_number(line.get(key))}
+        outputs = {key: line[key] for key in ("d_real", "d_fake", "d_loss", "g_loss") if _is_number(line.get(key))}
         if any(abs(value) > limit for value in outputs.values()):
             later = sum(any(abs(other.get(key, 0)) > limit for key in outputs) for other in lines[index:])
             shown = ", ".join(f"{key} {value:.4g}" for key, value in outputs.items())
             gradients = {key: line[key] for key in ("grad_norm_d", "grad_norm_g") if _is_number(line.get(key))}
             return [Finding("divergence", line["step"], lines[-1]["step"],
-                            f"D's outputs saturated at step {line['step']} ({shown}; gradient norms "
+                            f"D saturated at step {line['step']} ({shown}; gradient norms "
                             f"{', '.join(f'{value:.3g}' for value in gradients.values()) or 'not logged'}), the first "
                             f"line beyond +-{limit:g} ({later} of the {len(lines) - index} lines from there)",
                             {**outputs, **gradients, "last_good_step": lines[index - 1]["step"] if index else None,
@@ -567,6 +573,10 @@ def diagnosis_text(diagnosis: Diagnosis) -> str:
         lines.append(f"    remedy: {finding.remedy} [{finding.citation}]")
     for kind, reason in diagnosis.not_judged.items():
         lines.append(f"  not judged: {kind} ({reason})")
+    if diagnosis.duality_gaps:
+        gaps = ", ".join(f"step {gap['step']} {gap['gap']:.3g}" for gap in diagnosis.duality_gaps)
+        seconds = sum(gap["seconds"] for gap in diagnosis.duality_gaps) / len(diagnosis.duality_gaps)
+        lines.append(f"  duality gap (lower is nearer an equilibrium): {gaps} ({seconds:.0f} s per checkpoint)")
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from ganeval.diagnose import KINDS, THRESHOLDS, diagnose_run, parse_kinds
 from ganeval.errors import InputError, RecordsWarning
 from ganeval.training_log import TrainingLog
 
-from .conftest import write_scored_run
+from .conftest import needs_fmnist, write_scored_run
 
 STEPS = range(20, 1020, 20)  # 50 logged steps
 
@@ -69,7 +69,7 @@ def test_saturated_discriminator_outputs_are_divergence_from_the_first_line(tmp_
     (finding,) = diagnose_run(write_lines(tmp_path / "saturated", broken)).findings  # D "wins" only once broken
     assert (finding.kind, finding.first_step, finding.last_step) == ("divergence", 20, 1000)
     assert finding.evidence["d_real"] == 1852.6 and finding.evidence["grad_norm_g"] == 0.0
-    assert finding.evidence["last_good_step"] is None and "saturated at step 20" in finding.summary
+    assert finding.evidence["last_good_step"] is None and "D saturated at step 20" in finding.summary
 
 
 def test_gradient_norms_growing_by_orders_of_magnitude_are_divergence(tmp_path):
@@ -199,3 +199,17 @@ def test_the_report_shows_each_runs_signals_with_the_diagnosed_spans_and_finding
     assert (tmp_path / "report" / "health-fast-d.png").stat().st_size > 10_000
     assert "not judged: divergence (no training.jsonl" in readme  # the run scored without signals
     assert "learning_rate_mismatch at steps 200-1000" in index.read_text()
+
+
+@needs_fmnist
+def test_a_learning_rate_of_one_is_divergence_at_the_first_step_and_the_shipped_rates_are_healthy(tmp_path, run_cli):
+    from ganeval.train.config import load_config
+    from ganeval.train.loop import train
+
+    short = ["steps=20", "checkpoint_every=20", "log_every=5", "eval_every=0", "batch_size=8", "max_minutes=0"]
+    train(load_config("fmnist-dcgan", [*short, "lr_g=1.0", "lr_d=1.0"]), tmp_path / "lr-1", progress=False)
+    (finding,) = diagnose_run(tmp_path / "lr-1").findings
+    assert (finding.kind, finding.first_step) == ("divergence", 1) and "D saturated at step 1" in finding.summary
+    train(load_config("ring8-gan", ["steps=200", "checkpoint_every=200", "log_every=10", "eval_every=0",
+                                    "batch_size=32", "train_size=2000"]), tmp_path / "ring8", progress=False)
+    assert diagnose_run(tmp_path / "ring8").findings == ()

@@ -9,6 +9,7 @@ from ganeval.data import fashion_mnist
 from ganeval.data.checkpoint import generate
 from ganeval.errors import InputError
 from ganeval.data.checkpoint import load_checkpoint
+from ganeval.training_log import read_training_log
 from ganeval.train.config import CONFIG_DIR, load_config
 from ganeval.train.loop import generator_from_checkpoint, train
 
@@ -374,7 +375,8 @@ def test_training_onto_an_existing_run_needs_resume_or_overwrite(run_cli, tmp_pa
     (run / ".config.toml.abc123.tmp").write_text("half")
     (run / "notes.txt").write_text("mine")
     before = sorted(path.name for path in (run / "checkpoints").iterdir())
-    with pytest.raises(InputError, match="already holds a run \\(checkpoints, samples, config.toml, metrics.jsonl\\): "
+    with pytest.raises(InputError, match="already holds a run \\(checkpoints, samples, config.toml, metrics.jsonl, "
+                                         "training.jsonl\\): "
                                          "continue it with --resume, or start it afresh with --overwrite"):
         train(load_config("ring8-gan", ["steps=1", *TINY_2D]), run, progress=False)
     assert sorted(path.name for path in (run / "checkpoints").iterdir()) == before  # nothing touched
@@ -384,7 +386,9 @@ def test_training_onto_an_existing_run_needs_resume_or_overwrite(run_cli, tmp_pa
     short = load_config("ring8-gan", ["steps=1", "checkpoint_every=1", *TINY_2D])
     assert train(short, run, overwrite=True, progress=False).step == 1
     assert sorted(path.name for path in (run / "checkpoints").iterdir()) == ["step-0000000.pt", "step-0000001.pt"]
-    assert sorted(path.name for path in run.iterdir()) == ["checkpoints", "config.toml", "notes.txt", "samples"]
+    assert sorted(path.name for path in run.iterdir()) == ["checkpoints", "config.toml", "notes.txt", "samples",
+                                                          "training.jsonl"]
+    assert [line["step"] for line in read_training_log(run / "training.jsonl")] == [1]  # the new run's only
     assert "steps = 1\n" in (run / "config.toml").read_text()
     # the command: one line and exit 2 without a flag; --overwrite and --resume each work
     # (--resume keeps the run's config: checkpoint_every as the run has it)

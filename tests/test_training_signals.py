@@ -108,3 +108,21 @@ def test_reading_a_cut_an_empty_and_a_resumed_file(tmp_path):
     with pytest.warns(RecordsWarning, match=r"training.jsonl:4: unreadable training line skipped \(a truncated"):
         lines = read_training_log(path)
     assert [(line["step"], line["d_loss"]) for line in lines] == [(10, 1.0), (20, 2.0)]
+
+
+def test_a_step_whose_losses_break_gets_its_line_at_once(tmp_path, monkeypatch):
+    """Between logged steps, the first step with non-finite (or saturated) losses is written at that step."""
+    from ganeval.train import loop
+
+    original = loop.training_step
+
+    def nan_from_step_three(trainer, probe=None):
+        losses = original(trainer, probe)
+        return {**losses, "d_loss": float("nan")} if trainer.step >= 3 else losses
+
+    monkeypatch.setattr(loop, "training_step", nan_from_step_three)
+    config = load_config("ring8-gan", ["steps=12", "checkpoint_every=12", "log_every=10", "eval_every=0", *TINY_2D])
+    train(config, tmp_path / "run", progress=False)
+    lines = lines_of(tmp_path / "run")
+    assert [line["step"] for line in lines] == [1, 3, 10]  # step 3's alarm once, then the schedule
+    assert math.isnan(lines[1]["d_loss"]) and "d_accuracy" not in lines[1] and lines[1]["sigma_g"] > 0

@@ -10,8 +10,10 @@ a run trains the same whatever `log_every` is (tests/test_training_signals.py ch
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -19,10 +21,16 @@ from torch.nn.utils import parametrize
 
 from ..training_log import TrainingLog
 
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
 # Where D's output says "real" (the loss defines it): the sign of a logit (ns, minimax, hinge: stylegan2-ada's
 # Loss/signs) or 0.5 between LSGAN's targets 0 and 1. A WGAN critic's score has no such point (only differences of
 # scores mean something): its accuracy is not logged; the Wasserstein estimate is.
 REAL_THRESHOLDS = {"ns": 0.0, "minimax": 0.0, "hinge": 0.0, "lsgan": 0.5}
+# A loss beyond this (or not finite) is a broken step: the BCE and hinge losses reach it only with D's outputs past
+# +-50, LSGAN's past +-11 (its targets are 0 and 1); ganeval.diagnose calls such outputs divergence.
+SATURATED_LOSS = 50.0
 POWER_ITERATIONS = 5  # per logged step, warm-started from the last vector (as spectral normalisation does)
 FIRST_POWER_ITERATIONS = 50  # from a random vector
 
@@ -52,41 +60,49 @@ class StepProbe:
 
 
 class TrainingSignals:
-    """Decides which steps are logged, and writes their lines (the last layers' singular values, the rates and the
-    speed added to what the step's probe measured)."""
+    """Decides which steps are logged and writes their lines: the probe's values, the last layers' singular values,
+    the learning rates and the speed. A step whose losses are non-finite or beyond SATURATED_LOSS, when no line
+    was due, gets a line of its own the first time (the losses are read every step anyway, for the progress bar), so
+    a run that breaks between two logged steps is caught at the step it broke."""
 
     def __init__(self, log: TrainingLog, every: int, loss: str, packing: int = 1) -> None:
         self.log, self.every, self.loss, self.packing = log, every, loss, packing
         self._vectors: dict[str, torch.Tensor] = {}
         self._clock = perf_counter()
         self._steps = 0
+        self._alarmed = False
 
     def probe(self, step: int) -> StepProbe | None:
         """A probe for the training step that ends at `step`, when that step is logged: the first step (a run can
-        break at once: a learning rate of 1 saturates D in one step) and every `every`-th."""
+        break at once: a learning rate of 1 saturates D within steps) and every `every`-th."""
         return StepProbe(self.loss) if self.every and (step == 1 or step % self.every == 0) else None
 
-    def count_step(self) -> None:
-        """A training step ended (the speed counts training steps only: see `pause`)."""
+    def record(self, trainer: Trainer, probe: StepProbe | None, losses: dict[str, float]) -> dict | None:
+        """After each training step: its line when it was probed, or when its losses first look broken; returns the
+        line written, if any."""
         self._steps += 1
+        if probe is None and (not self.every or self._alarmed or not _broken(losses, self.loss)):
+            return None
+        self._alarmed = self._alarmed or _broken(losses, self.loss)
+        return self._write(trainer, probe or StepProbe(self.loss), losses)
 
     def pause(self, seconds: float) -> None:
         """Leave `seconds` (a checkpoint written and scored) out of the speed."""
         self._clock += seconds
 
-    def write(self, step: int, probe: StepProbe, networks: dict[str, nn.Module], rates: dict[str, float],
-              extra: dict | None = None) -> dict:
-        """Append step's line: the probe's values, the singular values of `networks`' last layers ({"d": ..., "g":
-        ...}), the learning rates ({"lr_d": ..., "lr_g": ...}) and the seconds per step since the last line."""
+    def _write(self, trainer: Trainer, probe: StepProbe, losses: dict[str, float]) -> dict:
         now = perf_counter()
-        values = {**(extra or {}), **probe.values}
-        for name, network in networks.items():
+        values = {**losses, **probe.values}
+        if trainer.interpolate_gradient_norm is not None:
+            values["gp_grad_norm"] = trainer.interpolate_gradient_norm
+        for name, network in (("d", trainer.discriminator), ("g", trainer.generator)):
             values[f"sigma_{name}"] = self._top_singular_value(name, network)
-        values.update(rates, seconds_per_step=(now - self._clock) / max(self._steps, 1), loss=self.loss)
+        values.update(lr_d=trainer.optimiser_d.param_groups[0]["lr"], lr_g=trainer.optimiser_g.param_groups[0]["lr"],
+                      seconds_per_step=(now - self._clock) / max(self._steps, 1), loss=self.loss)
         if self.packing > 1:
             values["packing"] = self.packing
         self._clock, self._steps = now, 0
-        return self.log.log(step, **values)
+        return self.log.log(trainer.step, **values)
 
     @torch.no_grad()
     def _top_singular_value(self, name: str, network: nn.Module) -> float | None:
@@ -101,6 +117,15 @@ class TrainingSignals:
             vector, iterations = torch.randn(matrix.shape[1], generator=start).to(matrix.device), FIRST_POWER_ITERATIONS
         sigma, self._vectors[name] = top_singular_value(matrix, vector, iterations)
         return sigma
+
+
+def _broken(losses: dict[str, float], loss: str) -> bool:
+    """Whether a step's losses say the training broke: non-finite, or saturated (not for a WGAN critic's unscaled
+    losses)."""
+    values = list(losses.values())
+    if not all(math.isfinite(value) for value in values):
+        return True
+    return loss in REAL_THRESHOLDS and any(abs(value) > SATURATED_LOSS for value in values)
 
 
 def top_singular_value(matrix: torch.Tensor, vector: torch.Tensor, iterations: int) -> tuple[float, torch.Tensor]:
