@@ -75,7 +75,7 @@ def main(argv=None) -> None:
         g_opt.zero_grad()
         g_loss.backward()
         g_opt.step()
-        if step % args.log_every == 0:  # a logit above 0 says "real": D's accuracy on both batches
+        if args.log_every and step % args.log_every == 0:  # a logit above 0 says "real": D's accuracy on both batches
             accuracy_real, accuracy_fake = (d_real > 0).float().mean(), (d_fake <= 0).float().mean()
             log.log(step, d_loss=d_loss, g_loss=g_loss, d_real=d_real.mean(), d_fake=d_fake.mean(),
                     d_accuracy_real=accuracy_real, d_accuracy_fake=accuracy_fake,

@@ -112,20 +112,24 @@ def run_report(args: argparse.Namespace) -> int:
 def run_diagnose(args: argparse.Namespace) -> int:
     _one_process("diagnose")
     fail_on = parse_kinds(args.fail_on)
-    runs = expand_runs(args.runs)
-    diagnoses = [diagnose_run(run) for run in runs]
-    for run, diagnosis in zip(runs, diagnoses):
+    failed = False
+    for run in expand_runs(args.runs):
+        diagnosis = diagnose_run(run)
         if args.duality_gap:
             diagnosis = with_duality_gaps(diagnosis, run, resolve_device(args.device), args.data_root)
-        print(json.dumps(diagnosis.to_json()) if args.json else diagnosis_text(diagnosis), flush=True)
-    failed = any(diagnosis.kinds() & fail_on for diagnosis in diagnoses)
+        print(json.dumps(diagnosis.to_json(), allow_nan=False) if args.json else diagnosis_text(diagnosis), flush=True)
+        failed = failed or bool(diagnosis.kinds() & fail_on)
     return EXIT_CHECK_FAILED if failed else EXIT_OK
 
 
 def with_duality_gaps(diagnosis: Diagnosis, run: Path, device: torch.device, data_root: str | None) -> Diagnosis:
-    """`diagnosis` with the duality gap of each of the run's checkpoints (ganeval checkpoints only)."""
+    """`diagnosis` with the duality gap of each of the run's checkpoints (ganeval checkpoints only); a run without
+    checkpoints (a user's own loop) says so in not_judged instead."""
     from .train.duality_gap import duality_gaps
 
+    if not RunDir(run).checkpoints(allow_none=True):
+        return dataclasses.replace(diagnosis, not_judged={**diagnosis.not_judged,
+                                                          "duality_gap": "no ganeval checkpoints in the run"})
     gaps = duality_gaps(run, device=device, data_root=data_root)
     return dataclasses.replace(diagnosis, duality_gaps=tuple(gap.to_dict() for gap in gaps))
 

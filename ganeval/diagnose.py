@@ -28,7 +28,7 @@ from statistics import median
 from .errors import InputError
 from .records import Record
 from .runs import RunDir
-from .training_log import read_training_log
+from .training_log import SIGNALS, read_training_log
 
 KINDS = ("divergence", "discriminator_wins", "oscillation", "mode_collapse", "mode_hopping", "learning_rate_mismatch")
 
@@ -46,9 +46,10 @@ THRESHOLDS: dict[str, Threshold] = {
                                "not learning: healthy runs stay within 10x (calibration table)"),
     "gradient_norm": Threshold(100.0, "ganhacks: gradient norms above 100 are trouble; growth needs this floor too, so "
                                       "that a norm growing from 0.01 to 1 is not called divergence"),
-    "saturation": Threshold(50.0, "a mean D output beyond +-50 (a logit; LSGAN's and hinge's scores live near 0 and "
-                                  "1 too): sigmoid's gradient there is below 2e-22, neither network learns; healthy "
-                                  "runs stay within +-15 (calibration table)"),
+    "saturation": Threshold(50.0, "a mean D output or a loss beyond +-50: for the BCE losses sigmoid's gradient there "
+                                  "is below 2e-22 and neither network learns; LSGAN's scores aim at 0 and 1 and "
+                                  "hinge's margins are +-1, so +-50 is far outside both games; healthy runs stay "
+                                  "within +-15 (calibration table)"),
     "d_accuracy": Threshold(0.95, "D separates real from generated at a rate equilibrium (0.5) never reaches; shipped "
                                   "runs sit below 0.9 after their first few hundred steps"),
     "d_loss_share": Threshold(0.25, "D's loss below a quarter of its equilibrium value (2 ln 2 = 1.386 for BCE): "
@@ -74,12 +75,13 @@ THRESHOLDS: dict[str, Threshold] = {
                               "shipped fmnist runs sit at 0.6-0.7 (calibration table)"),
     "at_equilibrium": Threshold(0.95, "and its median loss at least 95% of the equilibrium value (2 ln 2 for BCE): "
                                       "D gains nothing on G"),
-    "lr_ratio": Threshold(3.0, "a ratio of D's to G's effective rate (lr x steps per G step) at or beyond 3 or 1/3 "
-                               "with the matching pattern names the rates; TTUR's usual settings sit within 4 "
-                               "(SAGAN 4e-4 / 1e-4) and DCGAN's at 1"),
+    "lr_ratio": Threshold(5.0, "a ratio of D's to G's effective rate (lr x steps per G step) at or beyond 5 or 1/5 "
+                               "with the matching pattern names the rates: beyond TTUR's usual setting (SAGAN 4e-4 "
+                               "/ 1e-4, ratio 4) and DCGAN's 1"),
 }
 EQUILIBRIUM_D_LOSS = {"ns": 2 * math.log(2), "minimax": 2 * math.log(2), "lsgan": 0.25, "hinge": 2.0}
 SIGNAL_KINDS = ("divergence", "discriminator_wins", "learning_rate_mismatch")
+MIN_LINES = 5  # lines D's accuracy and loss are judged on, at the least
 SCORE_KINDS = ("oscillation", "mode_collapse", "mode_hopping")
 
 REMEDIES = {
@@ -150,7 +152,23 @@ class Diagnosis:
                  "not_judged": dict(self.not_judged), "rates": dict(self.rates)}
         if self.duality_gaps:
             shown["duality_gaps"] = list(self.duality_gaps)
-        return shown
+        return _strict_json(shown)
+
+
+def _strict_json(value: object) -> object:
+    """`value` with NaN and infinities as the strings "nan", "inf", "-inf": json.dumps would write bare NaN tokens,
+    which JSON parsers other than Python's refuse.
+
+    >>> _strict_json({"a": [float("nan"), 1.0]})
+    {'a': ['nan', 1.0]}
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return _shown(value)
+    if isinstance(value, dict):
+        return {key: _strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -161,6 +179,7 @@ class RunHistory:
     lines: list[dict]
     scores: list[Record]  # one per scored step, in step order, one setting
     config: dict
+    has_log: bool = True  # whether the run has a training.jsonl (lines may still be none: an empty file)
 
 
 def diagnose_run(run: str | os.PathLike) -> Diagnosis:
@@ -173,14 +192,21 @@ def diagnose(history: RunHistory) -> Diagnosis:
     findings: list[Finding] = []
     not_judged = {}
     if history.lines:
-        findings += divergence(history.lines, _loss_name(history))
+        findings += divergence(history.lines, loss_name(history))
         # after a divergence the signals are the broken networks': judge the game on the lines before it
         before = replace(history, lines=[line for line in history.lines
                                          if not findings or line["step"] < findings[0].first_step])
-        findings += discriminator_wins(before)
-        findings += learning_rate_mismatch(before)
+        for kind, judge in (("discriminator_wins", discriminator_wins), ("learning_rate_mismatch",
+                                                                          learning_rate_mismatch)):
+            reason = why_not_judged(kind, before, diverged=bool(findings))
+            if reason:
+                not_judged[kind] = reason
+            else:
+                findings += judge(before)
     else:
-        not_judged.update(dict.fromkeys(SIGNAL_KINDS, "no training.jsonl (trained before ganeval logged signals?)"))
+        reason = "training.jsonl holds no lines" if history.has_log else "no training.jsonl (trained before ganeval " \
+                 "logged signals, or scored only)"
+        not_judged.update(dict.fromkeys(SIGNAL_KINDS, reason))
     if len(history.scores) >= 3:
         findings += oscillation(history.scores)
         findings += mode_collapse(history.scores)
@@ -194,16 +220,18 @@ def diagnose(history: RunHistory) -> Diagnosis:
 
 def read_history(run: str | os.PathLike) -> RunHistory:
     """A run folder's training lines, its scored checkpoints under its main setting (the one with the most scored
-    steps; the latest score of a step) and its config.toml's values."""
+    steps; the latest score of a step) and its config.toml's values. A run folder with neither file (just started,
+    or trained with --no-eval before the signals) has an empty history; a folder that is no run is an InputError."""
     folder = RunDir(run)
     if not folder.path.is_dir():
         raise InputError(f"{folder.path}: no such run directory")
     has_lines, has_scores = folder.training_file.is_file(), folder.metrics_file.is_file()
-    if not has_lines and not has_scores:
+    if not has_lines and not has_scores and not RunDir.is_run(folder.path):
         raise InputError(f"{folder.path}: holds neither training.jsonl nor metrics.jsonl (not a ganeval run, or not "
                          "trained or scored yet)")
     lines = read_training_log(folder.training_file) if has_lines else []
-    return RunHistory(folder.name, lines, main_setting_scores(folder.records(skip_invalid=True)), _config(folder))
+    return RunHistory(folder.name, lines, main_setting_scores(folder.records(skip_invalid=True)), _config(folder),
+                      has_log=has_lines)
 
 
 def main_setting_scores(records: Sequence[Record]) -> list[Record]:
@@ -245,8 +273,24 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _loss_name(history: RunHistory) -> str | None:
-    return history.config.get("loss") or next((line["loss"] for line in history.lines if "loss" in line), None)
+def loss_name(history: RunHistory) -> str | None:
+    """The loss the run trained with (its config's, else its lines'); None when unknown or not a name."""
+    names = [history.config.get("loss")] + [line.get("loss") for line in history.lines]
+    return next((name for name in names if isinstance(name, str)), None)
+
+
+def why_not_judged(kind: str, history: RunHistory, diverged: bool = False) -> str | None:
+    """Why `kind` (discriminator_wins or learning_rate_mismatch) cannot be judged from `history`'s lines, or None."""
+    loss = loss_name(history)
+    if loss is not None and loss not in EQUILIBRIUM_D_LOSS:
+        return f"loss {loss}: a critic's scores have no accuracy or equilibrium loss to judge D by"
+    usable = sum(_is_number(line.get("d_accuracy")) and _is_number(line.get("d_loss")) for line in history.lines)
+    if usable < MIN_LINES:
+        where = " before the divergence" if diverged else ""
+        return f"{usable} line(s) with d_accuracy and d_loss{where}; {MIN_LINES} needed"
+    if kind == "learning_rate_mismatch" and not effective_rates(history):
+        return "the learning rates are unknown (no config.toml; log lr_d and lr_g)"
+    return None
 
 
 # --- signals ---------------------------------------------------------------------------------------------------------
@@ -258,7 +302,7 @@ def divergence(lines: list[dict], loss: str | None = None) -> list[Finding]:
     """A non-finite signal (from its first line), D's outputs saturated (from their first line), or a loss or
     gradient norm that ends two orders of magnitude above its early median (and above the gradient-norm floor)."""
     for index, line in enumerate(lines):
-        bad = [key for key, value in line.items() if isinstance(value, float) and not math.isfinite(value)]
+        bad = [key for key, value in line.items() if key in SIGNALS and _nonfinite(value)]
         if bad:
             later = sum(any(_nonfinite(other.get(key)) for key in bad) for other in lines[index:])
             before = lines[index - 1]["step"] if index else None
@@ -295,7 +339,8 @@ def saturation(lines: list[dict], loss: str | None) -> list[Finding]:
     for index, line in enumerate(lines):
         outputs = {key: line[key] for key in ("d_real", "d_fake", "d_loss", "g_loss") if _is_number(line.get(key))}
         if any(abs(value) > limit for value in outputs.values()):
-            later = sum(any(abs(other.get(key, 0)) > limit for key in outputs) for other in lines[index:])
+            later = sum(any(_is_number(other.get(key)) and abs(other[key]) > limit for key in outputs)
+                        for other in lines[index:])
             shown = ", ".join(f"{key} {value:.4g}" for key, value in outputs.items())
             gradients = {key: line[key] for key in ("grad_norm_d", "grad_norm_g") if _is_number(line.get(key))}
             return [Finding("divergence", line["step"], lines[-1]["step"],
@@ -319,7 +364,7 @@ def dominance_span(history: RunHistory) -> tuple[list[dict], float] | None:
     """(the longest stretch of lines where D wins, the equilibrium D loss) when it is sustained; None otherwise, or
     for a WGAN critic (no accuracy). D wins where the running medians (THRESHOLDS window) of its accuracy and its loss
     are past THRESHOLDS d_accuracy and d_loss_share x its equilibrium loss: single batches swing either way."""
-    equilibrium = EQUILIBRIUM_D_LOSS.get(_loss_name(history) or "ns")
+    equilibrium = EQUILIBRIUM_D_LOSS.get(loss_name(history) or "ns")
     lines = [line for line in history.lines if _is_number(line.get("d_accuracy")) and _is_number(line.get("d_loss"))]
     if equilibrium is None or len(lines) < 5:
         return None
@@ -402,7 +447,7 @@ def discriminator_at_chance(history: RunHistory) -> tuple[list[dict], float, flo
     """(the second half's lines, D's median accuracy, D's median loss) when D stays at chance through the second
     half: accuracy at most THRESHOLDS chance and loss at least THRESHOLDS at_equilibrium x its equilibrium value (it
     cannot tell G's samples apart: it learns too slowly for G); None otherwise."""
-    equilibrium = EQUILIBRIUM_D_LOSS.get(_loss_name(history) or "ns")
+    equilibrium = EQUILIBRIUM_D_LOSS.get(loss_name(history) or "ns")
     late = [line for line in history.lines[len(history.lines) // 2:]
             if _is_number(line.get("d_accuracy")) and _is_number(line.get("d_loss"))]
     if equilibrium is None or len(late) < 5:
@@ -527,7 +572,8 @@ def expand_runs(arguments: Sequence[str | os.PathLike]) -> list[Path]:
     runs: list[Path] = []
     for argument in arguments:
         text = str(argument)
-        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        # a pattern such as runs/* may match files beside the runs (a README): folders only
+        matches = [match for match in sorted(glob.glob(text)) if Path(match).is_dir()] if glob.has_magic(text) else [text]
         if not matches:
             raise InputError(f"{text}: the pattern matches no run directory")
         for match in matches:
@@ -592,9 +638,11 @@ def parse_kinds(text: str | None) -> set[str]:
     >>> sorted(parse_kinds("divergence, mode_collapse"))
     ['divergence', 'mode_collapse']
     """
-    if not text:
+    if text is None:
         return set()
     kinds = {kind.strip() for kind in text.split(",") if kind.strip()}
+    if not kinds:
+        raise InputError(f"--fail-on {text!r}: no kind given (kinds: {', '.join(KINDS)}, any)")
     if "any" in kinds:
         return set(KINDS)
     unknown = sorted(kinds - set(KINDS))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .diagnose import EQUILIBRIUM_D_LOSS, Diagnosis, RunHistory, diagnose, read_history
+from .diagnose import EQUILIBRIUM_D_LOSS, Diagnosis, RunHistory, diagnose, loss_name, read_history
+from .errors import InputError
 from .plots import pyplot, save_figure
 
 # (title, [(key, label)], log scale): the panels, top to bottom; a panel without any of its keys is left out
@@ -26,14 +27,23 @@ def health_section(folder: Path, name: str, out: Path) -> dict | None:
     run_files = (folder / "training.jsonl", folder / "metrics.jsonl")
     if not any(path.is_file() for path in run_files):
         return None
-    history = read_history(folder)
+    try:
+        history = read_history(folder)
+    except InputError as error:  # an unreadable training.jsonl spoils its own section, not the report
+        return {"figure": None, "findings": [f"unreadable: {error}"], "verdict": "not diagnosed"}
     diagnosis = diagnose(history)
-    figure = _plot(history, diagnosis, name, out) if history.lines else None
+    figure = _plot(history, diagnosis, name, out) if _plotted(history) else None
     findings = [f"{finding.kind} at steps {finding.first_step}-{finding.last_step}: {finding.summary} "
                 f"(remedy: {finding.remedy}; {finding.citation})" for finding in diagnosis.findings]
     verdict = "healthy" if diagnosis.healthy else (f"{len(findings)} finding(s)" if findings else "nothing to judge")
     not_judged = [f"not judged: {kind} ({reason})" for kind, reason in diagnosis.not_judged.items()]
     return {"figure": figure, "findings": findings + not_judged, "verdict": verdict}
+
+
+def _plotted(history: RunHistory) -> bool:
+    """Whether the run has signals to draw: a panel's key on some line (a user's own keys alone draw nothing)."""
+    keys = {key for _, panel, _ in PANELS for key, _ in panel}
+    return any(key in line for line in history.lines for key in keys)
 
 
 def _plot(history: RunHistory, diagnosis: Diagnosis, name: str, out: Path) -> str:
@@ -72,6 +82,6 @@ def _plot(history: RunHistory, diagnosis: Diagnosis, name: str, out: Path) -> st
 
 
 def _equilibrium_line(axis, history: RunHistory) -> None:
-    loss = history.config.get("loss") or next((line["loss"] for line in history.lines if "loss" in line), None)
+    loss = loss_name(history)
     if loss in EQUILIBRIUM_D_LOSS:
         axis.axhline(EQUILIBRIUM_D_LOSS[loss], color="grey", linestyle="--", linewidth=0.7, label="D at equilibrium")

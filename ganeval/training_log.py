@@ -17,17 +17,21 @@ cut last line, which the reader skips with a warning.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 from numbers import Number
 from pathlib import Path
 
+from .atomic import write_text_atomically
 from .distributed import world
 from .errors import InputError
 from .jsonl import append_line, read_lines
 from .runs import RunDir
 
 # The keys the training core writes and `diagnose` reads, with what each means (docs/training-health.md lists them).
+# Under torchrun the losses, D's outputs and accuracies are rank 0's block of the batch; the gradient norms, read
+# after the all-reduce, are the whole batch's.
 SIGNALS = {
     "step": "the training step the line describes: the networks as they are after it",
     "d_loss": "the discriminator's loss on the step's last discriminator batch (the gradient penalty included)",
@@ -84,6 +88,9 @@ def training_line(step: int, values: dict) -> dict:
     """The JSON line of `step`'s `values`: plain numbers, non-finite ones as null and named under `nonfinite`."""
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise InputError(f"TrainingLog.log: step must be a non-negative integer, not {step!r}")
+    if NONFINITE in values:
+        raise InputError(f"TrainingLog.log: {NONFINITE} is the file's own key (it names NaN and infinite values); "
+                         "use another name")
     line: dict = {"step": step}
     nonfinite = {}
     for key, value in values.items():
@@ -117,7 +124,7 @@ def read_training_log(path: str | os.PathLike) -> list[dict]:
     entries = read_lines(path, _is_line, "training line")
     by_step: dict[int, dict] = {}
     for _, line in entries:
-        for key, kind in (line.pop(NONFINITE, None) or {}).items():
+        for key, kind in line.pop(NONFINITE, {}).items():
             line[key] = float(kind)
         by_step[line["step"]] = line
     return [by_step[step] for step in sorted(by_step)]
@@ -125,4 +132,25 @@ def read_training_log(path: str | os.PathLike) -> list[dict]:
 
 def _is_line(entry: dict) -> bool:
     step = entry.get("step")
-    return isinstance(step, int) and not isinstance(step, bool) and step >= 0
+    nonfinite = entry.get(NONFINITE, {})
+    return (isinstance(step, int) and not isinstance(step, bool) and step >= 0 and isinstance(nonfinite, dict)
+            and all(key != "step" and kind in ("nan", "inf", "-inf") for key, kind in nonfinite.items()))
+
+
+def drop_lines_after(path: str | os.PathLike, step: int) -> None:
+    """Remove the lines of steps after `step` (a run resumed from that step's checkpoint retrains them, perhaps on
+    another schedule: the old lines describe a trajectory that no longer exists); cut lines go too. Atomic."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text().splitlines(keepends=True) if _step_of_line(line) <= step]
+    write_text_atomically(path, "".join(kept))
+
+
+def _step_of_line(text: str) -> float:
+    """The step of one line of the file; infinity for a line that is not a training line (dropped)."""
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return math.inf
+    return entry["step"] if isinstance(entry, dict) and _is_line(entry) else math.inf

@@ -47,8 +47,27 @@ def test_the_cli_lists_the_kinds_diagnose_knows():
 def test_a_balanced_run_is_healthy_and_says_what_it_could_not_judge(tmp_path):
     diagnosis = diagnose_run(write_lines(tmp_path / "calm", calm))
     assert diagnosis.healthy and diagnosis.findings == ()
-    assert set(diagnosis.not_judged) == {"oscillation", "mode_collapse", "mode_hopping"}
+    assert set(diagnosis.not_judged) == {"oscillation", "mode_collapse", "mode_hopping", "learning_rate_mismatch"}
     assert "no metrics.jsonl" in diagnosis.not_judged["oscillation"]
+    assert "the learning rates are unknown" in diagnosis.not_judged["learning_rate_mismatch"]
+
+
+def test_what_cannot_be_judged_is_said_never_called_healthy(tmp_path):
+    def critic(step):  # WGAN-GP: no accuracy, no equilibrium loss
+        return {"d_loss": -2.0, "g_loss": 5.0, "wasserstein": 2.0, "grad_norm_d": 3.0, "loss": "wgan-gp"}
+
+    diagnosis = diagnose_run(write_lines(tmp_path / "critic", critic, config="lr_d = 8e-4\nlr_g = 8e-4\n"))
+    assert "loss wgan-gp: a critic's scores have no accuracy" in diagnosis.not_judged["discriminator_wins"]
+    assert "learning_rate_mismatch" in diagnosis.not_judged and "divergence" not in diagnosis.not_judged
+    single = tmp_path / "single"
+    TrainingLog(single).log(20, d_loss=0.01, g_loss=9.0, d_accuracy=1.0, my_metric=float("nan"))
+    diagnosis = diagnose_run(single)  # a user's own key at NaN is no divergence
+    assert diagnosis.findings == () and "1 line(s) with d_accuracy and d_loss; 5 needed" in \
+        diagnosis.not_judged["discriminator_wins"]
+    started = tmp_path / "started"
+    (started / "checkpoints").mkdir(parents=True)  # a run folder with neither file yet
+    diagnosis = diagnose_run(started)
+    assert not diagnosis.healthy and set(diagnosis.not_judged) == set(KINDS)
 
 
 def test_a_nan_is_divergence_caught_at_its_first_step(tmp_path):
@@ -167,6 +186,15 @@ def test_damaged_and_empty_files(tmp_path):
         diagnose_run(tmp_path)
     with pytest.raises(InputError, match=r"--fail-on divergence,typo: unknown kind 'typo'"):
         parse_kinds("divergence,typo")
+    with pytest.raises(InputError, match="--fail-on ',': no kind given"):
+        parse_kinds(",")
+    # a hand-edited nonfinite map that names no NaN or infinity: the line is skipped, with a warning
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "training.jsonl").write_text('{"step": 20, "d_loss": null, "nonfinite": {"d_loss": "oops"}}\n'
+                                           '{"step": 40, "d_loss": 1.0}\n')
+    with pytest.warns(RecordsWarning, match="training.jsonl:1: unreadable training line skipped"):
+        assert diagnose_run(edited).findings == ()
 
 
 def test_the_command_prints_json_and_fails_on_the_kinds_asked(tmp_path, run_cli):
@@ -184,6 +212,9 @@ def test_the_command_prints_json_and_fails_on_the_kinds_asked(tmp_path, run_cli)
     assert run_cli("diagnose", run, "--fail-on", "divergence")[0] == 0
     code, _, err = run_cli("diagnose", tmp_path / "nowhere")
     assert code == 2 and err.strip().endswith("no such run directory")
+    (tmp_path / "runs" / "README.md").write_text("notes")  # a glob matching files beside the runs takes the runs
+    code, out, err = run_cli("diagnose", str(tmp_path / "runs" / "*"))
+    assert code == 0 and out.count("\n") >= 2 and "calm: healthy" in out, err
 
 
 def test_the_report_shows_each_runs_signals_with_the_diagnosed_spans_and_findings(tmp_path):
@@ -192,6 +223,10 @@ def test_the_report_shows_each_runs_signals_with_the_diagnosed_spans_and_finding
     run = write_scored_run(tmp_path / "runs", "fast-d", {0: {"fid": 300.0}, 200: {"fid": 50.0}, 1000: {"fid": 49.0}})
     write_lines(run, dominated, config='loss = "ns"\nlr_d = 8e-4\nlr_g = 8e-5\n')
     write_scored_run(tmp_path / "runs", "scored-only", {0: {"fid": 300.0}, 1000: {"fid": 30.0}})
+    own_keys = write_scored_run(tmp_path / "runs", "own-keys", {0: {"fid": 300.0}, 1000: {"fid": 30.0}})
+    write_lines(own_keys, lambda step: {"my_kl": 0.5})  # a user's loop logging keys of its own only: no figure
+    broken = write_scored_run(tmp_path / "runs", "broken", {0: {"fid": 300.0}})
+    (broken / "training.jsonl").write_text("not json\n")  # spoils its own section, not the report
     index = write_report(tmp_path / "runs", tmp_path / "report")
     readme = (tmp_path / "report" / "README.md").read_text()
     assert "Training health (`ganeval diagnose`): 2 finding(s)" in readme
@@ -199,6 +234,8 @@ def test_the_report_shows_each_runs_signals_with_the_diagnosed_spans_and_finding
     assert (tmp_path / "report" / "health-fast-d.png").stat().st_size > 10_000
     assert "not judged: divergence (no training.jsonl" in readme  # the run scored without signals
     assert "learning_rate_mismatch at steps 200-1000" in index.read_text()
+    assert not (tmp_path / "report" / "health-own-keys.png").exists()
+    assert "not diagnosed" in readme and "not a ganeval training lines file" in readme
 
 
 @needs_fmnist

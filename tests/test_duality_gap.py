@@ -67,6 +67,16 @@ def test_the_order_holds_even_when_the_searches_diverge(ring_run):
                                               DualityGapOptions(steps=10, lr=lr, batch_size=10, eval_samples=100)))
 
 
+def test_a_checkpoint_whose_game_value_is_not_finite_has_no_gap(ring_run, tmp_path):
+    """A diverged checkpoint: NaN, measured by no search, never a number that looks like one."""
+    checkpoint = load_checkpoint(ring_run / "checkpoints" / "step-0000200.pt")
+    weights = checkpoint["discriminator"]
+    weights[next(iter(weights))].fill_(float("nan"))
+    save_checkpoint(tmp_path / "step-0000200.pt", checkpoint)
+    gap = checkpoint_duality_gap(tmp_path / "step-0000200.pt", FAST)
+    assert math.isnan(gap.value) and math.isnan(gap.gap) and gap.steps == 0
+
+
 def test_no_search_steps_is_a_gap_of_zero(ring_run):
     gap = duality_gap(ring_run / "checkpoints" / "step-0000200.pt", steps=0, eval_samples=100)
     assert gap.gap == 0 and gap.value == gap.value_worst_discriminator == gap.value_worst_generator

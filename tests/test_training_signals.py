@@ -74,6 +74,8 @@ def test_the_power_iteration_finds_the_top_singular_value():
     assert sigma == pytest.approx(float(torch.linalg.matrix_norm(matrix, ord=2)), rel=1e-4)
     network = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
     assert last_layer_weight(network) is network[2].weight
+    transposed = torch.nn.ConvTranspose2d(4, 1, 3)  # weight (in 4, out 1, 3, 3): output channels first, as SN takes it
+    assert last_layer_weight(transposed).shape == (1, 4, 3, 3)
     assert last_layer_weight(torch.nn.ReLU()) is None
 
 
@@ -126,3 +128,22 @@ def test_a_step_whose_losses_break_gets_its_line_at_once(tmp_path, monkeypatch):
     lines = lines_of(tmp_path / "run")
     assert [line["step"] for line in lines] == [1, 3, 10]  # step 3's alarm once, then the schedule
     assert math.isnan(lines[1]["d_loss"]) and "d_accuracy" not in lines[1] and lines[1]["sigma_g"] > 0
+
+
+def test_a_resumed_run_drops_the_lines_of_the_steps_it_trains_again(tmp_path):
+    config = load_config("ring8-gan", ["steps=10", "checkpoint_every=5", "log_every=2", "eval_every=0", *TINY_2D])
+    train(config, tmp_path / "run", progress=False)
+    (tmp_path / "run" / "checkpoints" / "step-0000010.pt").unlink()  # as if killed after step 10's lines
+    with open(tmp_path / "run" / "training.jsonl", "a") as file:
+        file.write('{"step": 7, "d_loss": 99.0}\n')  # a line of a trajectory that no longer exists
+    resumed = load_config("ring8-gan", ["steps=10", "checkpoint_every=5", "log_every=4", "eval_every=0", *TINY_2D])
+    train(resumed, tmp_path / "run", resume=True, progress=False)
+    lines = lines_of(tmp_path / "run")
+    # steps 1-5 from the first session (to the checkpoint it resumed from), then the resumed one's own schedule
+    assert [line["step"] for line in lines] == [1, 2, 4, 8]
+    assert all(line["d_loss"] != 99.0 for line in lines)
+
+
+def test_training_log_refuses_its_own_nonfinite_key(tmp_path):
+    with pytest.raises(InputError, match="nonfinite is the file's own key"):
+        TrainingLog(tmp_path).log(1, nonfinite={"d_loss": "nan"})

@@ -23,7 +23,8 @@ fresh samples of another seed for the 2D mixtures ring8 and grid25) and `eval_sa
 file or folder has no held-out split: M is then measured on a seeded subset of its own samples, and `held_out`
 says so.
 
-DG >= 0 by construction. Both searches start from the current players, M is evaluated on the same fixed batches at
+DG >= 0 by construction (for a checkpoint whose own game value M(u, v) is finite; a diverged checkpoint's is not,
+and its gap is NaN with no search run: not measured, never a number that looks like one). Both searches start from the current players, M is evaluated on the same fixed batches at
 the start and every `eval_every` steps (and after the last), and the value kept for v_worst is the largest of these
 evaluations, the value for u_worst the smallest, the start's included. Hence
 
@@ -231,6 +232,10 @@ def _measure(path: Path, options: DualityGapOptions, device: torch.device, data_
     latents = latent_codes(options.eval_samples, _latent_dim(config), options.seed).to(device)
     game = _Game(players, data, latents, options, device)
     value = game.value(players.generator, players.discriminator)
+    if not math.isfinite(value):  # a diverged checkpoint: no search can order its values, say so
+        return DualityGap(checkpoint=str(path), step=players.step, loss=config.loss, gap=math.nan, value=value,
+                          value_worst_discriminator=math.nan, value_worst_generator=math.nan, steps=0,
+                          seconds=perf_counter() - started, held_out=data.held_out_name)
     # Both searches start from the current players, whose value is `value`: their max and min include it, so
     # M(u, v_worst) >= M(u, v) >= M(u_worst, v) holds exactly, in floating point too.
     worst_discriminator = game.search_discriminator(_stream(options.seed, 1), value)

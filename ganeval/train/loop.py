@@ -140,8 +140,9 @@ def train(
     `checkpoint_every` steps and at the end, and a picture of the samples beside each (out/samples/step-XXXXXXX.png).
     `on_checkpoint(path, step, last)` runs after each checkpoint (the evaluation hook, see ganeval.train.scoring;
     `last` marks the run's final one); a record it returns shows in the progress bar, whose rate and estimate
-    leave out the time spent writing and scoring checkpoints. Every `config.log_every` steps the training signals
-    go to out/training.jsonl (ganeval.train.signals). A hook with a `missing(path, step, last)` method (as
+    leave out the time spent writing and scoring checkpoints. The training signals go to out/training.jsonl
+    (ganeval.train.signals) at step 1, every `config.log_every` steps and at the first step whose losses break; a
+    resumed run first drops the lines of the steps it trains again. A hook with a `missing(path, step, last)` method (as
     CheckpointScorer has) also runs on the checkpoint a resumed run starts from when that says its record is
     missing, as a kill between the checkpoint and its score leaves it; a missing picture is drawn again.
     """
@@ -169,153 +170,6 @@ def training_signals(trainer: Trainer, run: RunDir) -> TrainingSignals:
     config = trainer.config
     every = config.log_every if trainer.world.is_main else 0
     return TrainingSignals(TrainingLog(run), every, config.loss, config.packing)
-
-
-def learning_rate_scale(config: TrainConfig, step: int) -> float:
-    """1 until the last `lr_decay` fraction of the steps, then falling linearly towards 0 at `steps`.
-
-    >>> learning_rate_scale(from_dict({"name": "x", "data": "ring8", "model": "mlp", "steps": 100, "lr_decay": 0.5}), 75)
-    0.5
-    """
-    decay_steps = config.lr_decay * config.steps
-    if decay_steps <= 0:
-        return 1.0
-    return min(1.0, (config.steps - step) / decay_steps)
-
-
-def training_step(trainer: Trainer, probe: StepProbe | None = None) -> dict[str, float]:
-    """One generator step preceded by `d_steps` discriminator steps; returns the last losses. A `probe` (on a logged
-    step) reads the discriminator's scores and both gradients before the optimiser steps, changing nothing."""
-    config = trainer.config
-    trainer.in_step = True
-    scale = learning_rate_scale(config, trainer.step)
-    for optimiser, rate in ((trainer.optimiser_g, config.lr_g), (trainer.optimiser_d, config.lr_d)):
-        for group in optimiser.param_groups:
-            group["lr"] = rate * scale  # a function of the step alone: resumed runs follow the same schedule
-    trainer.generator.train()
-    trainer.discriminator.train()
-    # Discriminator: real batch against a generated batch, the generator fixed. With reuse_fake_batch the last
-    # generated batch keeps its graph and the generator step scores it again (as PyTorch's DCGAN example does),
-    # which saves a generator forward pass per step.
-    first, last = trainer.step * config.d_steps, (trainer.step + 1) * config.d_steps - 1
-    for d_step in range(first, last + 1):
-        real = _real_batch(trainer)
-        with torch.set_grad_enabled(config.reuse_fake_batch and d_step == last), _precision(trainer):
-            fake = trainer.generator(_latents(trainer, config.batch_size))
-        with _precision(trainer):
-            scores = trainer.discriminator(real), trainer.discriminator(fake.detach())
-        d_loss = discriminator_loss(config.loss, *(score.float() for score in scores))
-        if config.loss == "wgan-gp" and d_step % config.gp_every == 0:
-            # Lazy regularisation (Karras et al. 2020): every gp_every-th step, weighted gp_every times.
-            with _precision(trainer):
-                norms = interpolate_gradient_norms(trainer.discriminator, real, fake, trainer.random, config.packing)
-            d_loss = d_loss + config.gp_every * config.gp_weight * penalty_of(norms.float())
-            trainer.interpolate_gradient_norm = norms.detach().float().mean()  # a signal read on the logged steps
-        trainer.optimiser_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        _average_gradients(trainer.discriminator, trainer.world)
-        if probe is not None and d_step == last:
-            probe.discriminator_step(trainer.discriminator, *scores)
-        trainer.optimiser_d.step()
-    # Generator: fool the updated, now fixed discriminator. Its weights need no gradients here; skipping them saves
-    # the weight-gradient half of the discriminator's backward pass.
-    if not config.reuse_fake_batch:
-        with _precision(trainer):
-            fake = trainer.generator(_latents(trainer, config.batch_size))
-    trainer.discriminator.requires_grad_(False)
-    try:
-        with _precision(trainer):
-            fake_scores = trainer.discriminator(fake)
-        g_loss = generator_loss(config.loss, fake_scores.float())
-        trainer.optimiser_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-    finally:
-        trainer.discriminator.requires_grad_(True)
-    _average_gradients(trainer.generator, trainer.world)
-    if probe is not None:
-        probe.generator_step(trainer.generator)
-    trainer.optimiser_g.step()
-    if trainer.ema is not None:
-        update_ema(trainer.ema, trainer.generator, config.ema)
-    trainer.step += 1
-    trainer.in_step = False
-    return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach())}
-
-
-def _precision(trainer: Trainer) -> torch.autocast:
-    """Autocast for the training step's network passes: bfloat16 convolutions and products where the config asks.
-
-    The weights, their gradients, the optimisers and the EMA stay float32 (mixed precision); the losses are taken in
-    float32. Generation for checkpoints and scores always runs in float32."""
-    return torch.autocast(trainer.device.type, dtype=torch.bfloat16, enabled=trainer.config.precision == "bfloat16")
-
-
-def train(
-    config: TrainConfig,
-    out: Path,
-    *,
-    device: torch.device = torch.device("cpu"),
-    resume: bool | Collection[str] = False,
-    overwrite: bool = False,
-    data_root: str | None = None,
-    progress: bool | None = None,
-    on_checkpoint: Callable[[Path, int, bool], dict | None] | None = None,
-) -> Trainer:
-    """Train to `config.steps` in run directory `out`; with `resume`, continue from its last checkpoint.
-
-    A folder that already holds a run is an InputError unless `resume` continues it or `overwrite` removes its
-    files first (see ganeval.train.run_folder), so two runs never mix their checkpoints and records; temporary
-    files of writes a kill cut short are removed. A resumed run keeps its saved config: a config that differs in
-    other keys than run_folder.RESUMABLE_KEYS is an InputError. `resume=True` lets any resumable key change; a
-    collection of key names (the ones the user set, even none) resumes and lets only those change.
-    SIGINT (Ctrl-C) or SIGTERM lets the step under way finish, writes the checkpoint of the finished steps (as a
-    scheduled one, unscored) and raises TrainingInterrupted (a KeyboardInterrupt), whose `trainer` tells the step
-    reached; a second signal raises at once, dropping a step cut short (the run then stands at its last checkpoint).
-    With `config.max_minutes` the run also stops at the first step that ends after that much wall time in train()
-    (checkpoints and scoring included, earlier sessions of a resumed run too), so `trainer.step < config.steps`
-    tells that the time budget ended it. Writes out/config.toml, out/checkpoints/step-XXXXXXX.pt at step 0, every
-    `checkpoint_every` steps and at the end, and a picture of the samples beside each (out/samples/step-XXXXXXX.png).
-    `on_checkpoint(path, step, last)` runs after each checkpoint (the evaluation hook, see ganeval.train.scoring;
-    `last` marks the run's final one); a record it returns shows in the progress bar, whose rate and estimate
-    leave out the time spent writing and scoring checkpoints. Every `config.log_every` steps the training signals
-    go to out/training.jsonl (ganeval.train.signals). A hook with a `missing(path, step, last)` method (as
-    CheckpointScorer has) also runs on the checkpoint a resumed run starts from when that says its record is
-    missing, as a kill between the checkpoint and its score leaves it; a missing picture is drawn again.
-    """
-    run = RunDir(out)
-    trainer, resumed_from = open_run(config, run, device=device, resume=resume, overwrite=overwrite,
-                                     data_root=data_root)
-    with session(trainer, run, on_checkpoint, progress) as mechanics:
-        stop = mechanics.begin(resumed_from)
-        signals = training_signals(trainer, run)
-        while trainer.step < config.steps and not stop and not mechanics.stop_requested():
-            probe = signals.probe(trainer.step + 1)
-            losses = training_step(trainer, probe)
-            signals.record(trainer, probe, losses)
-            stop = mechanics.out_of_time()
-            last = stop or trainer.step == config.steps
-            if last or trainer.step % config.checkpoint_every == 0:
-                signals.pause(mechanics.checkpoint(last))
-            mechanics.show(losses)
-        mechanics.finish(stop)
-    return trainer
-
-
-def training_signals(trainer: Trainer, run: RunDir) -> TrainingSignals:
-    """What writes the run's training.jsonl: rank 0's every `log_every` steps, no other rank's."""
-    config = trainer.config
-    every = config.log_every if trainer.world.is_main else 0
-    return TrainingSignals(TrainingLog(run), every, config.loss, config.packing)
-
-
-def signal_inputs(trainer: Trainer, losses: dict[str, float]) -> tuple[dict, dict, dict]:
-    """(networks, learning rates, further values) of a logged step's line, for TrainingSignals.write."""
-    networks = {"d": trainer.discriminator, "g": trainer.generator}
-    rates = {"lr_d": trainer.optimiser_d.param_groups[0]["lr"], "lr_g": trainer.optimiser_g.param_groups[0]["lr"]}
-    extra = dict(losses)
-    if trainer.interpolate_gradient_norm is not None:
-        extra["gp_grad_norm"] = trainer.interpolate_gradient_norm
-    return networks, rates, extra
 
 
 def generator_from_checkpoint(checkpoint: dict, ema: bool = False, device: torch.device = torch.device("cpu"),

@@ -23,6 +23,7 @@ from ..distributed import World, world
 from ..errors import InputError
 from ..progress import is_shown
 from ..runs import Checkpoint, RunDir, checkpoint_name
+from ..training_log import drop_lines_after
 from .config import TrainConfig
 from .run_folder import check_resumed_config, clear_old_run, prepare_run_folder
 from .stop_signals import StopRequest, stop_requests
@@ -48,6 +49,8 @@ def open_run(config: TrainConfig, run: RunDir, *, device: torch.device, resume: 
     if start is not None:
         restore(trainer, start)
     if processes.is_main:
+        if start is not None:  # the steps after the checkpoint are trained again: their old lines go
+            drop_lines_after(run.training_file, trainer.step)
         clear_old_run(run, replaced)  # only now: a new run that cannot start (data, networks) leaves the old one
         run.path.mkdir(parents=True, exist_ok=True)
         write_text_atomically(run.config_file, config.to_toml())

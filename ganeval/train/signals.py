@@ -143,21 +143,27 @@ def top_singular_value(matrix: torch.Tensor, vector: torch.Tensor, iterations: i
 
 def last_layer_weight(network: nn.Module) -> torch.Tensor | None:
     """The weight of the last registered linear or convolutional layer (the output layer of ganeval's networks),
-    as the forward pass uses it: a spectral-normalised weight divided by its current estimate, read without the
-    power-iteration update a forward pass in training mode would make."""
+    output channels first (as spectral normalisation takes a transposed convolution's), as the forward pass uses
+    it: a spectral-normalised weight divided by its current estimate."""
     layers = [module for module in network.modules() if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
     if not layers:
         return None
-    layer = layers[-1]
+    weight = _weight_in_use(layers[-1])
+    return weight.transpose(0, 1) if isinstance(layers[-1], nn.ConvTranspose2d) else weight
+
+
+def _weight_in_use(layer: nn.Module) -> torch.Tensor:
+    """layer.weight, read without the power-iteration update that spectral_norm makes in training mode."""
     if not parametrize.is_parametrized(layer, "weight"):
         return layer.weight
-    modes = [module.training for module in layer.parametrizations.weight]
-    layer.parametrizations.weight.eval()  # spectral_norm updates its vectors only in training mode
+    modules = list(layer.parametrizations.weight.modules())
+    modes = [module.training for module in modules]
+    layer.parametrizations.weight.eval()
     try:
         return layer.weight
     finally:
-        for module, mode in zip(layer.parametrizations.weight, modes):
-            module.train(mode)
+        for module, mode in zip(modules, modes):
+            module.training = mode
 
 
 def gradient_norm(network: nn.Module) -> torch.Tensor:
