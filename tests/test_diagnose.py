@@ -159,16 +159,22 @@ def test_mode_collapse_needs_diversity_falling_while_precision_holds(tmp_path):
     assert kinds_of(write_scored_run(tmp_path, "worse", scores(0.3))) == []  # quality fell too: another failure
 
 
-def test_mode_hopping_is_the_covered_modes_changing_between_checkpoints(tmp_path):
+def test_mode_hopping_is_modes_lost_and_found_again_between_checkpoints(tmp_path):
     def counts(covered):
         return [100 if mode in covered else 0 for mode in range(10)]
 
-    sets = {0: set(range(10)), 1000: {0, 1, 2, 3, 4}, 2000: {2, 3, 4, 5, 6}, 3000: {4, 5, 6, 7, 8}}
-    scores = {step: {"modes": len(covered), "diagnostics": {"modes": {"mode_counts": counts(covered)}}}
-              for step, covered in sets.items()}
-    (finding,) = diagnose_run(write_scored_run(tmp_path, "hops", scores)).findings
-    assert finding.kind == "mode_hopping" and len(finding.evidence["hops"]) == 2
-    assert finding.evidence["hops"][0] == {"steps": [1000, 2000], "lost": [0, 1], "gained": [5, 6]}
+    def run(name, sets):
+        scores = {step: {"modes": len(covered), "diagnostics": {"modes": {"mode_counts": counts(covered)}}}
+                  for step, covered in sets.items()}
+        return diagnose_run(write_scored_run(tmp_path, name, scores)).findings
+
+    # modes 0-1 and 5-6 lost and found again; the others keep their state
+    (finding,) = run("hops", {0: set(range(10)), 1000: {0, 1, 2, 3, 4}, 2000: {2, 3, 4, 5, 6}, 3000: {0, 1, 2, 3, 4}})
+    assert finding.kind == "mode_hopping" and (finding.first_step, finding.last_step) == (2000, 3000)
+    assert finding.evidence["modes"] == {"0": [[2000, "lost"], [3000, "gained"]], "1": [[2000, "lost"], [3000, "gained"]],
+                                         "5": [[2000, "gained"], [3000, "lost"]], "6": [[2000, "gained"], [3000, "lost"]]}
+    # modes moving on without coming back are no hopping; nor a count wavering between the two lines
+    assert run("moves", {0: set(range(10)), 1000: {0, 1, 2, 3, 4}, 2000: {2, 3, 4, 5, 6}, 3000: {4, 5, 6, 7, 8}}) == ()
 
 
 def test_damaged_and_empty_files(tmp_path):
