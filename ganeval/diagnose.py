@@ -243,8 +243,15 @@ def main_setting_scores(records: Sequence[Record]) -> list[Record]:
     within one setting: reference, extractor, sample count)."""
     by_setting: dict[str, dict[int, Record]] = {}
     for record in records:
-        if record.step is not None:
-            by_setting.setdefault(record.setting_label, {})[record.step] = record  # the latest score of a step wins
+        if record.step is None:
+            continue
+        steps = by_setting.setdefault(record.setting_label, {})
+        earlier = steps.get(record.step)
+        # a step scored twice (the training hook's families, then `score --ci` of some): its values merged, the
+        # latest's winning where both hold a key
+        steps[record.step] = record if earlier is None else replace(
+            record, values={**earlier.values, **record.values},
+            diagnostics={**earlier.diagnostics, **record.diagnostics})
     if not by_setting:
         return []
     steps = max(by_setting.values(), key=len)
@@ -491,9 +498,12 @@ def oscillation(scores: list[Record]) -> list[Finding]:
     if len(rises) < THRESHOLDS["rises"].value:
         return []
     shown = ", ".join(f"{low:.4g} -> {high:.4g} (steps {first}-{second})" for first, second, low, high in rises)
-    return [Finding("oscillation", rises[0][0], rises[-1][1], f"FID rose beyond noise {len(rises)} times after "
-                    f"falling: {shown}", {"rises": [list(rise) for rise in rises],
-                                          "fid": {record.step: record.values["fid"] for record in series}})]
+    intervals = all(_is_number(bound) for record in series for bound in record.interval("fid"))
+    noise = "outside the bootstrap intervals" if intervals else \
+        f"by over {THRESHOLDS['noise'].value:.0%} (no bootstrap intervals: score with --ci to judge against the noise)"
+    return [Finding("oscillation", rises[0][0], rises[-1][1], f"FID rose {len(rises)} times after falling, {noise}: "
+                    f"{shown}", {"rises": [list(rise) for rise in rises], "noise": noise,
+                                 "fid": {record.step: record.values["fid"] for record in series}})]
 
 
 def _significant_change(before: Record, after: Record, key: str) -> int:
