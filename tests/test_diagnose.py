@@ -244,15 +244,33 @@ def test_the_report_shows_each_runs_signals_with_the_diagnosed_spans_and_finding
     assert "not diagnosed" in readme and "not a ganeval training lines file" in readme
 
 
+SHORT = ["steps=150", "checkpoint_every=150", "log_every=5", "eval_every=0", "batch_size=16", "max_minutes=0"]
+
+
 @needs_fmnist
-def test_a_learning_rate_of_one_is_divergence_at_the_first_step_and_the_shipped_rates_are_healthy(tmp_path, run_cli):
+@pytest.mark.parametrize("rates, kinds", [(["lr_g=1.0", "lr_d=1.0"], ["divergence"]),
+                                          (["lr_g=8e-6"], ["discriminator_wins", "learning_rate_mismatch"]),
+                                          (["lr_d=8e-6"], ["learning_rate_mismatch"])],
+                         ids=["lr-1", "d-100x-g", "g-100x-d"])
+def test_short_fmnist_runs_with_broken_rates_are_named(tmp_path, rates, kinds):
+    """Seconds-long versions of the calibration runs (benchmarks/training_health.py): 150 steps of fmnist-dcgan."""
     from ganeval.train.config import load_config
     from ganeval.train.loop import train
 
-    short = ["steps=20", "checkpoint_every=20", "log_every=5", "eval_every=0", "batch_size=8", "max_minutes=0"]
-    train(load_config("fmnist-dcgan", [*short, "lr_g=1.0", "lr_d=1.0"]), tmp_path / "lr-1", progress=False)
-    (finding,) = diagnose_run(tmp_path / "lr-1").findings
-    assert (finding.kind, finding.first_step) == ("divergence", 1) and "D saturated at step 1" in finding.summary
+    train(load_config("fmnist-dcgan", [*SHORT, *rates]), tmp_path / "run", progress=False)
+    diagnosis = diagnose_run(tmp_path / "run")
+    assert [finding.kind for finding in diagnosis.findings] == kinds
+    if kinds == ["divergence"]:  # caught at the step it broke: D's scores were sent past +-50 by the first update
+        assert diagnosis.findings[0].first_step == 1 and "D saturated at step 1" in diagnosis.findings[0].summary
+    else:
+        direction = "discriminator too fast" if "discriminator_wins" in kinds else "generator too fast"
+        assert diagnosis.findings[-1].evidence["direction"] == direction
+
+
+def test_a_short_ring8_run_with_the_shipped_rates_is_healthy(tmp_path):
+    from ganeval.train.config import load_config
+    from ganeval.train.loop import train
+
     train(load_config("ring8-gan", ["steps=200", "checkpoint_every=200", "log_every=10", "eval_every=0",
                                     "batch_size=32", "train_size=2000"]), tmp_path / "ring8", progress=False)
     assert diagnose_run(tmp_path / "ring8").findings == ()
