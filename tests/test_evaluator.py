@@ -216,4 +216,7 @@ def test_the_train_your_own_example_writes_a_run_that_compare_gate_and_diagnose_
     assert code == 0, err
     diagnosis = json.loads(out)
     assert diagnosis["run"] == "my-dcgan" and diagnosis["rates"] == {"lr_d": 2e-4, "lr_g": 2e-4, "d_steps": 1, "ratio": 1.0}
-    assert set(diagnosis["not_judged"]) == {"oscillation", "mode_collapse", "mode_hopping"}  # two scores: too few
+    # two scores and four lines: too few to judge the scores' kinds or D's
+    assert set(diagnosis["not_judged"]) == {"oscillation", "mode_collapse", "mode_hopping", "discriminator_wins",
+                                            "learning_rate_mismatch"}
+    assert diagnosis["not_judged"]["discriminator_wins"] == "4 line(s) with d_accuracy and d_loss; 5 needed"
