@@ -99,6 +99,11 @@ def test_gradient_norms_growing_by_orders_of_magnitude_are_divergence(tmp_path):
     assert finding.kind == "divergence" and finding.evidence["key"] == "grad_norm_g"
     assert finding.evidence["late_median"] > 100 * finding.evidence["early_median"]
 
+    def growing_from_a_tiny_start(step):  # healthy 2D mixtures: 0.7 -> 250 (ring8-pacgan2), below the floor of 1,000
+        return {**calm(step), "grad_norm_g": 0.7 * 350 ** (step / 1000)}
+
+    assert diagnose_run(write_lines(tmp_path / "tiny-start", growing_from_a_tiny_start)).findings == ()
+
 
 def dominated(step: int) -> dict:
     """D separates everything from step 200 on: accuracy 1, loss near 0."""

@@ -26,11 +26,12 @@ def why_not_judged(kind: str, history: RunHistory, diverged: bool = False) -> st
 
 
 GROWING = ("d_loss", "g_loss", "grad_norm_d", "grad_norm_g")
+LOSS_FLOOR = 10.0  # a loss counts as grown only above this (THRESHOLDS gradient_norm's reason)
 
 
 def divergence(lines: list[dict], loss: str | None = None) -> list[Finding]:
     """A non-finite signal (from its first line), D's outputs saturated (from their first line), or a loss or
-    gradient norm that ends two orders of magnitude above its early median (and above the gradient-norm floor)."""
+    gradient norm that ends two orders of magnitude above its early median (and above its floor)."""
     for index, line in enumerate(lines):
         bad = [key for key, value in line.items() if key in SIGNALS and _nonfinite(value)]
         if bad:
@@ -44,11 +45,12 @@ def divergence(lines: list[dict], loss: str | None = None) -> list[Finding]:
     saturated = saturation(lines, loss)
     if saturated:
         return saturated
-    growth, floor = THRESHOLDS["growth"].value, THRESHOLDS["gradient_norm"].value
+    growth = THRESHOLDS["growth"].value
     for key in GROWING:
         series = [(line["step"], abs(line[key])) for line in lines if is_number(line.get(key))]
         if len(series) < 8:
             continue
+        floor = THRESHOLDS["gradient_norm"].value if key.startswith("grad_norm") else LOSS_FLOOR
         early = median(value for _, value in series[: max(4, len(series) // 4)])
         late = median(value for _, value in series[-3:])
         if early > 0 and late > growth * early and late > floor:
