@@ -77,17 +77,18 @@ def train(run: Calibration) -> float:
 
 
 def score_with_intervals(run: Calibration) -> None:
-    """FID and modes of every checkpoint again, with 95% bootstrap intervals (the training hook scores without them),
-    so that `oscillation` judges FID's moves against its noise; diagnose merges them with the hook's records."""
+    """FID, PRDC and modes of every checkpoint again, with 95% bootstrap intervals (the training hook scores without
+    them), so that `oscillation` and `mode_collapse` judge the moves against their noise; diagnose merges them with
+    the hook's records."""
     folder = RUNS / run.name
-    if '"ci_level"' in (folder / "metrics.jsonl").read_text():
+    if '"coverage_ci_low"' in (folder / "metrics.jsonl").read_text():
         return
     config = (folder / "config.toml").read_text()
     data = next(line.split("=", 1)[1].strip().strip('"') for line in config.splitlines() if line.startswith("data ="))
     samples = next(line.split("=", 1)[1].strip() for line in config.splitlines() if line.startswith("eval_samples ="))
     ema = ["--ema"] if any(line.startswith("ema =") and float(line.split("=")[1]) > 0 for line in config.splitlines()) else []
     subprocess.run([*GANEVAL, "score", str(folder), "--reference", data, "--num-samples", samples, "--metrics",
-                    "fid,modes", "--ci", "0.95", *ema, "--quiet"], check=True, stdout=subprocess.DEVNULL)
+                    "fid,prdc,modes", "--ci", "0.95", *ema, "--quiet"], check=True, stdout=subprocess.DEVNULL)
 
 
 def diagnosed(run: Calibration) -> dict:

@@ -156,12 +156,21 @@ def test_fid_oscillating_beyond_noise_and_within_intervals(tmp_path):
 def test_mode_collapse_needs_diversity_falling_while_precision_holds(tmp_path):
     def scores(precision_at_end):
         return {0: {"modes": 2, "precision": 0.0}, 1000: {"modes": 18, "precision": 0.8},
-                2000: {"modes": 21, "precision": 0.85}, 3000: {"modes": 12, "precision": precision_at_end}}
+                2000: {"modes": 21, "precision": 0.85}, 3000: {"modes": 12, "precision": precision_at_end},
+                4000: {"modes": 13, "precision": precision_at_end}}
 
     (finding,) = diagnose_run(write_scored_run(tmp_path, "collapse", scores(0.84))).findings
-    assert (finding.kind, finding.first_step, finding.last_step) == ("mode_collapse", 2000, 3000)
+    assert (finding.kind, finding.first_step, finding.last_step) == ("mode_collapse", 2000, 4000)
     assert finding.evidence["best"] == 21 and finding.evidence["worst"] == 12 and finding.evidence["precision_now"] == 0.84
+    dip = scores(0.84)
+    dip[4000]["modes"] = 20  # one low checkpoint, then back: a dip, not a collapse
+    assert kinds_of(write_scored_run(tmp_path, "dip", dip)) == []
     assert kinds_of(write_scored_run(tmp_path, "worse", scores(0.3))) == []  # quality fell too: another failure
+    noisy = scores(0.84)
+    noisy[2000].update(modes_ci_low=11, modes_ci_high=25)
+    noisy[3000].update(modes_ci_low=9, modes_ci_high=15)  # the intervals overlap: the fall may be noise
+    noisy[4000].update(modes_ci_low=9, modes_ci_high=15)
+    assert kinds_of(write_scored_run(tmp_path, "noisy", noisy)) == []
 
 
 def test_mode_hopping_is_modes_lost_and_found_again_between_checkpoints(tmp_path):

@@ -48,24 +48,44 @@ def _significant_change(before: Record, after: Record, key: str) -> int:
 
 
 def mode_collapse(scores: list[Record]) -> list[Finding]:
-    """A diversity metric falling THRESHOLDS diversity_drop below its best checkpoint while precision (or the share
-    of high-quality samples) holds."""
+    """A diversity metric below its best checkpoint by THRESHOLDS diversity_drop at THRESHOLDS persist checkpoints in
+    a row (one low checkpoint is a dip of the trajectory), beyond the noise where both were scored with bootstrap
+    intervals (the later's interval entirely below the best's), while precision (or the share of high-quality
+    samples) holds."""
     trained = _trained(scores)
     for key in DIVERSITY_KEYS:
         series = [record for record in trained if is_number(record.values.get(key))]
         if len(series) < 3:
             continue
         peak = max(range(len(series)), key=lambda index: series[index].values[key])
-        best = series[peak].values[key]
+        best, fallen = series[peak], []
         for record in series[peak + 1:]:
-            drop = 1 - record.values[key] / best if best > 0 else 0
-            if drop >= THRESHOLDS["diversity_drop"].value and _precision_holds(series[peak], record):
-                return [Finding("mode_collapse", series[peak].step, record.step,
-                                f"{key} fell {drop:.0%} from {best:.4g} (step {series[peak].step}) to "
-                                f"{record.values[key]:.4g} (step {record.step}) while precision held",
-                                {"key": key, "best": best, "worst": record.values[key], "drop": drop,
-                                 **_precisions(series[peak], record)})]
+            fallen = fallen + [record] if _collapsed(best, record, key) else []
+            if len(fallen) >= THRESHOLDS["persist"].value:
+                worst = min(fallen, key=lambda item: item.values[key])
+                drop = 1 - worst.values[key] / best.values[key]
+                return [Finding("mode_collapse", best.step, fallen[-1].step,
+                                f"{key} fell {drop:.0%} from {best.values[key]:.4g} (step {best.step}) to "
+                                f"{worst.values[key]:.4g} (step {worst.step}), below it at {len(fallen)} checkpoints in "
+                                f"a row while precision held", {"key": key, "best": best.values[key],
+                                                                 "worst": worst.values[key], "drop": drop,
+                                                                 **_precisions(best, worst)})]
     return []
+
+
+def _collapsed(best: Record, later: Record, key: str) -> bool:
+    """Whether `later` lies THRESHOLDS diversity_drop below `best` in `key`, beyond their intervals, precision held."""
+    drop = 1 - later.values[key] / best.values[key] if best.values[key] > 0 else 0
+    return drop >= THRESHOLDS["diversity_drop"].value and _beyond_intervals(best, later, key) and \
+        _precision_holds(best, later)
+
+
+def _beyond_intervals(best: Record, later: Record, key: str) -> bool:
+    """False only when both records hold `key`'s bootstrap interval and the two overlap (the fall may be noise)."""
+    (best_low, _), (_, later_high) = best.interval(key), later.interval(key)
+    if not (is_number(best_low) and is_number(later_high)):
+        return True
+    return later_high < best_low
 
 
 def _precision_holds(best: Record, later: Record) -> bool:

@@ -44,6 +44,8 @@ THRESHOLDS: dict[str, Threshold] = {
                           "checkpoint)"),
     "diversity_drop": Threshold(0.2, "a diversity metric (modes, coverage, recall, Vendi) 20% below its best "
                                      "checkpoint's while precision holds is collapse, not noise"),
+    "persist": Threshold(2, "and below it at 2 checkpoints in a row: the 2D mixtures' coverage dips by 25-40% at a "
+                            "single checkpoint of healthy runs (ring8, calibration table) and comes back"),
     "precision_hold": Threshold(0.9, "precision 'holds' when it stays above 90% of its value at that best checkpoint"),
     "covered": Threshold(0.5, "a mode is covered from half its share of the checkpoint's samples under uniform "
                               "coverage (PacGAN counts one high-quality sample: too few to tell a hop from noise)"),
