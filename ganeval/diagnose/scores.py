@@ -57,7 +57,8 @@ def mode_collapse(scores: list[Record]) -> list[Finding]:
         series = [record for record in trained if is_number(record.values.get(key))]
         if len(series) < 3:
             continue
-        peak = max(range(len(series)), key=lambda index: series[index].values[key])
+        realistic = _realistic(series)
+        peak = max(realistic, key=lambda index: series[index].values[key])
         best, fallen = series[peak], []
         for record in series[peak + 1:]:
             fallen = fallen + [record] if _collapsed(best, record, key) else []
@@ -71,6 +72,18 @@ def mode_collapse(scores: list[Record]) -> list[Finding]:
                                                                  "worst": worst.values[key], "drop": drop,
                                                                  **_precisions(best, worst)})]
     return []
+
+
+def _realistic(series: list[Record]) -> list[int]:
+    """The checkpoints a diversity peak may come from: those whose precision (or high-quality share) reaches
+    THRESHOLDS peak_precision of the run's best. An early generator that sprays samples everywhere covers every real
+    sample (recall ~1) with almost none realistic: its diversity is no level to collapse from."""
+    key = next((key for key in PRECISION_KEYS if all(is_number(record.values.get(key)) for record in series)), None)
+    if key is None:
+        return list(range(len(series)))
+    best = max(record.values[key] for record in series)
+    return [index for index, record in enumerate(series)
+            if record.values[key] >= THRESHOLDS["peak_precision"].value * best]
 
 
 def _collapsed(best: Record, later: Record, key: str) -> bool:

@@ -47,6 +47,9 @@ THRESHOLDS: dict[str, Threshold] = {
                                      "checkpoint's while precision holds is collapse, not noise"),
     "persist": Threshold(2, "and below it at 2 checkpoints in a row: the 2D mixtures' coverage dips by 25-40% at a "
                             "single checkpoint of healthy runs (ring8, calibration table) and comes back"),
+    "peak_precision": Threshold(0.5, "the best checkpoint a collapse is measured from has at least half the run's best "
+                                     "precision: ring8's generator at 1,000 steps sprays samples everywhere (recall "
+                                     "1.0 at precision 0.005), and sharpening from there is no collapse"),
     "precision_hold": Threshold(0.9, "precision 'holds' when it stays above 90% of its value at that best checkpoint"),
     "covered": Threshold(0.5, "a mode is covered from half its share of the checkpoint's samples under uniform "
                               "coverage (PacGAN counts one high-quality sample: too few to tell a hop from noise)"),
