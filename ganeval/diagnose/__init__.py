@@ -2,8 +2,8 @@
 (metrics.jsonl), each finding with the steps where it shows, the numbers it rests on, a remedy and its citation.
 
 Kinds (KINDS): divergence, discriminator_wins, oscillation, mode_collapse, mode_hopping, learning_rate_mismatch;
-a run where none fires is healthy. Every threshold lives in THRESHOLDS with the reason for its value; the shipped
-configs on three seeds fire none of them (benchmarks/README.md, "Training health"). A run without metrics.jsonl is
+a run where none fires is healthy. Every threshold lives in THRESHOLDS with the reason for its value, calibrated
+on runs with known failures and on the shipped configs on three seeds (benchmarks/README.md, "Training health"). A run without metrics.jsonl is
 diagnosed from its signals alone and says which kinds it could not judge; one without training.jsonl (trained
 before the signals, or scored only) from its scores alone.
 
