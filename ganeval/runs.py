@@ -19,9 +19,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from .atomic import write_error
 from .errors import InputError
@@ -84,6 +90,13 @@ class RunDir:
     @property
     def config_file(self) -> Path:
         return self.path / CONFIG_FILE
+
+    def saved_config(self) -> dict | None:
+        """The resolved config the run wrote to its config.toml; None when there is none to read."""
+        try:
+            return tomllib.loads(self.config_file.read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
 
     @property
     def checkpoints_folder(self) -> Path:

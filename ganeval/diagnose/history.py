@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,7 +37,7 @@ def read_history(run: str | os.PathLike) -> RunHistory:
         raise InputError(f"{folder.path}: holds neither training.jsonl nor metrics.jsonl (not a ganeval run, or not "
                          "trained or scored yet)")
     lines = read_training_log(folder.training_file) if has_lines else []
-    return RunHistory(folder.name, lines, main_setting_scores(folder.records(skip_invalid=True)), _config(folder),
+    return RunHistory(folder.name, lines, main_setting_scores(folder.records(skip_invalid=True)), folder.saved_config() or {},
                       has_log=has_lines)
 
 
@@ -60,17 +59,6 @@ def main_setting_scores(records: Sequence[Record]) -> list[Record]:
         return []
     steps = max(by_setting.values(), key=len)
     return [steps[step] for step in sorted(steps)]
-
-
-def _config(run: RunDir) -> dict:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        return tomllib.loads(run.config_file.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}
 
 
 def effective_rates(history: RunHistory) -> dict:

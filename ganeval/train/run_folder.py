@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Collection
 from dataclasses import asdict
-from pathlib import Path
 
 from ..atomic import check_output_folder
 from ..errors import InputError
@@ -20,11 +18,6 @@ from ..nets.dcgan import DCGANConfig
 from ..nets.mlp import MLPConfig
 from ..runs import CHECKPOINTS, CONFIG_FILE, METRICS_FILE, SAMPLES, TRAINING_FILE, RunDir
 from .config import TrainConfig
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 RUN_ENTRIES = (CHECKPOINTS, SAMPLES, CONFIG_FILE, METRICS_FILE, TRAINING_FILE)
 # write_atomically's temporary files (".NAME.XXXX.tmp") of the files a run writes, by folder
@@ -88,7 +81,7 @@ def check_resumed_config(run: RunDir, config: TrainConfig, checkpoint_config: di
     >>> check_resumed_config(RunDir("/nonexistent"), TrainConfig("x", "ring8", model="mlp", steps=9), saved)
     """
     out, saved_file = run.path, run.config_file
-    saved, source = _saved_values(saved_file), str(saved_file)
+    saved, source = run.saved_config(), str(saved_file)
     if saved is None:
         saved, source = checkpoint_config, f"the checkpoint in {run.checkpoints_folder}"
     now = _flat(config.to_dict())
@@ -107,14 +100,6 @@ def check_resumed_config(run: RunDir, config: TrainConfig, checkpoint_config: di
         + f"; continue with the saved config (ganeval train {saved_file} --out {out} --resume), or --set the keys "
         f"that may change: {', '.join(RESUMABLE_KEYS)} (steps only without lr_decay)"
     )
-
-
-def _saved_values(path: Path) -> dict | None:
-    """The resolved config a run wrote to its config.toml; None when there is none to read."""
-    try:
-        return tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
 
 
 def _flat(values: dict) -> dict:
