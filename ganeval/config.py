@@ -176,6 +176,10 @@ class ScoreConfig:
     latents: str = field(default="normal", metadata=flag(
         "--latents", "checkpoints: latents from a normal stream or a scrambled Sobol sequence (default normal)",
         choices=LATENT_KINDS))
+    train: str | None = field(default=None, metadata=flag(
+        "--train", "what the generator was trained on (any reference form: fashion-mnist:train, ref:KEY, a folder), "
+        "for the memorization metrics (authpct, ct, fld, mifid, copies); --reference stays the held-out set. "
+        "Default for ganeval checkpoints: the run's training data", metavar="REF"))
     data: DataConfig = field(default_factory=DataConfig)
     use_cache: bool = True
     progress: bool | None = None

@@ -19,7 +19,7 @@ from .features.cache import fidelity_version
 from .features.extract import Features
 from .metrics import METRIC_FAMILIES, parse_metrics
 from .metrics.bootstrap import interval, resampling_weights, standard_error
-from .metrics.context import Derive, MetricContext
+from .metrics.context import Derive, MetricContext, TrainSide
 from .metrics.registry import Metric, default_families, key_spec
 from .records import Record, ScoreSettings
 from .reference.stats import ReferenceStats
@@ -106,12 +106,14 @@ def check_sample_counts(families: list[str], config: ScoreConfig, num_input: int
 
 
 def compute_metrics(families: list[str], reference: ReferenceStats, features: Features, config: ScoreConfig,
-                    derive: Derive, timer: PhaseTimer | None = None) -> tuple[dict[str, float], dict]:
+                    derive: Derive, timer: PhaseTimer | None = None, train: TrainSide | None = None,
+                    pixels: torch.Tensor | None = None) -> tuple[dict[str, float], dict]:
     """Every requested family on the extracted features: (values by key, diagnostics by family).
 
     With `config.ci`, every key with an interval kind also gets `<key>_ci_low` / `<key>_ci_high`, from one set of
     resampling weights shared by all families, seeded by the score's seed. `derive` computes and keeps statistics
-    of the reference rows (see MetricContext); `timer` times each phase and shows its status line."""
+    of the reference rows (see MetricContext); `timer` times each phase and shows its status line. `train` and
+    `pixels` serve the memorization families: the training set, and the generated images as pixel rows."""
     embedding, ci, seed = features.embedding, config.ci, config.seed
     if reference.dim != embedding.dim:
         raise InputError(f"feature dimensions differ: reference has {reference.dim}, input has {embedding.dim}")
@@ -123,10 +125,12 @@ def compute_metrics(families: list[str], reference: ReferenceStats, features: Fe
     values: dict[str, float] = {}
     diagnostics: dict = {}
     replicates: dict[str, torch.Tensor] = {}
+    memo: dict = {}  # one score's shared searches (the nearest training rows of the generated samples)
     for name in families:
         family = METRIC_FAMILIES[name]
         context = MetricContext(reference, embedding, features.logits, config.options_for(name, family.options), seed,
-                                derive, ci.fid_method if ci else "auto", ci.replicates if ci else 0)
+                                derive, ci.fid_method if ci else "auto", ci.replicates if ci else 0, train, pixels,
+                                memo)
         resampled = weights if _has_intervals(family) else None
         with timer.phase(name, status_line(family, context, resampled is not None)):
             result = family.compute(context, resampled)
@@ -178,6 +182,7 @@ class Described:
     reference: ReferenceStats
     extractor: FeatureExtractor
     seed: int
+    train: ReferenceStats | None = None  # the training set of the memorization families
 
 
 def make_record(described: Described, values: dict, diagnostics: dict, origin: Origin) -> Record:
@@ -199,10 +204,17 @@ def make_record(described: Described, values: dict, diagnostics: dict, origin: O
             "reference_from_cache": real.from_cache,
             "device": str(extractor.device),
             **({"generator": origin.generator} if origin.generator else {}),
+            **({"train": _train_provenance(described.train)} if described.train is not None else {}),
         },
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         ci_level=origin.settings.ci_level, preset=origin.preset, **_checkpoint_fields(origin),
     )
+
+
+def _train_provenance(train: ReferenceStats) -> dict:
+    """What the memorization metrics compared with: the training set's name, size and cache key."""
+    return {"name": train.name, "num_samples": train.num_samples, "reference_key": train.key,
+            "content_sha256": train.card.content_sha256 if train.card else None}
 
 
 def _checkpoint_fields(origin: Origin) -> dict:

@@ -26,6 +26,8 @@ from .data.samples import warn_if_scales_differ
 from .device import resolve_device
 from .distributed import world
 from .errors import InputError
+from .metrics import METRIC_FAMILIES, parse_metrics
+from .metrics.context import TrainSide
 from .evaluate import (
     Described,
     MetricOptions,
@@ -55,7 +57,7 @@ from .reference import (
     probe_dimension,
     save_moments,
 )
-from .reference.checks import warn_if_foreign_to_classifier
+from .reference.checks import shape_text, warn_if_foreign_to_classifier
 from .progress import showing
 from .records import Record, ScoreSettings
 from .timing import PhaseTimer
@@ -115,9 +117,13 @@ def score_all(source, reference, config: ScoreConfig | None = None,
         generated = is_checkpoint(source) or isinstance(source, GeneratorSource)
         with shared.phase("generate" if generated else "decode"):  # where the input's time goes
             given = open_input(source, config)
+        config = with_default_train(config, given)
         if not labels_first:
             with shared.phase("reference"):
                 side = read_reference(reference, config, store)
+        elif side.train is None and config.train is not None:
+            with shared.phase("reference"):
+                side = dataclasses.replace(side, train=read_train(config, store))
         configs = [config.for_extractor(name) for name in config.extractor.names]
         timers = [shared.fork() for _ in configs]
         # every extractor planned (created, its weights found, the reference checked and extracted) before the
@@ -150,10 +156,17 @@ def record_of(features: Features, samples: Samples, planned: Plan, origin: Origi
     under a planned extractor: every family's values, diagnostics and timing."""
     real = planned.reference
     check_dimensions(real, features.embedding.dim, planned.extractor, samples)
-    derive = _deriver(store, real, features.embedding.device, timer)
-    values, diagnostics = compute_metrics(planned.families, real, features, config, derive, timer)
+    device = features.embedding.device
+    derive = _deriver(store, real, device, timer)
+    train = None
+    if planned.train is not None:
+        train = TrainSide(planned.train, _deriver(store, planned.train, device, timer),
+                          _pair_deriver(store, real, planned.train, device, timer), planned.train_pixels)
+    pixels = pixel_rows(samples) if planned.train_pixels is not None else None
+    values, diagnostics = compute_metrics(planned.families, real, features, config, derive, timer, train, pixels)
     diagnostics["timing"] = timer.summary()
-    described = Described(samples.name, features.embedding.num_samples, real, planned.extractor, config.seed)
+    described = Described(samples.name, features.embedding.num_samples, real, planned.extractor, config.seed,
+                          planned.train)
     return make_record(described, values, diagnostics, origin)
 
 
@@ -168,6 +181,8 @@ class Plan:
     needs: Needs
     batch_size: int  # --batch-size, or what auto found
     num_reference: int | None = None  # the reference's rows, for the sample-count checks (None: moments only)
+    train: ReferenceStats | None = None  # --train's statistics (rows kept), for the memorization families
+    train_pixels: torch.Tensor | None = None  # its images as pixel rows, for the families that read pixels
 
     def check_counts(self, config: ScoreConfig, num_input: int) -> None:
         """The options the input's sample count rules out (KID's subset size, PRDC's k), as check_sample_counts."""
@@ -182,18 +197,54 @@ class ReferenceSide:
     spec: ReferenceSpec
     samples: Samples | None
     loaded: ReferenceStats | None
+    train: ReferenceSide | None = None  # --train, read the same way, when a family asked for reads it
 
 
 def read_reference(reference, config: ScoreConfig, store: ReferenceStore) -> ReferenceSide:
-    """Parse `reference` once and read it: its samples (subset as config says), or its stored statistics."""
-    spec = reference if isinstance(reference, (SamplesReference, CachedReference, MomentsReference)) else None
-    spec = spec or parse_reference(reference)
+    """Parse `reference` once and read it: its samples (subset as config says), or its stored statistics; and
+    the training set (`config.train`) when a family asked for reads it."""
+    spec = _parsed(reference)
     if len(config.extractor.names) > 1 and not isinstance(spec, SamplesReference):
         raise InputError(f"reference {spec.name} holds statistics of one feature space, but --extractor "
                          f"{config.extractor.name} names {len(config.extractor.names)}; give the reference's source "
                          f"samples (see `ganeval ref show`) to score several extractors")
     samples, loaded = _reference_side(spec, config, store)
+    return ReferenceSide(spec, samples, loaded, read_train(config, store))
+
+
+def _parsed(reference) -> ReferenceSpec:
+    if isinstance(reference, (SamplesReference, CachedReference, MomentsReference)):
+        return reference
+    return parse_reference(reference)
+
+
+def wants_train(config: ScoreConfig) -> bool:
+    """Whether a family asked for reads the training set (none of the defaults does)."""
+    return config.metrics is not None and any(METRIC_FAMILIES[name].train for name in parse_metrics(config.metrics))
+
+
+def read_train(config: ScoreConfig, store: ReferenceStore) -> ReferenceSide | None:
+    """The training set of `config.train`, whole (no --reference-samples subset or preset cap), when a family
+    asked for reads it; a family that needs one without it is refused here, before any extraction."""
+    if not wants_train(config):
+        return None
+    if config.train is None:
+        needing = ", ".join(name for name in parse_metrics(config.metrics) if METRIC_FAMILIES[name].train)
+        raise InputError(f"metrics {needing} compare generated samples with the training set: give --train REF "
+                         f"(what the generator was trained on, e.g. fashion-mnist:train)")
+    spec = _parsed(config.train)
+    if isinstance(spec, MomentsReference):
+        raise InputError(f"--train {spec.name}: a mean/covariance file keeps no rows; the memorization metrics need "
+                         f"the training samples or a cached reference built from them (ganeval ref build)")
+    samples, loaded = _reference_side(spec, config.replace(reference_samples=None, reference_cap=None), store)
     return ReferenceSide(spec, samples, loaded)
+
+
+def with_default_train(config: ScoreConfig, given: Input) -> ScoreConfig:
+    """A ganeval checkpoint's training data as --train when none is given: the run says what it trained on."""
+    if config.train is not None or given.checkpoint is None or not wants_train(config):
+        return config
+    return config.replace(train=given.checkpoint.data)
 
 
 def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: ReferenceStore,
@@ -213,7 +264,29 @@ def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: R
         real = _reference_stats(spec, real_samples, loaded, chosen.extractor, chosen.needs, batch_size, config, store)
     if isinstance(spec, MomentsReference):  # fail before a long extraction, not after it
         check_dimensions(real, probe_dimension(samples, chosen.extractor), chosen.extractor, samples)
-    return Plan(real, chosen.extractor, chosen.families, chosen.needs, batch_size, num_reference)
+    train, pixels = None, None
+    if side.train is not None:
+        with timer.phase("train"):
+            train = _reference_stats(side.train.spec, side.train.samples, side.train.loaded, chosen.extractor,
+                                     dataclasses.replace(chosen.needs, reference_rows=True), batch_size, config, store)
+        pixels = train_pixels(samples, side.train.samples, chosen.families)
+    return Plan(real, chosen.extractor, chosen.families, chosen.needs, batch_size, num_reference, train, pixels)
+
+
+def train_pixels(samples: Samples, train: Samples | None, families: list[str]) -> torch.Tensor | None:
+    """The training images as float32 pixel rows, when a family reads pixel space and both sides are images of
+    one shape (None otherwise: the family reports its pixel keys as not computed)."""
+    if train is None or samples.kind != "images" or not any(METRIC_FAMILIES[name].pixels for name in families):
+        return None
+    if tuple(train.data.shape[1:]) != tuple(samples.data.shape[1:]):
+        raise InputError(f"--train {train.name} holds {shape_text(train)} images but input {samples.name} holds "
+                         f"{shape_text(samples)}: pixel-space copies compare images of one shape")
+    return pixel_rows(train)
+
+
+def pixel_rows(samples: Samples) -> torch.Tensor:
+    """Images as float32 rows of their pixels on the [0, 255] scale."""
+    return samples.data.reshape(len(samples), -1).to(torch.float32)
 
 
 @dataclass(frozen=True)
@@ -236,9 +309,25 @@ def choose(samples: Samples, side: ReferenceSide, config: ScoreConfig) -> Chosen
     extractor = choose_extractor(config, samples, spec, loaded)
     apply_knobs(extractor, config)
     check_image_shapes(samples, real_samples, extractor)
+    if side.train is not None:
+        check_train(samples, side.train, extractor)
     families = select_families(config.metrics, extractor, moments_only=isinstance(spec, MomentsReference))
     info = real_samples.info if real_samples is not None else loaded.info
     return Chosen(extractor, families, plan(families, info, explicit=config.metrics is not None, ci=config.ci))
+
+
+def check_train(samples: Samples, train: ReferenceSide, extractor: FeatureExtractor) -> None:
+    """The training set compares like the reference: samples of the input's kind and shape, or a cached entry of
+    the input's extractor."""
+    try:
+        check_comparable(samples, train.samples)
+        check_image_shapes(samples, train.samples, extractor)
+    except InputError as error:  # the same checks as the reference's, said of --train
+        raise InputError(f"--train {train.spec.name}: {error}") from None
+    if train.loaded is not None and train.loaded.card is not None:
+        check_card(train.loaded.card, extractor, f"--train {train.spec.name}")
+    elif train.loaded is not None:
+        raise InputError(f"--train {train.spec.name} keeps no rows; give the training samples")
 
 
 def apply_knobs(extractor: FeatureExtractor, config: ScoreConfig) -> None:
@@ -372,6 +461,18 @@ def _deriver(store: ReferenceStore, real: ReferenceStats, device, timer: PhaseTi
     return derive
 
 
+def _pair_deriver(store: ReferenceStore, real: ReferenceStats, train: ReferenceStats, device, timer: PhaseTimer):
+    """TrainSide.derive_pair: statistics of the reference rows against the training rows, kept by the store for
+    the pair (a sweep searches the held-out set's nearest training rows once)."""
+    def derive(kind: str, parameter: int, compute, status: str, phase: str | None = None):
+        def timed():
+            with timer.phase(phase or f"reference_{kind}", status):
+                return compute(real.rows.to(device))
+        return store.get_or_compute_pair(real, train, kind, parameter, timed)
+
+    return derive
+
+
 def choose_extractor(config: ScoreConfig, samples: Samples, spec: ReferenceSpec | None = None,
                      loaded: ReferenceStats | None = None) -> FeatureExtractor:
     """The configured extractor, created on the configured device ('auto': see resolve_extractor_name), or the
@@ -415,7 +516,7 @@ def resolve_extractor_name(name: str, samples: Samples, spec: ReferenceSpec | No
 
 # The keyword form of score() (ganeval.score): today's calls, e.g. score("ring8", "ring8", "fid,prdc", seed=1).
 _CONFIG_KEYWORDS = {"num_samples", "reference_samples", "seed", "batch_size", "device", "ema", "latents", "use_cache",
-                    "progress"}
+                    "progress", "train"}
 _DATA_KEYWORDS = {"data_root", "download", "max_image_pixels", "workers"}
 
 
@@ -428,7 +529,7 @@ def score_keywords(samples, reference, metrics: str | list[str] | None = None, *
     `options` (MetricOptions), `ci` (a level such as 0.95, or BootstrapOptions), `save_stats` (write the input's
     feature mean and covariance as a pytorch-fid .npz), and ScoreConfig's and DataConfig's fields (num_samples,
     reference_samples, seed, batch_size, device, ema, latents, use_cache, progress, data_root, download,
-    max_image_pixels, workers). Returns the record.
+    max_image_pixels, workers, and `train`: the training set of the memorization metrics). Returns the record.
 
     `samples` may be a generator (a callable or nn.Module: latents [, labels] -> images), scored on `num_samples`
     samples drawn with `latent_dim` (required), `latent_kind` ('normal', 'uniform', 'sobol'), `labels` ('uniform'

@@ -29,7 +29,7 @@ SCHEMA_VERSION = 1  # the layout of a record, written as its `schema`
 HEADER_FIELDS = ("schema", "created")
 CHECKPOINT_FIELDS = ("run", "checkpoint", "step", "ema", "latents")
 ASKED_FIELDS = ("reference_argument", "requested_num_samples", "requested_reference_samples", "metrics",
-                "requested_extractor", "requested_generator")
+                "requested_extractor", "requested_generator", "train_argument")
 DEFAULT_EXTRACTOR = "auto"  # records written before the extractor was part of the ask were scored with --extractor auto
 COMPARED_FIELDS = ("input", "reference", "extractor", "num_samples", "num_reference", "seed")
 KNOWN_FIELDS = frozenset((*HEADER_FIELDS, *CHECKPOINT_FIELDS, *ASKED_FIELDS, "ci_level", "preset", *COMPARED_FIELDS,
@@ -64,6 +64,7 @@ class ScoreSettings:
     extractor: str = DEFAULT_EXTRACTOR  # as asked ('auto', or the one name of this record's feature space)
     preset: str | None = None  # --preset (its reference cap is no other field's)
     generator: str | None = None  # a user's generator as asked: its spec and arguments, latents, labels, range
+    train: str | None = None  # --train as given (None: none, or a checkpoint's own training data)
 
     def __post_init__(self) -> None:
         # the names as given (the CLI gives them parsed, Python callers as typed): the record writes them back so
@@ -88,7 +89,7 @@ class ScoreSettings:
         score. The order of --metrics does not count; None (the defaults) differs from any list."""
         return (checkpoint, self.reference_argument, self.seed, self.ema, self.requested_num_samples,
                 self.requested_reference_samples, self.extractor, self.preset, self.metric_set(), self.ci_level,
-                self.latents, self.generator)
+                self.latents, self.generator, self.train)
 
     @classmethod
     def asked(cls, reference: str | os.PathLike | None, config: ScoreConfig) -> ScoreSettings:
@@ -97,7 +98,8 @@ class ScoreSettings:
                    ema=config.ema, requested_num_samples=config.num_samples,
                    requested_reference_samples=config.reference_samples, metrics=config.metrics,
                    ci_level=config.ci.level if config.ci else None, latents=config.latents,
-                   extractor=asked_extractor(config), preset=config.preset)
+                   extractor=asked_extractor(config), preset=config.preset,
+                   train=None if config.train is None else str(config.train))
 
     @classmethod
     def from_json(cls, data: dict) -> ScoreSettings | None:
@@ -108,7 +110,7 @@ class ScoreSettings:
         return cls(data["reference_argument"], data.get("seed"), data.get("ema", False),
                    data.get("requested_num_samples"), data.get("requested_reference_samples"), data.get("metrics"),
                    data.get("ci_level"), _latents(data), data.get("requested_extractor") or DEFAULT_EXTRACTOR,
-                   data.get("preset"), data.get("requested_generator"))
+                   data.get("preset"), data.get("requested_generator"), data.get("train_argument"))
 
 
 def _latents(data: dict) -> str:
@@ -227,6 +229,8 @@ class Record:
                 data["requested_extractor"] = settings.extractor
             if settings.generator is not None:
                 data["requested_generator"] = settings.generator
+            if settings.train is not None:
+                data["train_argument"] = settings.train
         _put(data, ci_level=self.ci_level, preset=self.preset)
         data.update(input=self.input, reference=self.reference, extractor=self.extractor,
                     num_samples=self.num_samples, num_reference=self.num_reference, seed=self.seed)

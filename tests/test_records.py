@@ -140,8 +140,8 @@ def test_records_written_before_a_field_existed_read_its_default():
         data.pop(name)
     settings = Record.from_json(data).settings
     assert settings.latents == "normal" and settings.ci_level is None
-    assert Record.from_json(data).sweep_key() == Record.from_json(json.loads(CHECKPOINT_CI_SOBOL)).sweep_key()[:-3] + (
-        None, "normal", None)  # ci_level, latents, and the generator asked (none: a ganeval checkpoint)
+    assert Record.from_json(data).sweep_key() == Record.from_json(json.loads(CHECKPOINT_CI_SOBOL)).sweep_key()[:-4] + (
+        None, "normal", None, None)  # ci_level, latents, the generator asked (none: a ganeval checkpoint), --train
 
 
 def test_constructed_records_write_null_for_non_finite_values_and_refuse_disagreeing_settings():

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: this module stays importable without torch
@@ -19,11 +19,26 @@ Derive = Callable[..., "torch.Tensor"]
 
 
 @dataclass(frozen=True)
+class TrainSide:
+    """What the generator was trained on (`--train REF`), for the memorization families: its features (`stats`,
+    rows always kept), `derive` for statistics of its rows (cached in its entry, like the reference's: its k-NN
+    radii), `derive_pair` for statistics of the reference rows against it (the held-out set's nearest training
+    distances; kept in memory for a sweep), and its images flattened to float32 pixel rows on the [0, 255] scale
+    (`pixels`, None unless a family reads pixel space)."""
+
+    stats: ReferenceStats
+    derive: Derive
+    derive_pair: Derive
+    pixels: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
 class MetricContext:
     """The inputs of one family's compute(context, weights): `features` of the generated side (streaming moments,
     rows where kept), its `logits` where extracted, the `reference` statistics, this family's `options`, the score's
     `seed`, the FID bootstrap method, and `derive` for statistics of the reference rows worth computing once
-    (PRDC's k-NN radii, NDB's K-means centres). `replicates` is the number of bootstrap resamples (0: none)."""
+    (PRDC's k-NN radii, NDB's K-means centres). `replicates` is the number of bootstrap resamples (0: none).
+    `train`, `pixels` and `memo` serve the memorization families (see ganeval.metrics.training_set)."""
 
     reference: ReferenceStats
     features: FeatureStats
@@ -33,6 +48,9 @@ class MetricContext:
     derive: Derive
     fid_method: str = "auto"
     replicates: int = 0
+    train: TrainSide | None = None  # --train: the memorization families' training set
+    pixels: torch.Tensor | None = None  # the generated images as float32 pixel rows (families with pixels=True)
+    memo: dict = field(default_factory=dict)  # shared by the families of one score: the nearest training rows
 
     @property
     def device(self) -> torch.device:

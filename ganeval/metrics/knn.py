@@ -203,3 +203,31 @@ def _round_up(bounds: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if dtype == torch.float64:
         return cast
     return torch.where(cast.double() < bounds, cast.nextafter(cast.new_tensor(torch.inf)), cast)
+
+
+def nearest_neighbours(queries: BlockedRows, points: BlockedRows, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The `count` nearest rows of `points` to each row of `queries`: (squared distances, float64, exact; indices),
+    both (len(queries), count), nearest first.
+
+    One pass over query x point blocks keeping (count + SPARE_NEIGHBOURS) running candidates per query, so memory is
+    the candidates plus one block (a 10,000 x 60,000 search at d = 2,048 never holds a 10,000 x 60,000 matrix). The
+    candidates' distances are then recomputed exactly (exact_squared_distances) and re-sorted: an exact copy of a
+    point is at distance 0, and near-ties are ordered by one function of the two rows, not by the block they fell in.
+    """
+    if not 1 <= count <= len(points):
+        raise ValueError(f"nearest_neighbours: count={count} must be between 1 and the number of points ({len(points)})")
+    keep = min(count + SPARE_NEIGHBOURS, len(points))
+    device = queries.features.device
+    nearest = torch.full((len(queries), keep), float("inf"), dtype=queries.dtype, device=device)
+    neighbours = torch.zeros((len(queries), keep), dtype=torch.int64, device=device)
+    for rows in queries.slices():
+        for cols in points.slices():
+            block = squared_distances(queries, rows, points, cols)
+            values, columns = block.topk(min(keep, block.shape[1]), dim=1, largest=False)
+            nearest[rows], neighbours[rows] = _smallest(nearest[rows], neighbours[rows], values, columns + cols.start,
+                                                        keep)
+    query_index = torch.arange(len(queries), device=device).repeat_interleave(keep)
+    exact = exact_squared_distances(queries.original, query_index, points.original.to(device),
+                                    neighbours.flatten()).view(len(queries), keep)
+    exact, order = exact.sort(dim=1, stable=True)
+    return exact[:, :count], neighbours.gather(1, order)[:, :count]

@@ -78,7 +78,9 @@ class Metric:
     `check(options, num_input, num_reference)` refuses options the sample counts rule out before anything is
     extracted; `status(context)` is the one-line status of its phase. `scored_by`: the command that records the
     family's keys when they are not computed from features (the human study's HYPE rates: 'ganeval human score');
-    `--metrics` refuses such a family, while records, compare, report and gate read its keys like any other."""
+    `--metrics` refuses such a family, while records, compare, report and gate read its keys like any other.
+    `train`: it reads the training set (`--train REF`) and is refused without one; `pixels`: it also reads the
+    generated and training images as pixel rows (MetricContext.pixels, TrainSide.pixels)."""
 
     name: str
     keys: tuple[MetricKey, ...]
@@ -91,6 +93,8 @@ class Metric:
     check: Callable[[Any, int, int], None] | None = None
     status: Callable[[Any], str] | None = None
     scored_by: str | None = None
+    train: bool = False
+    pixels: bool = False
 
     def __post_init__(self) -> None:
         if not set(self.layers) <= set(LAYERS) or self.rows not in ROWS:
