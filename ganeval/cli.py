@@ -137,6 +137,7 @@ def build_parser() -> _Parser:
     _add_gate_command(commands)
     _add_diagnose_command(commands)
     _add_human_commands(commands)
+    _add_neighbours_command(commands)
     _add_demo_command(commands)
     return parser
 
@@ -358,6 +359,25 @@ def _add_diagnose_command(commands) -> None:
 
 HUMAN_DEFAULT_CHECKS = 4  # ganeval.human.study.DEFAULT_CHECKS (tests/test_human.py checks)
 HUMAN_DEFAULT_REPLICATES = 1000  # cheap here (a raters x images matrix), and the percentile tails need them
+
+
+# The ScoreConfig flags of `neighbours`: which samples and how they are extracted (the metric is copies, on --train).
+NEIGHBOURS_FIELDS = ("num_samples", "seed", "batch_size", "channels_last", "allow_tf32", "device", "ema", "latents")
+
+
+def _add_neighbours_command(commands) -> None:
+    parser = commands.add_parser("neighbours", help="draw the most copy-like generated samples beside their nearest "
+                                 "training images (feature and pixel space), worst first")
+    parser.add_argument("input", help="the generated images: a checkpoint, a run (its last checkpoint), a folder, an "
+                        "array file or a source spec")
+    parser.add_argument("--train", metavar="REF", help="the images the generator was trained on (a source spec, "
+                        "folder or array file; default for ganeval checkpoints: the run's data)")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="the folder for neighbours.png and neighbours.json")
+    parser.add_argument("--count", type=int, default=32, metavar="N", help="samples shown (default 32)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference statistics")
+    _add_extraction_options(parser, NEIGHBOURS_FIELDS, sharded=False)
+    parser.set_defaults(handler="run_neighbours")
 
 
 def _add_human_commands(commands) -> None:

@@ -23,7 +23,7 @@ from .device import resolve_device
 from .config import BootstrapOptions, DataConfig, GeneratorOptions, flag_fields
 from .distributed import init_world, world
 from .errors import EXIT_CHECK_FAILED, EXIT_OK, GanevalError
-from .data.checkpoint import CheckpointSource
+from .data.checkpoint import CheckpointSource, generation_config, is_checkpoint, load_checkpoint
 from .data.generator import GeneratorSource, LabelSpec, LatentSpec
 from .data.generator_files import PYTHON_PREFIX, checkpoint_files, is_generator_spec, load_generator
 from .pipeline import create_for, resolve_extractor_name, score_all, tune
@@ -145,6 +145,24 @@ def run_gate(args: argparse.Namespace) -> int:
     print(verdicts_text(verdicts))
     publish(verdicts, args.junit)
     return EXIT_OK if all(verdict.passed for verdict in verdicts) else EXIT_CHECK_FAILED
+
+
+def run_neighbours(args: argparse.Namespace) -> int:
+    """`neighbours INPUT --train REF --out DIR`: the grid of the most copy-like samples and its listing."""
+    from .neighbours import write_neighbours
+
+    _one_process("neighbours")
+    source = str(RunDir(args.input).checkpoints()[-1].path) if RunDir.is_run(args.input) else args.input
+    train = args.train or training_data(source)
+    if train is None:
+        raise GanevalError(f"neighbours: say what {args.input} was trained on: --train REF (e.g. fashion-mnist:train)")
+    check_output_folder(args.out)
+    written = write_neighbours(source, train, args.out, score_config(args), args.count)
+    record = written.record
+    print(f"copies {format_number(record.values['copies'])} (pixel space "
+          f"{format_number(record.values['copies_pixel'])}) of {record.num_samples} samples against {train}: "
+          f"{written.figure}, {written.listing}")
+    return EXIT_OK
 
 
 def run_human_make(args: argparse.Namespace) -> int:
@@ -334,10 +352,30 @@ def _reference_argument(args: argparse.Namespace) -> str:
     """REFERENCE as the second positional (`ganeval score A B`, as pytorch_fid A B) or --reference, not both."""
     if args.reference_positional and args.reference:
         raise GanevalError(f"two references: {args.reference_positional} and --reference {args.reference}; give one")
-    reference = args.reference or args.reference_positional
+    reference = args.reference or args.reference_positional or held_out_reference(args.input)
     if not reference:
         raise GanevalError("score needs a reference: ganeval score INPUT REFERENCE (or --reference REF)")
     return reference
+
+
+def held_out_reference(source: str) -> str | None:
+    """The reference a ganeval run or checkpoint defaults to: the test split of the data it trained on
+    (fashion-mnist:train -> fashion-mnist:test), so that the memorization metrics' --train (the run's data) and
+    the held-out reference are never the same set. None for other inputs, or data without a train split."""
+    data = training_data(source)
+    if data is None or not data.endswith(":train"):
+        return None
+    return data[: -len(":train")] + ":test"
+
+
+def training_data(source: str) -> str | None:
+    """The data a ganeval run or checkpoint trained on (its config's `data`), or None for other inputs."""
+    data = None
+    if RunDir.is_run(source):
+        data = (RunDir(source).saved_config() or {}).get("data")
+    elif is_checkpoint(source) and Path(source).is_file():
+        data = generation_config(load_checkpoint(source), source).data
+    return data if isinstance(data, str) else None
 
 
 def _check_outputs(args: argparse.Namespace) -> None:

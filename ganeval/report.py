@@ -4,7 +4,8 @@ Contents: the comparison table (best checkpoint of each run; seeds of one config
 `ganeval compare`), one metric-against-step plot per metric with a line per run, labelled by the run's folder and,
 for a seed, the table row it is folded into ("grid25-gan-seed1 (in grid25-gan)"), the last sample picture of each
 run (an image grid, or for 2D mixtures the samples over the mode centres), the mode histogram of each run's last
-scored checkpoint where it was scored with `modes`, its training health (ganeval.report_health: the signals of
+scored checkpoint where it was scored with `modes`, the most copy-like samples of its last checkpoint scored with
+`copies` beside their nearest training images (ganeval.neighbours), its training health (ganeval.report_health: the signals of
 training.jsonl with the diagnosed spans shaded, and the findings), and each run's config. The page has no scripts and no external
 files: it works opened from disk.
 
@@ -24,7 +25,10 @@ import pandas as pd
 
 from .atomic import WriteError, check_output_folder, staging_folder, write_error, write_text_atomically
 from .compare import compare, markdown_escape, render
+from .errors import InputError
+from .formatting import format_number
 from .metrics.registry import HIGHER_IS_BETTER, METRIC_FAMILIES
+from .neighbours import grid_of_record
 from .plots import plain_ticks, pyplot, save_figure
 from .records import Record
 from .report_health import health_section
@@ -151,7 +155,25 @@ def _run_section(name: str, folder: Path, out: Path) -> dict:
     if with_modes:
         last = max(with_modes, key=lambda record: (record.step or -1, record.created or ""))
         section["histogram"] = _plot_histogram(name, last, out)
+    section["neighbours"] = _neighbours_grid(name, run, out)
     return section
+
+
+def _neighbours_grid(name: str, run: RunDir, out: Path) -> dict | None:
+    """The most copy-like samples of the last checkpoint scored with `copies`, beside their nearest training
+    images: {'figure', 'caption'}; a grid that cannot be drawn (its checkpoint or training data gone) says why."""
+    with_copies = [record for record in run.records(skip_invalid=True)
+                   if (record.diagnostics.get("copies") or {}).get("worst") and record.checkpoint]
+    if not with_copies:
+        return None
+    last = max(with_copies, key=lambda record: (record.step or -1, record.created or ""))
+    caption = (f"step {last.step}: copies {format_number(last.values.get('copies'))}, pixel space "
+               f"{format_number(last.values.get('copies_pixel'))}")
+    try:
+        figure = grid_of_record(last, run.path, out / f"neighbours-{name}.png")
+    except (InputError, OSError) as error:  # a missing checkpoint spoils the grid, not the report
+        return {"figure": None, "caption": f"{caption}; not drawn: {error}"}
+    return {"figure": figure.name if figure else None, "caption": caption}
 
 
 def _plot_histogram(name: str, record: Record, out: Path) -> str:
@@ -186,10 +208,32 @@ def _markdown(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[d
             parts += [f"Samples at step {section['step']}:", "", f"![samples of {name}]({link(section['picture'])})", ""]
         if section["histogram"]:
             parts += [f"![modes of {name}]({link(section['histogram'])})", ""]
+        parts += _neighbours_markdown(section["neighbours"], name)
         parts += _health_markdown(section["health"], name)
         if section["config"]:
             parts += ["```toml", section["config"].rstrip(), "```"]
     return "\n".join(parts) + "\n"
+
+
+def _neighbours_markdown(grid: dict | None, name: str) -> list[str]:
+    if grid is None:
+        return []
+    parts = [f"Most copy-like samples beside their nearest training images (`ganeval neighbours`), "
+             f"{markdown_escape(grid['caption'])}", ""]
+    if grid["figure"]:
+        parts += [f"![nearest training images of {name}]({_link(grid['figure'])})", ""]
+    return parts
+
+
+def _neighbours_html(grid: dict | None, name: str) -> list[str]:
+    if grid is None:
+        return []
+    escape = html.escape
+    body = [f"<p>Most copy-like samples beside their nearest training images (<code>ganeval neighbours</code>), "
+            f"{escape(grid['caption'])}</p>"]
+    if grid["figure"]:
+        body.append(f'<img src="{escape(_link(grid["figure"]))}" alt="nearest training images of {escape(name)}">')
+    return body
 
 
 def _health_markdown(health: dict | None, name: str) -> list[str]:
@@ -245,6 +289,7 @@ def _html(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[dict]
             body.append(f'<img src="{escape(_link(section["picture"]))}" alt="samples of {escape(section["name"])}">')
         if section["histogram"]:
             body.append(f'<img src="{escape(_link(section["histogram"]))}" alt="modes of {escape(section["name"])}">')
+        body += _neighbours_html(section["neighbours"], section["name"])
         body += _health_html(section["health"], section["name"])
         if section["config"]:
             body.append(f"<pre>{escape(section['config'])}</pre>")

@@ -78,7 +78,7 @@ FLOORS = (
     ("metrics", ("metrics", "evaluate")),
     ("pipeline", ("pipeline",)),
     ("orchestration", ("sweep", "evaluator", "compare", "report", "gate", "verdicts", "train", "human", "showcase",
-                       "diagnose", "report_health")),
+                       "diagnose", "report_health", "neighbours")),
     ("interface", ("demo", "arguments", "commands", "cli", "__main__", "")),
 )
 
