@@ -44,8 +44,8 @@ def compute(context, weights=None) -> MetricResult:
     result = memorization_informed_fid(fid.value, train.rows, features.raw(), eps=context.options.cosine_eps,
                                        device=context.device)
     diagnostics = {**result.diagnostics(), "fid_against": "training set", "fid_details": fid.diagnostics(),
-                   "direction": "d: minimum over generated rows per training row (torchmetrics); Kaggle's scorer "
-                                "took the minimum per generated image over the training images"}
+                   "direction": "d: minimum over generated rows per training row (torchmetrics); d_per_generated: "
+                                "minimum over training rows per generated row (Kaggle's scorer)"}
     return MetricResult({"mifid": result.value}, diagnostics)
 
 
