@@ -117,13 +117,9 @@ def score_all(source, reference, config: ScoreConfig | None = None,
         generated = is_checkpoint(source) or isinstance(source, GeneratorSource)
         with shared.phase("generate" if generated else "decode"):  # where the input's time goes
             given = open_input(source, config)
-        config = with_default_train(config, given)
-        if not labels_first:
+        if not labels_first:  # (a generator drawing the reference's labels has no run whose data is a default)
             with shared.phase("reference"):
-                side = read_reference(reference, config, store)
-        elif side.train is None and config.train is not None:
-            with shared.phase("reference"):
-                side = dataclasses.replace(side, train=read_train(config, store))
+                side = read_reference(reference, config, store, default_train(config, given))
         configs = [config.for_extractor(name) for name in config.extractor.names]
         timers = [shared.fork() for _ in configs]
         # every extractor planned (created, its weights found, the reference checked and extracted) before the
@@ -160,9 +156,10 @@ def record_of(features: Features, samples: Samples, planned: Plan, origin: Origi
     derive = _deriver(store, real, device, timer)
     train = None
     if planned.train is not None:
-        train = TrainSide(planned.train, _deriver(store, planned.train, device, timer),
-                          _pair_deriver(store, real, planned.train, device, timer), planned.train_pixels)
-    pixels = pixel_rows(samples) if planned.train_pixels is not None else None
+        train = TrainSide(planned.train, _deriver(store, planned.train, device, timer), planned.train_pixels)
+    # the Evaluator streams its images through the extractor and keeps only a probe of them: no pixel space there
+    streamed = len(samples) != features.embedding.num_samples
+    pixels = pixel_rows(samples) if planned.train_pixels is not None and not streamed else None
     values, diagnostics = compute_metrics(planned.families, real, features, config, derive, timer, train, pixels)
     diagnostics["timing"] = timer.summary()
     described = Described(samples.name, features.embedding.num_samples, real, planned.extractor, config.seed,
@@ -200,16 +197,18 @@ class ReferenceSide:
     train: ReferenceSide | None = None  # --train, read the same way, when a family asked for reads it
 
 
-def read_reference(reference, config: ScoreConfig, store: ReferenceStore) -> ReferenceSide:
+def read_reference(reference, config: ScoreConfig, store: ReferenceStore,
+                   train_default: str | None = None) -> ReferenceSide:
     """Parse `reference` once and read it: its samples (subset as config says), or its stored statistics; and
-    the training set (`config.train`) when a family asked for reads it."""
+    the training set (`config.train`, else `train_default`: a checkpoint's run data) when a family asked for reads
+    it."""
     spec = _parsed(reference)
     if len(config.extractor.names) > 1 and not isinstance(spec, SamplesReference):
         raise InputError(f"reference {spec.name} holds statistics of one feature space, but --extractor "
                          f"{config.extractor.name} names {len(config.extractor.names)}; give the reference's source "
                          f"samples (see `ganeval ref show`) to score several extractors")
     samples, loaded = _reference_side(spec, config, store)
-    return ReferenceSide(spec, samples, loaded, read_train(config, store))
+    return ReferenceSide(spec, samples, loaded, read_train(config, store, train_default))
 
 
 def _parsed(reference) -> ReferenceSpec:
@@ -223,16 +222,21 @@ def wants_train(config: ScoreConfig) -> bool:
     return config.metrics is not None and any(METRIC_FAMILIES[name].train for name in parse_metrics(config.metrics))
 
 
-def read_train(config: ScoreConfig, store: ReferenceStore) -> ReferenceSide | None:
-    """The training set of `config.train`, whole (no --reference-samples subset or preset cap), when a family
-    asked for reads it; a family that needs one without it is refused here, before any extraction."""
+def read_train(config: ScoreConfig, store: ReferenceStore, default: str | None = None) -> ReferenceSide | None:
+    """The training set of `config.train` (else `default`), whole (no --reference-samples subset or preset cap),
+    when a family asked for reads it. Refused here, before any extraction: a family that needs one without it, and
+    --train when no family asked for reads it (never ignored; it would also split a sweep's settings)."""
     if not wants_train(config):
+        if config.train is not None:
+            raise InputError(f"--train {config.train}: none of the metrics asked reads a training set; it is for "
+                             f"{', '.join(name for name, family in METRIC_FAMILIES.items() if family.train)}")
         return None
-    if config.train is None:
+    train = config.train if config.train is not None else default
+    if train is None:
         needing = ", ".join(name for name in parse_metrics(config.metrics) if METRIC_FAMILIES[name].train)
         raise InputError(f"metrics {needing} compare generated samples with the training set: give --train REF "
                          f"(what the generator was trained on, e.g. fashion-mnist:train)")
-    spec = _parsed(config.train)
+    spec = _parsed(train)
     if isinstance(spec, MomentsReference):
         raise InputError(f"--train {spec.name}: a mean/covariance file keeps no rows; the memorization metrics need "
                          f"the training samples or a cached reference built from them (ganeval ref build)")
@@ -240,11 +244,10 @@ def read_train(config: ScoreConfig, store: ReferenceStore) -> ReferenceSide | No
     return ReferenceSide(spec, samples, loaded)
 
 
-def with_default_train(config: ScoreConfig, given: Input) -> ScoreConfig:
-    """A ganeval checkpoint's training data as --train when none is given: the run says what it trained on."""
-    if config.train is not None or given.checkpoint is None or not wants_train(config):
-        return config
-    return config.replace(train=given.checkpoint.data)
+def default_train(config: ScoreConfig, given: Input) -> str | None:
+    """A ganeval checkpoint's training data, --train when none is given: the run says what it trained on. The
+    config keeps train None, so a sweep's settings (what was asked) stay those of the command line."""
+    return given.checkpoint.data if given.checkpoint is not None and wants_train(config) else None
 
 
 def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: ReferenceStore,
@@ -269,8 +272,21 @@ def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: R
         with timer.phase("train"):
             train = _reference_stats(side.train.spec, side.train.samples, side.train.loaded, chosen.extractor,
                                      dataclasses.replace(chosen.needs, reference_rows=True), batch_size, config, store)
+        check_held_out(real, train, side.train.spec.name, chosen.families)
         pixels = train_pixels(samples, side.train.samples, chosen.families)
     return Plan(real, chosen.extractor, chosen.families, chosen.needs, batch_size, num_reference, train, pixels)
+
+
+def check_held_out(real: ReferenceStats, train: ReferenceStats, train_name: str, families: list[str]) -> None:
+    """Refuse a reference that is the training set itself for the families that read it as a held-out split (C_T,
+    FLD): they would compare the training set with itself. (A reference that is a subset of the training set, a
+    --reference-samples cut of it, is not detected: its content differs.)"""
+    needing = [name for name in families if METRIC_FAMILIES[name].held_out]
+    same = None not in (real.card, train.card) and real.card.content_sha256 == train.card.content_sha256
+    if needing and same:
+        raise InputError(f"--train {train_name} and reference {real.name} are the same samples: {', '.join(needing)} "
+                         f"compare the training set with a split held out from it; give one the generator did not "
+                         f"train on (e.g. fashion-mnist:test)")
 
 
 def train_pixels(samples: Samples, train: Samples | None, families: list[str]) -> torch.Tensor | None:
@@ -457,18 +473,6 @@ def _deriver(store: ReferenceStore, real: ReferenceStats, device, timer: PhaseTi
             with timer.phase(phase or f"reference_{kind}", status):
                 return compute(real.rows.to(device))
         return store.get_or_compute(real, kind, parameter, timed)
-
-    return derive
-
-
-def _pair_deriver(store: ReferenceStore, real: ReferenceStats, train: ReferenceStats, device, timer: PhaseTimer):
-    """TrainSide.derive_pair: statistics of the reference rows against the training rows, kept by the store for
-    the pair (a sweep searches the held-out set's nearest training rows once)."""
-    def derive(kind: str, parameter: int, compute, status: str, phase: str | None = None):
-        def timed():
-            with timer.phase(phase or f"reference_{kind}", status):
-                return compute(real.rows.to(device))
-        return store.get_or_compute_pair(real, train, kind, parameter, timed)
 
     return derive
 

@@ -99,7 +99,7 @@ class ScoreSettings:
                    requested_reference_samples=config.reference_samples, metrics=config.metrics,
                    ci_level=config.ci.level if config.ci else None, latents=config.latents,
                    extractor=asked_extractor(config), preset=config.preset,
-                   train=None if config.train is None else str(config.train))
+                   train=str(config.train) if isinstance(config.train, (str, os.PathLike)) else None)
 
     @classmethod
     def from_json(cls, data: dict) -> ScoreSettings | None:

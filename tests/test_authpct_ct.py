@@ -17,7 +17,7 @@ from ganeval.features.stats import FeatureStats
 from ganeval.metrics import families  # noqa: F401  (registers the built-in families)
 from ganeval.metrics.authpct import authpct_replicates
 from ganeval.metrics.context import MetricContext, TrainSide
-from ganeval.metrics.ct import ct_statistic, fit_cells, mann_whitney_u, z_u
+from ganeval.metrics.ct import ct_statistic, fit_cells, mann_whitney_u
 from ganeval.metrics.registry import METRIC_FAMILIES, NoOptions
 from ganeval.reference.stats import ReferenceStats
 
@@ -31,8 +31,7 @@ def _context(train, test, generated, options, seed: int = 0) -> MetricContext:
     features.update(generated)
     derive = lambda kind, parameter, compute, status, phase=None: compute(test)  # noqa: E731
     side = None if train is None else TrainSide(
-        stats=_stats("train", train), derive=lambda kind, parameter, compute, status, phase=None: compute(train),
-        derive_pair=derive)
+        stats=_stats("train", train), derive=lambda kind, parameter, compute, status, phase=None: compute(train))
     return MetricContext(reference=_stats("test", test), features=features, logits=None, options=options, seed=seed,
                          derive=derive, train=side)
 

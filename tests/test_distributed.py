@@ -234,3 +234,17 @@ def test_a_dataset_source_scored_on_two_and_three_processes_matches_one(tmp_path
     assert single["modes"] >= 9 and single["is_mean_ci_low"] <= single["is_mean"]
     for processes in (2, 3):
         _same_record(single, _score(tmp_path, processes, args, "dataset"))
+
+
+def test_the_memorization_metrics_on_two_processes_match_one(tmp_path):
+    rng = np.random.default_rng(1)
+    centres = np.stack(np.meshgrid(np.arange(-4, 5, 2), np.arange(-4, 5, 2)), -1).reshape(-1, 2)
+    points = centres[rng.integers(0, 25, 301)] + rng.normal(scale=0.05, size=(301, 2))
+    np.save(tmp_path / "fake.npy", points)
+    args = [str(tmp_path / "fake.npy"), "grid25", "--train", "grid25", "--reference-samples", "500",
+            "--metrics", "copies,authpct,ct,realism,mifid,fld", "--fld-epochs", "5", "--ci", "0.9",
+            "--ci-replicates", "20"]
+    single, sharded = _score(tmp_path, 1, args, "memorization"), _score(tmp_path, 2, args, "memorization")
+    for key in ("copies", "authpct", "ct", "realism", "robust_precision", "mifid", "fld", "fld_gap",
+                "authpct_ci_low", "copies_ci_high"):
+        assert sharded[key] == pytest.approx(single[key], rel=1e-12, abs=1e-12), key

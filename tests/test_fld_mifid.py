@@ -33,8 +33,7 @@ def _context(train, test, generated, options, seed: int = 0) -> MetricContext:
     features.update(generated)
     derive = lambda kind, parameter, compute, status, phase=None: compute(test)  # noqa: E731
     side = None if train is None else TrainSide(
-        stats=_stats("train", train), derive=lambda kind, parameter, compute, status, phase=None: compute(train),
-        derive_pair=derive)
+        stats=_stats("train", train), derive=lambda kind, parameter, compute, status, phase=None: compute(train))
     return MetricContext(reference=_stats("test", test), features=features, logits=None, options=options, seed=seed,
                          derive=derive, train=side)
 
@@ -252,3 +251,16 @@ def test_mifid_refusals():
     assert mifid_family.COSINE_EPS == mifid_kernel.COSINE_EPS == 0.1
     assert not math.isnan(METRIC_FAMILIES["mifid"].compute(
         _context(train, train[:50], generated, mifid_family.Options())).values["mifid"])
+
+
+def test_kaggle_direction_is_the_minimum_per_generated_row():
+    from ganeval.metrics.mifid import memorization_informed_fid
+
+    generator = torch.Generator().manual_seed(4)
+    training = torch.randn(300, 6, generator=generator, dtype=torch.float64)
+    generated = torch.cat([training[:20], torch.randn(80, 6, generator=generator, dtype=torch.float64)])
+    cosines = (torch.nn.functional.normalize(generated, dim=1) @ torch.nn.functional.normalize(training, dim=1).T)
+    expected = (1 - cosines.abs().amax(1)).clamp_min(0).mean()
+    result = memorization_informed_fid(1.0, training, generated, block=7)
+    assert abs(result.generated_distance - float(expected)) < 1e-12
+    assert result.diagnostics()["d_per_generated"] == result.generated_distance

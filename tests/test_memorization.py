@@ -10,7 +10,11 @@ import pytest
 import torch
 
 import ganeval
-from ganeval.data import load_source
+from ganeval.config import ExtractorConfig, ScoreConfig
+from ganeval.data import Samples, load_source
+from ganeval.metrics.families.fld import Options as FldOptions
+from ganeval.pipeline import score
+from ganeval.reference import ReferenceStore
 from ganeval.metrics.copies import copy_ratios
 from ganeval.metrics.knn import BlockedRows, nearest_neighbours
 
@@ -80,6 +84,16 @@ def test_vectors_have_no_pixel_space():
     assert "copies_pixel_note" in record["diagnostics"]["copies"]
 
 
+def test_train_without_a_metric_that_reads_it_and_a_reference_that_is_the_training_set_are_refused(run_cli, images):
+    train, test, copies = images
+    code, _, err = run_cli("score", copies, test, "--metrics", "fid", "--train", train, "--extractor",
+                           "fmnist-classifier", "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "none of the metrics asked reads" in err
+    code, _, err = run_cli("score", copies, train, "--metrics", "ct", "--train", train, "--extractor",
+                           "fmnist-classifier", "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "same samples" in err
+
+
 @pytest.mark.parametrize("flags, message", [
     ((), "give --train REF"),
     (("--train", "ring8"), "--train ring8: "),
@@ -123,10 +137,17 @@ def tiny_run(tmp_path_factory, images):
 def test_a_checkpoint_trains_on_its_run_data_by_default_and_the_report_draws_its_grid(run_cli, tiny_run, images,
                                                                                     tmp_path):
     checkpoint = tiny_run / "checkpoints" / "step-0000001.pt"
-    code, _, err = run_cli("score", checkpoint, images[1], "--metrics", "copies", "--num-samples", "64", "--quiet")
+    code, _, err = run_cli("score", checkpoint, images[1], "--metrics", "copies", "--num-samples", "64", "--extractor",
+                           "fmnist-classifier", "--quiet")
     assert code == 0, err
     record = json.loads((tiny_run / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["provenance"]["train"]["name"] == str(images[0])
+    for _ in range(2):  # the run's other checkpoint (step 0), then nothing: the default --train is not a new ask
+        code, _, err = run_cli("score", tiny_run, images[1], "--metrics", "copies", "--num-samples", "64",
+                               "--extractor", "fmnist-classifier", "--quiet")
+        assert code == 0, err
+    assert "already scored" in err
+    assert len((tiny_run / "metrics.jsonl").read_text().splitlines()) == 2
     code, _, err = run_cli("report", tiny_run, "--out", tmp_path / "report")
     assert code == 0, err
     assert (tmp_path / "report" / "neighbours-run.png").is_file()
@@ -159,3 +180,57 @@ def test_neighbours_bad_input_is_one_line(run_cli, images, tmp_path, flags, mess
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err, err
     assert not (tmp_path / "grid" / "neighbours.png").exists()
+
+
+def test_the_evaluator_scores_copies_of_images_in_feature_space(images):
+    train, test, _ = images
+    pictures = torch.from_numpy(np.load(train))
+    evaluator = ganeval.Evaluator(str(test), "copies", train=str(train), num_samples=48, latent_dim=2,
+                                  extractor="fmnist-classifier", use_cache=False)
+    record = evaluator.evaluate(lambda z: pictures[: len(z)].float() / 127.5 - 1, step=0)  # training images, as is
+    assert record["copies"] == 1.0
+    assert record["copies_pixel"] is None  # streamed: no pixels kept
+    assert "Evaluator" in record["diagnostics"]["copies"]["copies_pixel_note"]
+
+
+def test_the_evaluator_reads_the_training_set_in_a_loop():
+    train = load_source("ring8", seed=1).data  # what --train ring8 reads under seed 1
+    evaluator = ganeval.Evaluator("ring8", "copies,authpct", train="ring8", num_samples=300, reference_samples=300,
+                                  latent_dim=2, use_cache=False, seed=1)
+    copier = evaluator.evaluate(lambda z: train[: len(z)].clone(), step=0)  # each batch: training rows, as they are
+    assert copier["provenance"]["train"]["name"] == "ring8"
+    assert copier["copies"] == 1.0 and copier["authpct"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def known_sets():
+    """Fashion-MNIST sets whose answer is known, at a test's size: 3,000 training images, 500 held-out reference
+    images (C_T's P_n), and 500 each of: training images (copier), the same with pixel noise of +-8 (near-copier),
+    other test images (held-out) and uniform noise."""
+    train = load_source("fashion-mnist:train", num_samples=3000, seed=11)
+    test = load_source("fashion-mnist:test", num_samples=1000, seed=11).data
+    noise = torch.randint(-8, 9, (500, 1, 28, 28), generator=torch.Generator().manual_seed(1))
+    generated = {"copier": train.data[:500], "near-copier": (train.data[:500].int() + noise).clamp(0, 255).byte(),
+                 "held-out": test[500:],
+                 "noise": torch.randint(0, 256, (500, 1, 28, 28), dtype=torch.uint8,
+                                        generator=torch.Generator().manual_seed(2))}
+    return train, Samples(test[:500], "reference"), {name: Samples(data, name) for name, data in generated.items()}
+
+
+def test_known_sets_get_the_known_answers(known_sets):
+    """The issue's sanity lines at a test's size (benchmarks/memorization.py runs them at 5,000 against 60,000)."""
+    train, reference, generated = known_sets
+    config = ScoreConfig(metrics=("prdc", "realism", "copies", "authpct", "ct", "mifid", "fld"),
+                         extractor=ExtractorConfig("fmnist-classifier"), train=train, progress=False, use_cache=False,
+                         metric_options={"fld": FldOptions(epochs=10)})
+    store = ReferenceStore(enabled=False)
+    scores = {name: score(samples, reference, config, store) for name, samples in generated.items()}
+    copier, near, held_out, noise = (scores[name] for name in ("copier", "near-copier", "held-out", "noise"))
+    assert copier["authpct"] < 5 and copier["ct"] < -3 and copier["copies"] > 0.9
+    assert near["ct"] < -3 and near["copies_pixel"] > 0.5
+    assert abs(held_out["ct"]) < 3 and held_out["copies"] < 0.05 and held_out["authpct"] > 30
+    assert noise["robust_precision"] < 0.1
+    assert copier["fld"] > held_out["fld"] and copier["fld_gap"] < held_out["fld_gap"]
+    mifid = {name: record["diagnostics"]["mifid"] for name, record in scores.items()}
+    assert mifid["copier"]["d_per_generated"] < mifid["near-copier"]["d_per_generated"] < mifid["held-out"]["d_per_generated"]
+    assert mifid["copier"]["d"] < mifid["held-out"]["d"]

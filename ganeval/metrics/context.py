@@ -22,13 +22,11 @@ Derive = Callable[..., "torch.Tensor"]
 class TrainSide:
     """What the generator was trained on (`--train REF`), for the memorization families: its features (`stats`,
     rows always kept), `derive` for statistics of its rows (cached in its entry, like the reference's: its k-NN
-    radii), `derive_pair` for statistics of the reference rows against it (the held-out set's nearest training
-    distances; kept in memory for a sweep), and its images flattened to float32 pixel rows on the [0, 255] scale
-    (`pixels`, None unless a family reads pixel space)."""
+    radii), and its images flattened to float32 pixel rows on the [0, 255] scale (`pixels`, None unless a family
+    reads pixel space)."""
 
     stats: ReferenceStats
     derive: Derive
-    derive_pair: Derive
     pixels: torch.Tensor | None = None
 
 

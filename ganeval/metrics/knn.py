@@ -212,7 +212,11 @@ def nearest_neighbours(queries: BlockedRows, points: BlockedRows, count: int) ->
     One pass over query x point blocks keeping (count + SPARE_NEIGHBOURS) running candidates per query, so memory is
     the candidates plus one block (a 10,000 x 60,000 search at d = 2,048 never holds a 10,000 x 60,000 matrix). The
     candidates' distances are then recomputed exactly (exact_squared_distances) and re-sorted: an exact copy of a
-    point is at distance 0, and near-ties are ordered by one function of the two rows, not by the block they fell in.
+    point is at distance 0, and the kept candidates are ordered by one function of the two rows. Which rows are kept
+    is decided on the computed products, with SPARE_NEIGHBOURS to spare: among more near-ties than that (within the
+    products' rounding), the rows kept may depend on the blocking, their distances do not (unlike
+    kth_neighbour_squared_distances, no rounding band is settled here: a copy ratio or a nearest distance does not
+    turn on which of several equidistant rows is named).
     """
     if not 1 <= count <= len(points):
         raise ValueError(f"nearest_neighbours: count={count} must be between 1 and the number of points ({len(points)})")

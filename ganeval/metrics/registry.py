@@ -80,7 +80,8 @@ class Metric:
     family's keys when they are not computed from features (the human study's HYPE rates: 'ganeval human score');
     `--metrics` refuses such a family, while records, compare, report and gate read its keys like any other.
     `train`: it reads the training set (`--train REF`) and is refused without one; `pixels`: it also reads the
-    generated and training images as pixel rows (MetricContext.pixels, TrainSide.pixels)."""
+    generated and training images as pixel rows (MetricContext.pixels, TrainSide.pixels); `held_out`: it reads the
+    reference as a split held out from the training set, and is refused when the two are the same samples."""
 
     name: str
     keys: tuple[MetricKey, ...]
@@ -95,6 +96,7 @@ class Metric:
     scored_by: str | None = None
     train: bool = False
     pixels: bool = False
+    held_out: bool = False
 
     def __post_init__(self) -> None:
         if not set(self.layers) <= set(LAYERS) or self.rows not in ROWS:

@@ -1,5 +1,6 @@
 """What the memorization families share: the training set of a score, and each generated sample's nearest
-training rows, searched once per score (authpct, ct, copies and the neighbours grid all read the same search).
+training rows, searched once per score (authpct, copies and the neighbours grid read the same search; ct searches
+within its cells, in their projected space, as its reference code does).
 
 The searches are blocked (ganeval.metrics.knn.nearest_neighbours): 10,000 generated x 60,000 training rows at
 d = 2,048 hold one block of distances at a time, never the full matrix.
@@ -40,15 +41,6 @@ def nearest_training_pixels(context: MetricContext, family: str,
         return None
     found = _memo(context, "pixels", lambda: search(context.pixels, train.pixels, NEIGHBOURS, context.device))
     return found[0][:, :count], found[1][:, :count]
-
-
-def reference_nearest_training(context: MetricContext, family: str) -> torch.Tensor:
-    """Squared distance from each reference (held-out) row to its nearest training row, kept for a sweep."""
-    train = require_train(context, family)
-    return train.derive_pair("nearest_training", 1,
-                             lambda rows: search(rows, train.stats.rows, 1, context.device)[0][:, 0],
-                             f"{family}: reference's nearest training rows ({len(context.reference.rows)} x "
-                             f"{len(train.stats.rows)})", phase="reference_nearest_training")
 
 
 def search(queries: torch.Tensor, points: torch.Tensor, count: int, device: torch.device,

@@ -45,7 +45,6 @@ class ReferenceStore:
         self._derived: dict[str, DerivedStatistics] = {}  # by cache key
         self._entry_folders: dict[str, Path] = {}  # where each entry read or written lives
         self._loaded: dict[str, ReferenceStats] = {}  # by cache key: the references this store read or extracted
-        self._pairs: dict[tuple, torch.Tensor] = {}  # statistics of a reference against a training set, in memory
 
     @property
     def cache_folder(self) -> Path:
@@ -108,15 +107,6 @@ class ReferenceStore:
             table[parameter] = compute()
             self._save(reference, derived)
         return table[parameter]
-
-    def get_or_compute_pair(self, reference: ReferenceStats, train: ReferenceStats, kind: str,
-                            parameter: int | float, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """Statistic `kind` of the reference rows against the training rows (the held-out set's nearest training
-        distances): remembered for this store's life (a sweep computes it once), not written to the cache."""
-        key = (self._identity(reference), self._identity(train), kind, parameter)
-        if key not in self._pairs:
-            self._pairs[key] = compute()
-        return self._pairs[key]
 
     def _read_entry(self, key_or_path: str, folder: Path, name: str | None,
                     info: SourceInfo | None = None) -> ReferenceStats:

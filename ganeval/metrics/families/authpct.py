@@ -42,6 +42,7 @@ AUTHPCT = register_metric(Metric(
     "authpct",
     (MetricKey("authpct", higher_is_better=True, interval="percentile", bounds=PERCENT),),
     compute,
+    rows="input",  # the generated rows; the training rows are always kept, the reference is not read
     train=True,
     status=lambda context: f"authpct: {context.num_samples} samples against the training set",
 ))

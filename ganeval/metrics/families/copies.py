@@ -32,7 +32,8 @@ def compute(context, weights=None) -> MetricResult:
     diagnostics: dict = {"threshold": COPY_RATIO, "num_train": len(context.train.stats.rows)}
     for name, key in (("features", "copies"), ("pixels", "copies_pixel")):
         if name not in spaces:
-            diagnostics[f"{key}_note"] = "not computed: the samples are not images, or --train keeps no images"
+            diagnostics[f"{key}_note"] = ("not computed: the samples are not images, --train keeps no images, or the "
+                                          "Evaluator streamed them (it keeps no pixels)")
             continue
         values[key], replicate = copy_share(spaces[name][0], weights)
         if replicate is not None:
@@ -56,6 +57,7 @@ COPIES = register_metric(Metric(
     compute,
     options=Options,
     check=check,
+    rows="input",  # the generated rows; the training rows are always kept, the reference is not read
     status=lambda context: f"copies: {context.num_samples} samples against "
                            f"{len(context.train.stats.rows) if context.train else 0} training samples",
     train=True,

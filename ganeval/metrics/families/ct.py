@@ -63,6 +63,7 @@ CT = register_metric(Metric(
     options=Options,
     check=check,
     train=True,
+    held_out=True,  # C_T's P_n: the test split, not the training set
     status=lambda context: f"ct: {context.options.cells} cells, {context.num_samples} samples against the training "
                            f"set and {len(context.reference.rows)} held-out rows",
 ))

@@ -86,4 +86,5 @@ FLD = register_metric(Metric(
     check=check,
     status=_status,
     train=True,
+    held_out=True,  # the test set the mixtures are scored on: held out from the training set
 ))
