@@ -95,6 +95,17 @@ def test_train_without_a_metric_that_reads_it_and_a_reference_that_is_the_traini
 
 
 @pytest.mark.parametrize("flags, message", [
+    (("--ct-cells", "500"), "fewer than its 500 cells"),  # 400 training images
+    (("--num-samples", "20"), "more than 20 generated samples"),
+])
+def test_ct_refuses_fewer_samples_than_it_needs_in_one_line(run_cli, images, flags, message):
+    train, test, copies = images
+    code, out, err = run_cli("score", copies, test, "--metrics", "ct", "--train", train, *flags, "--extractor",
+                             "fmnist-classifier", "--quiet")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+@pytest.mark.parametrize("flags, message", [
     ((), "give --train REF"),
     (("--train", "ring8"), "--train ring8: "),
     (("--train", "{stacked}"), "--train "),
