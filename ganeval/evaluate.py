@@ -19,7 +19,7 @@ from .features.cache import fidelity_version
 from .features.extract import Features
 from .metrics import METRIC_FAMILIES, parse_metrics
 from .metrics.bootstrap import interval, resampling_weights, standard_error
-from .metrics.context import Derive, MetricContext, TrainSide
+from .metrics.context import Derive, Extras, MetricContext
 from .metrics.registry import Metric, default_families, key_spec
 from .records import Record, ScoreSettings
 from .reference.stats import ReferenceStats
@@ -106,14 +106,14 @@ def check_sample_counts(families: list[str], config: ScoreConfig, num_input: int
 
 
 def compute_metrics(families: list[str], reference: ReferenceStats, features: Features, config: ScoreConfig,
-                    derive: Derive, timer: PhaseTimer | None = None, train: TrainSide | None = None,
-                    pixels: torch.Tensor | None = None) -> tuple[dict[str, float], dict]:
+                    derive: Derive, timer: PhaseTimer | None = None,
+                    extras: Extras = Extras()) -> tuple[dict[str, float], dict]:
     """Every requested family on the extracted features: (values by key, diagnostics by family).
 
     With `config.ci`, every key with an interval kind also gets `<key>_ci_low` / `<key>_ci_high`, from one set of
     resampling weights shared by all families, seeded by the score's seed. `derive` computes and keeps statistics
-    of the reference rows (see MetricContext); `timer` times each phase and shows its status line. `train` and
-    `pixels` serve the memorization families: the training set, and the generated images as pixel rows."""
+    of the reference rows (see MetricContext); `timer` times each phase and shows its status line. `extras`: the
+    training set, pixel rows and asked labels of the memorization and class-conditional families."""
     embedding, ci, seed = features.embedding, config.ci, config.seed
     if reference.dim != embedding.dim:
         raise InputError(f"feature dimensions differ: reference has {reference.dim}, input has {embedding.dim}")
@@ -129,8 +129,8 @@ def compute_metrics(families: list[str], reference: ReferenceStats, features: Fe
     for name in families:
         family = METRIC_FAMILIES[name]
         context = MetricContext(reference, embedding, features.logits, config.options_for(name, family.options), seed,
-                                derive, ci.fid_method if ci else "auto", ci.replicates if ci else 0, train, pixels,
-                                memo)
+                                derive, ci.fid_method if ci else "auto", ci.replicates if ci else 0, extras.train,
+                                extras.pixels, memo, extras.labels)
         resampled = weights if _has_intervals(family) else None
         with timer.phase(name, status_line(family, context, resampled is not None)):
             result = family.compute(context, resampled)

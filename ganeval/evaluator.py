@@ -30,7 +30,7 @@ import torch
 
 from .config import DEFAULT_DIST_TIMEOUT_S
 from .data import Samples
-from .data.generator import GeneratorSource, check_output, convert_output
+from .data.generator import GeneratorSource, check_output, convert_output, labels_at
 from .distributed import World, world
 from .errors import InputError
 from .evaluate import Origin
@@ -113,7 +113,8 @@ class Evaluator:
         plan = self._planned(first, timer, count)
         features = self._streamed(source, count, plan, timer)
         given = Input(first, generator=source.provenance())
-        return self._recorded(features, given, plan, timer, step, checkpoint)
+        labels = labels_at(range(count), source.labels, self.config.seed)  # what each sample was asked for
+        return self._recorded(features, given, plan, timer, step, checkpoint, labels)
 
     def _streamed(self, source: GeneratorSource, count: int, plan: Plan, timer: PhaseTimer):
         """This rank's block of the `count` samples, generated and extracted a batch at a time, then every rank's
@@ -220,10 +221,11 @@ class Evaluator:
         return self._plan
 
     def _recorded(self, features, given: Input, plan: Plan, timer: PhaseTimer, step: int | None,
-                  checkpoint: str | None) -> Record:
-        """The record of `features`, labelled with the run, step and checkpoint; appended by rank 0."""
+                  checkpoint: str | None, labels: torch.Tensor | None = None) -> Record:
+        """The record of `features` (of samples asked for `labels`, where a conditional generator's), labelled with
+        the run, step and checkpoint; appended by rank 0."""
         origin = Origin(None, self.settings, self.config.preset, given.generator)
-        record = record_of(features, given.samples, plan, origin, self.config, self.store, timer)
+        record = record_of(features, given.samples, plan, origin, self.config, self.store, timer, labels)
         if self.run is not None or step is not None or checkpoint is not None:
             record = record.labelled(self.run.name if self.run else None, step, checkpoint)
         if self.run is not None and world().is_main:

@@ -21,13 +21,13 @@ import torch
 from .config import BootstrapOptions, DataConfig, ExtractorConfig, ScoreConfig
 from .data import AtMost, Samples, load_source
 from .data.checkpoint import GENERATION_BATCH, CheckpointInfo, CheckpointSource, is_checkpoint
-from .data.generator import GeneratorSource, LabelSpec, LatentSpec
+from .data.generator import GeneratorSource, LabelSpec, LatentSpec, labels_at
 from .data.samples import warn_if_scales_differ
 from .device import resolve_device
 from .distributed import world
 from .errors import InputError
 from .metrics import METRIC_FAMILIES, parse_metrics
-from .metrics.context import TrainSide
+from .metrics.context import Extras, TrainSide
 from .evaluate import (
     Described,
     MetricOptions,
@@ -147,9 +147,10 @@ def _score_with(given: Input, planned: Plan, reference, config: ScoreConfig, sto
 
 
 def record_of(features: Features, samples: Samples, planned: Plan, origin: Origin, config: ScoreConfig,
-              store: ReferenceStore, timer: PhaseTimer) -> Record:
+              store: ReferenceStore, timer: PhaseTimer, labels: torch.Tensor | None = None) -> Record:
     """The record of the input's `features` (of `samples`, which name the input in the record and in messages)
-    under a planned extractor: every family's values, diagnostics and timing."""
+    under a planned extractor: every family's values, diagnostics and timing. `labels`: the class each sample was
+    asked for (default: the samples' own class labels, where they have them)."""
     real = planned.reference
     check_dimensions(real, features.embedding.dim, planned.extractor, samples)
     device = features.embedding.device
@@ -160,7 +161,10 @@ def record_of(features: Features, samples: Samples, planned: Plan, origin: Origi
     # the Evaluator streams its images through the extractor and keeps only a probe of them: no pixel space there
     streamed = len(samples) != features.embedding.num_samples
     pixels = pixel_rows(samples) if planned.train_pixels is not None and not streamed else None
-    values, diagnostics = compute_metrics(planned.families, real, features, config, derive, timer, train, pixels)
+    if labels is None and not streamed:
+        labels = class_labels(samples)
+    extras = Extras(train, pixels, labels)
+    values, diagnostics = compute_metrics(planned.families, real, features, config, derive, timer, extras)
     diagnostics["timing"] = timer.summary()
     described = Described(samples.name, features.embedding.num_samples, real, planned.extractor, config.seed,
                           planned.train)
@@ -277,6 +281,12 @@ def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: R
     return Plan(real, chosen.extractor, chosen.families, chosen.needs, batch_size, num_reference, train, pixels)
 
 
+def class_labels(samples: Samples) -> torch.Tensor | None:
+    """The samples' class labels (one per sample), or None: none, or the class triples of stacked images."""
+    labels = samples.labels
+    return labels if labels is not None and labels.dim() == 1 else None
+
+
 def check_held_out(real: ReferenceStats, train: ReferenceStats, train_name: str, families: list[str]) -> None:
     """Refuse a reference that is the training set itself for the families that read it as a held-out split (C_T,
     FLD): they would compare the training set with itself. (A reference that is a subset of the training set, a
@@ -381,13 +391,16 @@ def open_input(source, config: ScoreConfig) -> Input:
                              f"(its latents: --latent-kind)")
         count, processes = config.num_samples, world()
         block = source.generate(count, config.seed, processes.shard(count, unit=source.batch_size))
-        return Input(Samples(processes.gather_rows(block), source.name), generator=source.provenance())
+        labels = labels_at(range(count), source.labels, config.seed)  # a function of (seed, i): no gather needed
+        return Input(Samples(processes.gather_rows(block), source.name, labels), generator=source.provenance())
     if is_checkpoint(source):
         checkpoint = CheckpointSource(source, ema=config.ema, latents=config.latents,
                                       device=resolve_device(config.device))
         count, processes = checkpoint.count(config.num_samples), world()
         block = checkpoint.generate(count, config.seed, processes.shard(count, unit=GENERATION_BATCH))
-        samples = Samples(processes.gather_rows(block), checkpoint.name)  # each rank generated whole batches of its own
+        labels = asked_labels(checkpoint, count, config.seed)
+        # each rank generated whole batches of its own
+        samples = Samples(processes.gather_rows(block), checkpoint.name, labels)
         return Input(samples, checkpoint.info)
     if config.latents != "normal":
         raise InputError(f"--latents {config.latents} applies to checkpoints; {source} is not one")
@@ -397,6 +410,12 @@ def open_input(source, config: ScoreConfig) -> Input:
     return Input(load_source(source, num_samples=config.num_samples, seed=config.seed + 1, data_root=data.data_root,
                              download=data.download, max_image_pixels=data.max_image_pixels,
                              workers=data.workers))
+
+
+def asked_labels(checkpoint: CheckpointSource, count: int, seed: int) -> torch.Tensor | None:
+    """The class each of a conditional checkpoint's `count` samples is generated for (None: unconditional)."""
+    labels = getattr(checkpoint, "labels", None)  # conditional checkpoints (issue 34) say which class each sample is
+    return labels(count, seed) if callable(labels) else None
 
 
 def _wants_reference_labels(source) -> bool:

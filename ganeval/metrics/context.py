@@ -31,12 +31,24 @@ class TrainSide:
 
 
 @dataclass(frozen=True)
+class Extras:
+    """What a score holds beyond both sides' features, for the families that read it: the training set (`train`,
+    --train), the generated images as float32 pixel rows (`pixels`) and the class each generated sample was asked
+    for (`labels`, a conditional generator's)."""
+
+    train: TrainSide | None = None
+    pixels: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
 class MetricContext:
     """The inputs of one family's compute(context, weights): `features` of the generated side (streaming moments,
     rows where kept), its `logits` where extracted, the `reference` statistics, this family's `options`, the score's
     `seed`, the FID bootstrap method, and `derive` for statistics of the reference rows worth computing once
     (PRDC's k-NN radii, NDB's K-means centres). `replicates` is the number of bootstrap resamples (0: none).
-    `train`, `pixels` and `memo` serve the memorization families (see ganeval.metrics.training_set)."""
+    `train`, `pixels` and `memo` serve the memorization families (see ganeval.metrics.training_set); `labels`
+    the class-conditional ones (see ganeval.metrics.classes)."""
 
     reference: ReferenceStats
     features: FeatureStats
@@ -49,6 +61,7 @@ class MetricContext:
     train: TrainSide | None = None  # --train: the memorization families' training set
     pixels: torch.Tensor | None = None  # the generated images as float32 pixel rows (families with pixels=True)
     memo: dict = field(default_factory=dict)  # shared by the families of one score: the nearest training rows
+    labels: torch.Tensor | None = None  # the class each generated sample was asked for (a conditional generator's)
 
     @property
     def device(self) -> torch.device:

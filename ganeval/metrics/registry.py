@@ -81,7 +81,9 @@ class Metric:
     `--metrics` refuses such a family, while records, compare, report and gate read its keys like any other.
     `train`: it reads the training set (`--train REF`) and is refused without one; `pixels`: it also reads the
     generated and training images as pixel rows (MetricContext.pixels, TrainSide.pixels); `held_out`: it reads the
-    reference as a split held out from the training set, and is refused when the two are the same samples."""
+    reference as a split held out from the training set, and is refused when the two are the same samples;
+    `labels`: it reads the class each generated sample was generated for (MetricContext.labels) and the reference's
+    class labels, and is refused without them."""
 
     name: str
     keys: tuple[MetricKey, ...]
@@ -97,6 +99,7 @@ class Metric:
     train: bool = False
     pixels: bool = False
     held_out: bool = False
+    labels: bool = False
 
     def __post_init__(self) -> None:
         if not set(self.layers) <= set(LAYERS) or self.rows not in ROWS:
