@@ -130,7 +130,7 @@ def compute_metrics(families: list[str], reference: ReferenceStats, features: Fe
         family = METRIC_FAMILIES[name]
         context = MetricContext(reference, embedding, features.logits, config.options_for(name, family.options), seed,
                                 derive, ci.fid_method if ci else "auto", ci.replicates if ci else 0, extras.train,
-                                extras.pixels, memo, extras.labels)
+                                extras.pixels, memo, extras.labels, extras.images, extras.reference_images)
         resampled = weights if _has_intervals(family) else None
         with timer.phase(name, status_line(family, context, resampled is not None)):
             result = family.compute(context, resampled)

@@ -163,7 +163,8 @@ def record_of(features: Features, samples: Samples, planned: Plan, origin: Origi
     pixels = pixel_rows(samples) if planned.train_pixels is not None and not streamed else None
     if labels is None and not streamed:
         labels = class_labels(samples)
-    extras = Extras(train, pixels, labels)
+    images = samples.data if planned.reference_images is not None and not streamed else None
+    extras = Extras(train, pixels, labels, images, planned.reference_images)
     values, diagnostics = compute_metrics(planned.families, real, features, config, derive, timer, extras)
     diagnostics["timing"] = timer.summary()
     described = Described(samples.name, features.embedding.num_samples, real, planned.extractor, config.seed,
@@ -184,6 +185,7 @@ class Plan:
     num_reference: int | None = None  # the reference's rows, for the sample-count checks (None: moments only)
     train: ReferenceStats | None = None  # --train's statistics (rows kept), for the memorization families
     train_pixels: torch.Tensor | None = None  # its images as pixel rows, for the families that read pixels
+    reference_images: Samples | None = None  # the reference's images and labels, for the families that train on them
 
     def check_counts(self, config: ScoreConfig, num_input: int) -> None:
         """The options the input's sample count rules out (KID's subset size, PRDC's k), as check_sample_counts."""
@@ -278,7 +280,20 @@ def prepare(samples: Samples, side: ReferenceSide, config: ScoreConfig, store: R
                                      dataclasses.replace(chosen.needs, reference_rows=True), batch_size, config, store)
         check_held_out(real, train, side.train.spec.name, chosen.families)
         pixels = train_pixels(samples, side.train.samples, chosen.families)
-    return Plan(real, chosen.extractor, chosen.families, chosen.needs, batch_size, num_reference, train, pixels)
+    images = reference_images(side, chosen.families)
+    return Plan(real, chosen.extractor, chosen.families, chosen.needs, batch_size, num_reference, train, pixels,
+                images)
+
+
+def reference_images(side: ReferenceSide, families: list[str]) -> Samples | None:
+    """The reference's images, for a family that trains on them (cas); refused in one line for statistics."""
+    if not any(METRIC_FAMILIES[name].images for name in families):
+        return None
+    if side.samples is None or side.samples.kind != "images":
+        needing = ", ".join(name for name in families if METRIC_FAMILIES[name].images)
+        raise InputError(f"{needing}: reference {side.spec.name} holds no images (statistics or points); give the "
+                         f"labelled images it came from (e.g. fashion-mnist:test)")
+    return side.samples
 
 
 def class_labels(samples: Samples) -> torch.Tensor | None:

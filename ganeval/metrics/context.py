@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # annotations only: this module stays importable without torch
     import torch
 
+    from ..data.samples import Samples
     from ..features.stats import FeatureStats
     from ..reference.stats import ReferenceStats
 
@@ -34,11 +35,14 @@ class TrainSide:
 class Extras:
     """What a score holds beyond both sides' features, for the families that read it: the training set (`train`,
     --train), the generated images as float32 pixel rows (`pixels`) and the class each generated sample was asked
-    for (`labels`, a conditional generator's)."""
+    for (`labels`, a conditional generator's); the images themselves of both sides, where a family trains on them
+    (`images`, `reference_images`)."""
 
     train: TrainSide | None = None
     pixels: torch.Tensor | None = None
     labels: torch.Tensor | None = None
+    images: torch.Tensor | None = None  # the generated images (uint8 N x C x H x W), for families with images=True
+    reference_images: Samples | None = None  # the reference's images and labels, likewise
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class MetricContext:
     pixels: torch.Tensor | None = None  # the generated images as float32 pixel rows (families with pixels=True)
     memo: dict = field(default_factory=dict)  # shared by the families of one score: the nearest training rows
     labels: torch.Tensor | None = None  # the class each generated sample was asked for (a conditional generator's)
+    images: torch.Tensor | None = None  # the generated images (families with images=True)
+    reference_images: Samples | None = None  # the reference's images and labels (families with images=True)
 
     @property
     def device(self) -> torch.device:

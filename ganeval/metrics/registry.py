@@ -83,7 +83,8 @@ class Metric:
     generated and training images as pixel rows (MetricContext.pixels, TrainSide.pixels); `held_out`: it reads the
     reference as a split held out from the training set, and is refused when the two are the same samples;
     `labels`: it reads the class each generated sample was generated for (MetricContext.labels) and the reference's
-    class labels, and is refused without them."""
+    class labels, and is refused without them; `images`: it reads the generated and the reference images
+    themselves (MetricContext.images, .reference_images: a family that trains a classifier on them, cas)."""
 
     name: str
     keys: tuple[MetricKey, ...]
@@ -100,6 +101,7 @@ class Metric:
     pixels: bool = False
     held_out: bool = False
     labels: bool = False
+    images: bool = False
 
     def __post_init__(self) -> None:
         if not set(self.layers) <= set(LAYERS) or self.rows not in ROWS:
