@@ -93,7 +93,7 @@ def test_bad_input_gives_one_line_and_exit_2(run_cli, tmp_path, feature_files):
         ("score", tmp_path / "nan.npy", "--reference", real): "NaN or Inf",
         ("score", tmp_path / "one.npy", "--reference", real): "at least 2 samples",
         ("score", fake, "--reference", real, "--kid-subset-size", "500"): "subset size 500",
-        ("score", fake, "--reference", real, "--metrics", "fid,fdi"): "unknown metric 'fdi'; choose from authpct, class_pr, cmmd, copies, ct, fid, fid_inf, fld, ifid, is, is_inf, kid, label_accuracy, mifid, modes, ndb, prdc, realism, vendi",
+        ("score", fake, "--reference", real, "--metrics", "fid,fdi"): "unknown metric 'fdi'; choose from authpct, cas, class_pr, cmmd, copies, ct, fid, fid_inf, fld, ifid, is, is_inf, kid, label_accuracy, mifid, modes, ndb, prdc, realism, vendi",
         ("score", fake, "--reference", real, "--extractor", "vgg"): "unknown extractor 'vgg'; choose from ",
         ("score", fake, "--reference", tmp_path / "missing"): "missing: no such file or folder",
         ("score", fake, "--reference", tmp_path / "empty"): "folder holds no PNG or JPEG images",

@@ -5,39 +5,18 @@ import hashlib
 import json
 import platform
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from tqdm import tqdm
 
 from .. import __version__
 from ..atomic import write_atomically, write_error, write_text_atomically
 from ..data import fashion_mnist
 from ..features.classifier import WEIGHTS_FORMAT, WEIGHTS_VERSION
 from ..nets.classifier import ClassifierConfig, FashionClassifier
-from ..progress import is_shown
+from ..nets.classifier_training import ClassifierTraining, augment, fit_classifier, predict
 
-
-@dataclass(frozen=True)
-class ClassifierTraining:
-    """Optimisation settings; the defaults produced the shipped weights."""
-
-    epochs: int = 6
-    batch_size: int = 128
-    max_lr: float = 3e-3
-    weight_decay: float = 1e-4
-    seed: int = 0
-
-
-def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random horizontal flips per image and a random shift of up to 2 pixels per batch (clothes are symmetric)."""
-    flip = torch.rand(len(images), generator=generator) < 0.5
-    images = torch.where(flip[:, None, None, None].to(images.device), images.flip(3), images)
-    dx, dy = (int(v) for v in torch.randint(-2, 3, (2,), generator=generator))
-    padded = F.pad(images, (2, 2, 2, 2))
-    return padded[:, :, 2 + dy: 30 + dy, 2 + dx: 30 + dx]
+__all__ = ["ClassifierTraining", "accuracy", "augment", "save_classifier", "train_classifier"]
 
 
 def train_classifier(
@@ -53,24 +32,8 @@ def train_classifier(
     generator = torch.Generator().manual_seed(settings.seed)
     images, labels = fashion_mnist.load("train", data_root)
     model = FashionClassifier(config).to(device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.max_lr, weight_decay=settings.weight_decay)
-    steps_per_epoch = -(-len(images) // settings.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, settings.max_lr, total_steps=settings.epochs * steps_per_epoch)
-    show = is_shown(progress)
     started = time.perf_counter()
-    for epoch in range(settings.epochs):
-        model.train()
-        order = torch.randperm(len(images), generator=generator)
-        bar = tqdm(order.split(settings.batch_size), desc=f"epoch {epoch + 1}/{settings.epochs}", disable=not show, leave=False)
-        for rows in bar:
-            batch = augment(images[rows], generator).to(device)
-            loss = F.cross_entropy(model(batch)["logits"], labels[rows].to(device))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-    model.eval()
+    fit_classifier(model, images, labels, settings, generator, device=device, progress=progress)
     summary = {
         "train_seconds": round(time.perf_counter() - started, 1),
         "test_accuracy": accuracy(model, "test", device=device, data_root=data_root),
@@ -83,11 +46,7 @@ def train_classifier(
 def accuracy(model: FashionClassifier, split: str = "test", *, device=torch.device("cpu"), data_root=None) -> float:
     """Top-1 accuracy of `model` on a Fashion-MNIST split."""
     images, labels = fashion_mnist.load(split, data_root)
-    model.eval()
-    correct = 0
-    for batch, targets in zip(images.split(1000), labels.split(1000)):
-        correct += int((model(batch.to(device))["logits"].argmax(1).cpu() == targets).sum())
-    return correct / len(labels)
+    return int((predict(model, images, device=device) == labels).sum()) / len(labels)
 
 
 def save_classifier(model: FashionClassifier, summary: dict, folder: Path) -> Path:

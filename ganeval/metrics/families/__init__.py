@@ -7,7 +7,8 @@ from importlib import import_module
 # The memorization families (realism reads the reference; the others --train) follow them, for the same reason,
 # then the class-conditional ones.
 BUILT_IN = ("fid", "inception_score", "kid", "prdc", "modes", "ndb", "fid_infinity", "is_infinity", "cmmd", "vendi",
-            "human", "realism", "copies", "authpct", "ct", "fld", "mifid", "ifid", "label_accuracy", "class_pr")
+            "human", "realism", "copies", "authpct", "ct", "fld", "mifid", "ifid", "label_accuracy", "class_pr",
+            "cas")
 
 for _module in BUILT_IN:
     import_module(f"{__name__}.{_module}")
