@@ -64,8 +64,8 @@ def configs_train_and_regenerate(device: torch.device, work: Path, has_fmnist: b
         trainer = train(load_config(name, overrides), work / name, device=device, progress=False)
         checkpoint = load_checkpoint(work / name / "checkpoints" / "step-0000003.pt")  # on the CPU, weights_only=True
         generator, config = generator_from_checkpoint(checkpoint, device=device)
-        first = generate(generator, config, 64, seed=7, device=device)
-        again = generate(generator_from_checkpoint(checkpoint, device=device)[0], config, 64, seed=7, device=device)
+        first = generate(generator, config, 64, seed=7)  # on the device the generator's weights are on
+        again = generate(generator_from_checkpoint(checkpoint, device=device)[0], config, 64, seed=7)
         on_cpu = generate(generator_from_checkpoint(checkpoint)[0], config, 64, seed=7)
         agree, detail = samples_agree(first, on_cpu)
         check(f"{name}: trained on {trainer.device.type}", trainer.step == 3, f"step {trainer.step}")

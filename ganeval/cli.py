@@ -275,6 +275,9 @@ def _add_sample_command(commands) -> None:
     sample_parser.add_argument("--out", type=Path, required=True, help="FILE.npz (or .npy), or a folder for PNG images")
     sample_parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"latent seed (default {DEFAULT_SEED})")
     sample_parser.add_argument("--ema", action="store_true", help="use the generator's EMA weights")
+    sample_parser.add_argument("--class", dest="label_class", type=int, metavar="K",
+                               help="a class-conditional checkpoint: every sample of class K (0..num_classes-1); "
+                                    "default: each sample's class drawn uniformly from the seed")
     _add_common_options(sample_parser)
     sample_parser.set_defaults(handler="run_sample")
 

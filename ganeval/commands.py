@@ -82,10 +82,11 @@ def run_sample(args: argparse.Namespace) -> int:
     else:
         check_output_folder(args.out, "--out")
     source = CheckpointSource(args.checkpoint, ema=args.ema, device=resolve_device(args.device),
-                              check_config=checkpoint_config)
+                              check_config=checkpoint_config, label_class=args.label_class)
     samples = source.samples(args.num_samples, args.seed)
-    out = save_samples(samples.data, args.out)
-    print(f"{len(samples)} samples of {source.info.run} step {source.info.step} -> {out}")
+    out = save_samples(samples.data, args.out, labels=source.labels(len(samples), args.seed))
+    of_class = f" of class {args.label_class}" if args.label_class is not None else ""
+    print(f"{len(samples)} samples{of_class} of {source.info.run} step {source.info.step} -> {out}")
     return EXIT_OK
 
 

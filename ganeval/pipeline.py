@@ -413,7 +413,7 @@ def open_input(source, config: ScoreConfig) -> Input:
                                       device=resolve_device(config.device))
         count, processes = checkpoint.count(config.num_samples), world()
         block = checkpoint.generate(count, config.seed, processes.shard(count, unit=GENERATION_BATCH))
-        labels = asked_labels(checkpoint, count, config.seed)
+        labels = checkpoint.labels(count, config.seed)  # the class of each sample (None: unconditional)
         # each rank generated whole batches of its own
         samples = Samples(processes.gather_rows(block), checkpoint.name, labels)
         return Input(samples, checkpoint.info)
@@ -425,12 +425,6 @@ def open_input(source, config: ScoreConfig) -> Input:
     return Input(load_source(source, num_samples=config.num_samples, seed=config.seed + 1, data_root=data.data_root,
                              download=data.download, max_image_pixels=data.max_image_pixels,
                              workers=data.workers))
-
-
-def asked_labels(checkpoint: CheckpointSource, count: int, seed: int) -> torch.Tensor | None:
-    """The class each of a conditional checkpoint's `count` samples is generated for (None: unconditional)."""
-    labels = getattr(checkpoint, "labels", None)  # conditional checkpoints (issue 34) say which class each sample is
-    return labels(count, seed) if callable(labels) else None
 
 
 def _wants_reference_labels(source) -> bool:

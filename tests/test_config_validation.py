@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from ganeval.errors import InputError
+from ganeval.nets.conditional import ConditionalDCGANConfig
 from ganeval.nets.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator, dcgan_parameter_counts
 from ganeval.nets.mlp import MaxoutDiscriminator, MLPConfig, MLPGenerator, mlp_parameter_counts
 from ganeval.train.checkpoint import save_checkpoint
@@ -162,13 +163,13 @@ def test_every_shipped_config_loads_and_round_trips_through_its_toml(name):
     assert from_dict(tomllib.loads(config.to_toml())) == config
 
 
-def test_there_are_eleven_shipped_configs():
-    assert len(list(CONFIG_DIR.glob("*.toml"))) == 11
+def test_there_are_thirteen_shipped_configs():
+    assert len(list(CONFIG_DIR.glob("*.toml"))) == 13  # the eleven unconditional ones and two class-conditional
 
 
 def test_every_field_and_model_option_has_a_rule():
     assert list(FIELD_RULES) == [item.name for item in fields(TrainConfig)]
-    for model, kind in (("mlp", MLPConfig), ("dcgan", DCGANConfig)):
+    for model, kind in (("mlp", MLPConfig), ("dcgan", DCGANConfig), ("cdcgan", ConditionalDCGANConfig)):
         assert set(MODEL_OPTION_RULES[model]) == {item.name for item in fields(kind)} - {"packing"}
 
 

@@ -6,11 +6,18 @@ torch.load(weights_only=True), so no pickled code ever runs, and anything else (
 newer version, a pickled object) is a one-line InputError. ganeval.train writes checkpoints; this module only reads
 them and never imports ganeval.train: evaluation needs no training code. Of the stored config it reads only what
 generation needs (GENERATION_KEYS), so a checkpoint is scored by what its generator computes.
+
+A class-conditional checkpoint (model cdcgan: its model_options carry num_classes, its config's `labels` says what
+a label is, LABEL_CONVENTIONS) is sampled with a label per sample: sample i's label is a function of (seed, i) alone
+(ganeval.data.generator.labels_at), uniform over the classes by default, drawn from the reference's label histogram
+(`label_weights`) or one class (`label_class`: `ganeval sample --class K`); `CheckpointSource.labels` tells them. An
+unconditional checkpoint's samples are what they were before conditional models existed, bit for bit.
 """
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,16 +27,19 @@ from torch import nn
 
 from ..config import LATENT_KINDS
 from ..errors import InputError, UnknownNameError
-from ..nets.build import build_generator, latent_dim
+from ..nets.build import build_generator, latent_dim, num_classes
+from ..nets.conditional import LABEL_CONVENTIONS
 from ..nets.dcgan import to_uint8
 from ..progress import bar
 from ..runs import Checkpoint, RunDir
+from .generator import GENERATION_BATCH, LabelSpec, labels_at
 from .samples import Samples
 
 CHECKPOINT_FORMAT = "ganeval-checkpoint"
 CHECKPOINT_VERSION = 1
 REQUIRED_KEYS = ("step", "config", "generator")
 GENERATION_KEYS = ("name", "data", "model", "model_options", "eval_samples")  # what generation reads of the config
+# and, where present, `labels` (checkpoints from before conditional models lack it: they have none)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
@@ -75,6 +85,7 @@ class GenerationConfig:
     model: str
     model_options: Mapping[str, Any]
     eval_samples: int  # the run's default number of samples to score
+    labels: str = "none"  # what the generator's labels are (LABEL_CONVENTIONS): none, or the data's class index
 
 
 def generation_config(checkpoint: dict, source: str = "checkpoint") -> GenerationConfig:
@@ -92,8 +103,14 @@ def generation_config(checkpoint: dict, source: str = "checkpoint") -> Generatio
     count = values["eval_samples"]
     if not isinstance(count, int) or isinstance(count, bool) or count < 2:
         raise InputError(f"{where}: eval_samples = {count!r}: must be an integer >= 2")
-    config = GenerationConfig(values["name"], values["data"], values["model"], values["model_options"], count)
+    labels = values.get("labels", "none")
+    if labels not in LABEL_CONVENTIONS:
+        raise InputError(f"{where}: labels = {labels!r}: must be one of {', '.join(LABEL_CONVENTIONS)}")
+    config = GenerationConfig(values["name"], values["data"], values["model"], values["model_options"], count, labels)
     latent_dim(config.model, config.model_options, where)  # model and options, checked before any network is built
+    if (num_classes(config.model, config.model_options, where) is None) != (labels == "none"):
+        raise InputError(f"{where}: labels = {labels!r} does not fit model {config.model!r} (a class-conditional "
+                         f"model has labels \"class\", the others \"none\")")
     return config
 
 
@@ -112,28 +129,71 @@ def generator_from_checkpoint(checkpoint: dict, ema: bool = False, device: torch
     return generator.to(device).eval(), config
 
 
-GENERATION_BATCH = 500  # latents per generator call (a shard of a distributed score is whole batches of these)
+@dataclass(frozen=True)
+class ClassLabels:
+    """The labels a class-conditional generator is asked for, sample i's a function of (seed, i) alone: uniform over
+    `num_classes` (the default), drawn from `weights` (a histogram over the classes: the reference's), all `only`
+    (one class), or with `cycle` class i % num_classes (a picture's column per class)."""
+
+    num_classes: int
+    weights: tuple[float, ...] | None = None
+    only: int | None = None
+    cycle: bool = False
+
+    def at(self, indices: range, seed: int) -> torch.Tensor:
+        """The int64 labels of the sample indices `indices` (ganeval.data.generator.labels_at's streams)."""
+        if self.only is not None:
+            return torch.full((len(indices),), self.only, dtype=torch.int64)
+        if self.cycle:
+            return torch.arange(indices.start, indices.stop, dtype=torch.int64) % self.num_classes
+        spec = (LabelSpec("uniform", self.num_classes) if self.weights is None
+                else LabelSpec("data", self.num_classes, weights=self.weights))
+        return labels_at(indices, spec, seed)
+
+    def describe(self) -> str:
+        """The labels as a record names them: 'uniform over 10', 'class 3', 'reference histogram over 10'."""
+        if self.only is not None:
+            return f"class {self.only}"
+        kind = "cycling" if self.cycle else "uniform" if self.weights is None else "reference histogram"
+        return f"{kind} over {self.num_classes}"
 
 
 @torch.no_grad()
 def generate(generator: nn.Module, config: ModelSpec, num_samples: int, seed: int, *,
-             batch_size: int = GENERATION_BATCH, device: torch.device = torch.device("cpu"), latents: str = "normal",
-             rows: range | None = None) -> torch.Tensor:
+             batch_size: int = GENERATION_BATCH, latents: str = "normal", rows: range | None = None,
+             labels: ClassLabels | None = None) -> torch.Tensor:
     """`num_samples` samples from a seeded latent stream: uint8 images or float points, independent of batch size;
-    with `rows` (a block starting at a multiple of `batch_size`), only those, computed in the same batches.
+    with `rows` (a block starting at a multiple of `batch_size`), only those, computed in the same batches. The
+    generator runs where its weights are; the samples come back on the CPU.
 
     `latents='sobol'` draws the latents from a scrambled Sobol sequence through the inverse normal CDF (quasi-Monte
     Carlo, as Chong & Forsyth recommend for FID-infinity: the samples cover the latent space more evenly, which
-    lowers the variance of the score)."""
+    lowers the variance of the score). A class-conditional generator (`config` names num_classes) gets each
+    sample's label from `labels` (default: uniform over its classes), a function of (seed, index) alone."""
     codes = latent_codes(num_samples, latent_dim(config.model, config.model_options), seed, latents)
-    if rows is not None:
-        codes = codes[rows.start:rows.stop]
+    rows = range(num_samples) if rows is None else rows
+    codes = codes[rows.start:rows.stop]
+    classes = num_classes(config.model, config.model_options)
+    if classes is None and labels is not None:
+        raise InputError(f"model {config.model} is unconditional: it takes no labels ({labels.describe()} asked)")
+    asked = None if classes is None else (labels or ClassLabels(classes)).at(rows, seed)
+    device = next(iter(generator.parameters()), torch.empty(0)).device
+
+    def call(latent_chunk: torch.Tensor, label_chunk: torch.Tensor | None) -> torch.Tensor:
+        if label_chunk is None:
+            return generator(latent_chunk.to(device)).cpu()
+        return generator(latent_chunk.to(device), label_chunk.to(device)).cpu()
+
     outputs = []
     with bar(len(codes), "generate", unit="sample") as shown:
-        for chunk in codes.split(batch_size) if len(codes) else ():
-            outputs.append(generator(chunk.to(device)).cpu())
-            shown.update(len(chunk))
-    samples = torch.cat(outputs) if outputs else generator(latent_codes(1, codes.shape[1], 0).to(device)).cpu()[:0]
+        for start in range(0, len(codes), batch_size):
+            stop = start + batch_size
+            outputs.append(call(codes[start:stop], None if asked is None else asked[start:stop]))
+            shown.update(len(outputs[-1]))
+    if not outputs:  # an empty block: the shape of one sample, none of them
+        one_label = None if asked is None else torch.zeros(1, dtype=torch.int64)
+        outputs = [call(latent_codes(1, codes.shape[1], 0), one_label)[:0]]
+    samples = torch.cat(outputs)
     return samples.double() if config.model == "mlp" else to_uint8(samples)
 
 
@@ -163,14 +223,18 @@ class CheckpointInfo:
     run_dir: RunDir | None  # the run the checkpoint sits in; None for a checkpoint stored elsewhere
     eval_samples: int  # the run's default number of samples to score
     data: str  # the source spec the run trained on
+    labels: str | None = None  # a class-conditional checkpoint's asked labels ('uniform over 10', 'class 3'); None
 
     def to_json(self) -> dict:
         """The provenance as plain JSON values (a human study's key keeps it): run, checkpoint, step, ema, run_dir
-        (absolute, so that the study can be scored from any folder, or None), and latents when not 'normal'."""
+        (absolute, so that the study can be scored from any folder, or None), latents when not 'normal' and the
+        asked labels of a class-conditional checkpoint."""
         info = {"run": self.run, "checkpoint": self.checkpoint, "step": self.step, "ema": self.ema,
                 "run_dir": str(self.run_dir.path.resolve()) if self.run_dir else None}
         if self.latents != "normal":
             info["latents"] = self.latents
+        if self.labels is not None:
+            info["labels"] = self.labels
         return info
 
 
@@ -180,6 +244,9 @@ class CheckpointSource:
     `ema` takes the EMA weights, `latents` is one of LATENT_KINDS, `device` is where the generator runs (samples
     come back on the CPU). `check_config(values, name)`, when given, is called with the stored config dict before
     the generator is rebuilt and may raise to refuse it: training passes its full config checks this way.
+    A class-conditional checkpoint's sample i asks for a label drawn from (seed, i): uniform over its num_classes,
+    from `label_weights` (a histogram over the classes, such as the reference's label counts; ignored by an
+    unconditional checkpoint, which has no labels to draw) or all `label_class`; `labels(count, seed)` tells them.
 
     >>> CheckpointSource("/nonexistent/step-0000000.pt")
     Traceback (most recent call last):
@@ -188,7 +255,8 @@ class CheckpointSource:
 
     def __init__(self, path: str | os.PathLike, *, ema: bool = False, latents: str = "normal",
                  device: torch.device = torch.device("cpu"),
-                 check_config: Callable[[dict, str], object] | None = None):
+                 check_config: Callable[[dict, str], object] | None = None,
+                 label_weights: Sequence[float] | torch.Tensor | None = None, label_class: int | None = None):
         if latents not in LATENT_KINDS:  # before the load, which may take a while
             raise UnknownNameError("latents", latents, LATENT_KINDS)
         self.name = str(path)
@@ -199,13 +267,44 @@ class CheckpointSource:
             check_config(checkpoint["config"], str(self.path))
         # Only the generator is kept: the discriminator and optimiser states are no sample's business.
         self.generator, self.config = generator_from_checkpoint(checkpoint, ema=ema, device=device, source=str(self.path))
+        self.num_classes = num_classes(self.config.model, self.config.model_options)
+        self.class_labels = self._class_labels(label_weights, label_class)
         self.info = self._info(_stored_step(checkpoint, str(self.path)), ema, latents)
+
+    def _class_labels(self, weights: Sequence[float] | torch.Tensor | None, only: int | None) -> ClassLabels | None:
+        """The labels asked of a class-conditional generator (None for an unconditional one), checked."""
+        classes = self.num_classes
+        if only is not None and weights is not None:
+            raise InputError(f"--class {only}: one class, or the reference's label histogram, not both")
+        if classes is None:
+            if only is not None:
+                raise InputError(f"--class {only}: {self.path} is not class-conditional (model "
+                                 f"{self.config.model}): it draws no classes")
+            return None
+        if only is not None:
+            if not isinstance(only, int) or isinstance(only, bool) or not 0 <= only < classes:
+                raise InputError(f"--class {only}: {self.path} generates {classes} classes, 0..{classes - 1}")
+            return ClassLabels(classes, only=only)
+        if weights is None:
+            return ClassLabels(classes)
+        values = [float(weight) for weight in (weights.tolist() if isinstance(weights, torch.Tensor) else weights)]
+        if not values or len(values) > classes or not all(math.isfinite(value) and value >= 0 for value in values) \
+                or sum(values) <= 0:
+            raise InputError(f"label weights {_listed(values)}: {self.path} needs at most {classes} non-negative "
+                             f"weights, one per class 0..{classes - 1}, not all 0 (the reference's label histogram)")
+        return ClassLabels(classes, weights=tuple(values + [0.0] * (classes - len(values))))
 
     def _info(self, step: int, ema: bool, latents: str) -> CheckpointInfo:
         run = Checkpoint(self.path).run
         return CheckpointInfo(run=run.name if run else self.config.name, checkpoint=self.path.name, step=step,
                               ema=ema, latents=latents, run_dir=run, eval_samples=self.config.eval_samples,
-                              data=self.config.data)
+                              data=self.config.data,
+                              labels=self.class_labels.describe() if self.class_labels is not None else None)
+
+    def labels(self, count: int, seed: int) -> torch.Tensor | None:
+        """The int64 labels asked for samples 0..count-1 of the stream of `seed` (what `generate` passes the
+        generator); None for an unconditional checkpoint."""
+        return None if self.class_labels is None else self.class_labels.at(range(count), seed)
 
     def count(self, num_samples: int | None) -> int:
         """How many samples a score draws: `num_samples`, or the config's eval_samples for None."""
@@ -220,8 +319,8 @@ class CheckpointSource:
 
     def generate(self, count: int, seed: int, rows: range | None = None) -> torch.Tensor:
         """The samples `rows` (whole GENERATION_BATCHes; None: all) of `count` drawn from the stream of `seed`."""
-        return generate(self.generator, self.config, count, seed, device=self.device, latents=self.info.latents,
-                        rows=rows)
+        return generate(self.generator, self.config, count, seed, latents=self.info.latents, rows=rows,
+                        labels=self.class_labels)
 
 
 def _stored_step(checkpoint: dict, source: str) -> int:
@@ -229,6 +328,11 @@ def _stored_step(checkpoint: dict, source: str) -> int:
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         raise InputError(f"{source}: checkpoint step = {step!r}: must be an integer >= 0")
     return step
+
+
+def _listed(values: list[float], limit: int = 12) -> str:
+    shown = ", ".join(f"{value:g}" for value in values[:limit])
+    return f"[{shown}{', ...' if len(values) > limit else ''}]"
 
 
 def is_checkpoint(spec: object) -> bool:

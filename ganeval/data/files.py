@@ -386,12 +386,14 @@ def _chw(shape: tuple[int, ...]) -> str:
     return "x".join(str(size) for size in shape)
 
 
-def save_samples(samples: torch.Tensor, out: Path) -> Path:
-    """Write samples for other tools: an .npz (key 'samples'; images uint8 NCHW) or a folder of PNG images."""
+def save_samples(samples: torch.Tensor, out: Path, labels: torch.Tensor | None = None) -> Path:
+    """Write samples for other tools: an .npz (key 'samples'; images uint8 NCHW; with `labels`, the class each was
+    generated for under 'labels') or a folder of PNG images."""
     out = Path(out)
     if out.suffix.lower() in (".npz", ".npy"):
         array = samples.numpy()
-        writer = (lambda handle: np.savez(handle, samples=array)) if out.suffix.lower() == ".npz" else (lambda handle: np.save(handle, array))
+        arrays = {"samples": array} if labels is None else {"samples": array, "labels": labels.numpy()}
+        writer = (lambda handle: np.savez(handle, **arrays)) if out.suffix.lower() == ".npz" else (lambda handle: np.save(handle, array))
         write_atomically(out, writer)
         return out
     if out.suffix:

@@ -28,9 +28,9 @@ from ..config import GENERATOR_LATENT_KINDS, OUTPUT_RANGES
 from ..errors import InputError, UnknownNameError
 from ..nets.dcgan import to_uint8
 from ..progress import bar
-from .checkpoint import GENERATION_BATCH
 from .samples import Samples
 
+GENERATION_BATCH = 500  # latents per generator call (a shard of a distributed score is whole batches of these)
 LABEL_KINDS = ("none", "uniform", "data", "file")
 LATENT_BLOCK = 1024  # latents are drawn in blocks of this many sample indices, each from its own seeded stream
 RANGE_SLACK = 0.1  # an output beyond its declared range by more than this share of the range is refused

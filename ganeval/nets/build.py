@@ -1,9 +1,11 @@
-"""Networks from a model kind and its options: the one place that turns ("mlp" | "dcgan", {option: value}) into modules.
+"""Networks from a model kind and its options: the one place that turns ("mlp" | "dcgan" | "cdcgan", {option: value})
+into modules.
 
 Training builds both networks from its config, and generation rebuilds a checkpoint's generator from the plain
 dict the checkpoint stores; both come here, so the two never disagree about what a config's options describe.
-The options are the fields of MLPConfig / DCGANConfig but `packing` (the discriminator's, given on its own). They
-are checked here too, as a checkpoint's stored options did not necessarily pass through a config file's checks.
+The options are the fields of MLPConfig / DCGANConfig / ConditionalDCGANConfig but `packing` (the discriminator's,
+given on its own). They are checked here too, as a checkpoint's stored options did not necessarily pass through a
+config file's checks.
 """
 from __future__ import annotations
 
@@ -14,11 +16,15 @@ from typing import Any
 from torch import nn
 
 from ..errors import InputError
+from .conditional import ACGANDiscriminator, ConditionalDCGANConfig, ConditionalDCGANGenerator, ProjectionDiscriminator
 from .dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from .mlp import MaxoutDiscriminator, MLPConfig, MLPGenerator
 
-MODELS = ("mlp", "dcgan")
-_NET_CONFIGS: dict[str, type[MLPConfig] | type[DCGANConfig]] = {"mlp": MLPConfig, "dcgan": DCGANConfig}
+# mlp: 2D mixtures; dcgan: images; cdcgan: class-conditional images (generator(latents, labels), see nets.conditional)
+MODELS = ("mlp", "dcgan", "cdcgan")
+CONDITIONAL_MODELS = ("cdcgan",)
+_NET_CONFIGS: dict[str, type[MLPConfig] | type[DCGANConfig]] = {
+    "mlp": MLPConfig, "dcgan": DCGANConfig, "cdcgan": ConditionalDCGANConfig}
 
 
 def network_config(model: str, options: Mapping[str, Any], packing: int = 1,
@@ -59,15 +65,35 @@ def _check_option(key: str, value: Any, kind: type, source: str) -> None:
 def build_generator(model: str, options: Mapping[str, Any], source: str = "config") -> nn.Module:
     """The generator of `model` with `options` (freshly initialised: load weights into it to rebuild one)."""
     config = network_config(model, options, source=source)
+    if model == "cdcgan":
+        return ConditionalDCGANGenerator(config)
     return MLPGenerator(config) if model == "mlp" else DCGANGenerator(config)
 
 
 def build_discriminator(model: str, options: Mapping[str, Any], packing: int = 1, source: str = "config") -> nn.Module:
     """The discriminator of `model` with `options`, reading packs of `packing` samples (PacGAN)."""
     config = network_config(model, options, packing, source)
+    if model == "cdcgan":
+        return ProjectionDiscriminator(config) if config.conditioning == "projection" else ACGANDiscriminator(config)
     return MaxoutDiscriminator(config) if model == "mlp" else DCGANDiscriminator(config)
 
 
 def latent_dim(model: str, options: Mapping[str, Any], source: str = "config") -> int:
     """The size of the generator's latent codes: the option's value, else the model's default."""
     return network_config(model, options, source=source).latent_dim
+
+
+def num_classes(model: str, options: Mapping[str, Any], source: str = "config") -> int | None:
+    """The number of classes a class-conditional model's generator takes (labels 0..K-1); None for the others.
+
+    >>> num_classes("cdcgan", {"num_classes": 4}), num_classes("dcgan", {})
+    (4, None)
+    """
+    config = network_config(model, options, source=source)
+    return config.num_classes if isinstance(config, ConditionalDCGANConfig) else None
+
+
+def conditioning(model: str, options: Mapping[str, Any], source: str = "config") -> str | None:
+    """How a class-conditional model's discriminator reads the class (projection or acgan); None for the others."""
+    config = network_config(model, options, source=source)
+    return config.conditioning if isinstance(config, ConditionalDCGANConfig) else None

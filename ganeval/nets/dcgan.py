@@ -42,14 +42,18 @@ class DCGANConfig:
         if self.discriminator_norm not in NORMS:
             raise InputError(f"DCGAN discriminator_norm = {self.discriminator_norm!r}: must be batch, spectral or none")
         for item in fields(self):
-            if item.name != "discriminator_norm":
+            if not isinstance(item.default, str):  # the integer fields are sizes and counts; text ones are names
                 check_size_field("DCGAN", item.name, getattr(self, item.name))
         if self.image_size not in IMAGE_SIZES:
             raise InputError(f"DCGAN image_size = {self.image_size}: must be 28 or 32 (its 28x28 and 32x32 "
                              "architectures; other sizes need another network)")
         if self.channels not in CHANNELS:
             raise InputError(f"DCGAN channels = {self.channels}: must be 1 (grey) or 3 (RGB)")
-        check_parameter_counts("DCGAN", dcgan_parameter_counts(asdict(self)))
+        check_parameter_counts("DCGAN", self.parameter_counts())
+
+    def parameter_counts(self) -> dict[str, int]:
+        """The networks' parameters, counted from the sizes alone (see dcgan_parameter_counts)."""
+        return dcgan_parameter_counts(asdict(self))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -119,14 +123,18 @@ class DCGANDiscriminator(nn.Module):
         self.score = norm(nn.Linear(4 * width * size * size, 1))
         init_normal(self)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The flattened output of the last convolution block: what the linear score reads."""
         if images.dim() != 4 or tuple(images.shape[1:]) != self.image_shape:
             # Images from a folder or file are known only once loaded; torch's own message would be a shape mismatch.
             shown = "x".join(map(str, images.shape[1:]))
             raise InputError(f"DCGAN discriminator: images of shape {shown}, but it scores "
                              f"{'x'.join(map(str, self.image_shape))} images (channels x image_size x image_size)")
         packed = pack(images, self.packing).view(-1, images.shape[1] * self.packing, *images.shape[2:])
-        features = self.body(packed)
+        return self.body(packed)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.features(images)
         # The score stays float32 under bfloat16 autocast (mixed-precision training): the losses compare it with
         # targets such as LSGAN's 0 and 1, which bfloat16's 8-bit mantissa would blur; the layer costs next to nothing.
         with torch.autocast(features.device.type, enabled=False):

@@ -18,6 +18,8 @@ from ..data import DATASET_SPECS, KNOWN_SPECS, MIXTURES
 from ..errors import GanevalError, InputError
 from ..metrics.registry import computed_families, parse_metrics
 from ..models import shipped_path
+from ..nets.build import CONDITIONAL_MODELS, MODELS
+from ..nets.conditional import CONDITIONINGS, LABEL_CONVENTIONS, ConditionalDCGANConfig, conditional_parameter_counts
 from ..nets.dcgan import CHANNELS, IMAGE_SIZES, NORMS, DCGANConfig, dcgan_parameter_counts
 from ..nets.mlp import MAX_LAYERS, MAX_PARAMETERS, MLPConfig, mlp_parameter_counts
 from .losses import LOSS_NAMES
@@ -28,7 +30,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 CONFIG_DIR = shipped_path("configs")  # its parent holds the other shipped files (demo-gate.toml)
-MODELS = ("mlp", "dcgan")
 PRECISIONS = ("float32", "bfloat16")
 MAX_STEPS = 9_999_999  # checkpoint names carry 7 digits (step-0002000.pt) so that they sort in step order
 # TOML integers are 64-bit: a larger seed could not be written to the run's config.toml (nor seed torch's generators).
@@ -50,8 +51,9 @@ class TrainConfig:
 
     name: str
     data: str  # a source spec: ring8, grid25, fashion-mnist:train, stacked-fashion-mnist:train, cifar10:train
-    model: str = "dcgan"  # mlp (2D mixtures) or dcgan (images)
-    model_options: dict = field(default_factory=dict)  # MLPConfig / DCGANConfig fields
+    model: str = "dcgan"  # mlp (2D mixtures), dcgan (images) or cdcgan (class-conditional images)
+    model_options: dict = field(default_factory=dict)  # MLPConfig / DCGANConfig / ConditionalDCGANConfig fields
+    labels: str = "none"  # what the generator's labels are: none, or class (see nets.conditional.LABEL_CONVENTIONS)
     loss: str = "ns"
     lr_g: float = 2e-4
     lr_d: float = 2e-4
@@ -60,6 +62,7 @@ class TrainConfig:
     d_steps: int = 1  # discriminator steps per generator step
     gp_weight: float = 10.0  # WGAN-GP only
     gp_every: int = 1  # WGAN-GP: the penalty on every n-th discriminator step, weighted n x (lazy regularisation)
+    aux_weight: float = 1.0  # AC-GAN only: the weight of the class cross-entropy in D's and G's losses (the paper's 1)
     packing: int = 1  # PacGAN degree m
     reuse_fake_batch: bool = False  # the generator step scores the last discriminator step's generated batch again
     precision: str = "float32"  # bfloat16: the training step's network passes under autocast (weights stay float32)
@@ -177,6 +180,7 @@ FIELD_RULES: dict[str, Rule] = {
     "data": Rule(f"a source spec ({', '.join(KNOWN_SPECS)}) or a file or folder path", _is_data_spec),
     "model": _choice(MODELS),
     "model_options": Rule("a table of model options", lambda value: isinstance(value, dict), dict),
+    "labels": _choice(tuple(LABEL_CONVENTIONS), "none: unconditional; class: the training data's class index"),
     "loss": _choice(LOSS_NAMES),
     "lr_g": _number(0, above=True),
     "lr_d": _number(0, above=True),
@@ -187,6 +191,7 @@ FIELD_RULES: dict[str, Rule] = {
     "d_steps": _integer(1),
     "gp_weight": _number(0),
     "gp_every": _integer(1),
+    "aux_weight": _number(0),
     "packing": _integer(1),
     "reuse_fake_batch": Rule("true or false", lambda value: isinstance(value, bool)),
     "precision": _choice(PRECISIONS),
@@ -214,17 +219,27 @@ MODEL_OPTION_RULES: dict[str, dict[str, Rule]] = {
               "channels": _choice(CHANNELS, "grey or RGB"), "latent_dim": _WIDTH,
               "generator_width": _WIDTH, "discriminator_width": _WIDTH, "discriminator_norm": _choice(NORMS)},
 }
+MODEL_OPTION_RULES["cdcgan"] = {
+    **MODEL_OPTION_RULES["dcgan"], "num_classes": _integer(2),
+    "conditioning": _choice(CONDITIONINGS, "the projection discriminator or the AC-GAN's auxiliary classifier")}
 # The options that size each network, for the message about one too large (packing sizes the discriminators too).
 SIZING_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "mlp": {"generator": ("latent_dim", "generator_width", "generator_layers", "data_dim"),
             "discriminator": ("data_dim", "discriminator_width", "discriminator_layers", "maxout_pieces")},
     "dcgan": {"generator": ("latent_dim", "generator_width", "image_size", "channels"),
               "discriminator": ("discriminator_width", "image_size", "channels", "discriminator_norm")},
+    "cdcgan": {"generator": ("latent_dim", "generator_width", "image_size", "channels", "num_classes"),
+               "discriminator": ("discriminator_width", "image_size", "channels", "discriminator_norm",
+                                 "num_classes", "conditioning")},
 }
-PARAMETER_COUNTS = {"mlp": mlp_parameter_counts, "dcgan": dcgan_parameter_counts}
-MODEL_DEFAULTS = {"mlp": MLPConfig(), "dcgan": DCGANConfig()}
+PARAMETER_COUNTS = {"mlp": mlp_parameter_counts, "dcgan": dcgan_parameter_counts,
+                    "cdcgan": conditional_parameter_counts}
+MODEL_DEFAULTS = {"mlp": MLPConfig(), "dcgan": DCGANConfig(), "cdcgan": ConditionalDCGANConfig()}
+IMAGE_MODELS = ("dcgan", "cdcgan")
 # The image shape (channels, size) of each known image source, which the DCGAN's options must match.
 IMAGE_SOURCE_SHAPES = {"fashion-mnist": (1, 28), "stacked-fashion-mnist": (3, 28), "cifar10": (3, 32)}
+# The classes of each known image source's labels (LABEL_CONVENTIONS' "class"), which a conditional model's must match.
+IMAGE_SOURCE_CLASSES = {"fashion-mnist": 10, "stacked-fashion-mnist": 1000, "cifar10": 10}
 
 
 def checked_values(values: dict, source: str = "config", overridden: frozenset[str] = frozenset()) -> dict:
@@ -238,6 +253,7 @@ def checked_values(values: dict, source: str = "config", overridden: frozenset[s
     checked["model_options"] = _checked_options(checked["model"], checked["model_options"], source, overridden)
     _check_combinations(checked, source)
     _check_data_fits_model(checked, source)
+    _check_labels(checked, source)
     _check_batch_fits_data(checked, source)
     _check_network_sizes(checked, source)  # last: the image size and channels are the data's by now
     return checked
@@ -281,7 +297,7 @@ def _check_combinations(values: dict, source: str) -> None:
 def _check_data_fits_model(values: dict, source: str) -> None:
     """A known source's kind and shape against the model's (a path's are known once training loads it)."""
     model, data = values["model"], values["data"]
-    if data in MIXTURES and model != "mlp" or data in DATASET_SPECS and model != "dcgan":
+    if data in MIXTURES and model != "mlp" or data in DATASET_SPECS and model not in IMAGE_MODELS:
         kind, fit = ("2D points", "mlp") if data in MIXTURES else ("images", "dcgan")
         raise InputError(f"{source}: model {_shown(model)} cannot train on data {_shown(data)} ({kind}); "
                          f"use model = {_shown(fit)}")
@@ -294,6 +310,33 @@ def _check_data_fits_model(values: dict, source: str) -> None:
         raise InputError(f"{source}: data {_shown(data)} holds {shape[0]}x{shape[1]}x{shape[1]} images; use "
                          f"model_options.channels = {shape[0]} and model_options.image_size = {shape[1]} "
                          f"(not {options['channels']} and {options['image_size']})")
+
+
+def _check_labels(values: dict, source: str) -> None:
+    """A class-conditional model trains on labelled data with labels = "class", one image per discriminator input
+    and no gradient penalty; the other models take no labels. A known source's classes must be num_classes (a
+    path's labels, if any, are known once training loads it)."""
+    model, labels = values["model"], values["labels"]
+    if model not in CONDITIONAL_MODELS:
+        if labels != "none":
+            raise InputError(f"{source}: labels = {_shown(labels)}: model {_shown(model)} is unconditional; use "
+                             f'labels = "none" (or model = "cdcgan" to train on the classes)')
+        return
+    if labels == "none":
+        raise InputError(f'{source}: labels = "none": model {_shown(model)} is class-conditional; use labels = '
+                         f'"class" ({LABEL_CONVENTIONS["class"]})')
+    if values["packing"] != 1:
+        raise InputError(f"{source}: packing = {values['packing']}: model {_shown(model)}'s discriminators score one "
+                         "image and its label at a time; use packing = 1")
+    if values["loss"] == "wgan-gp":
+        raise InputError(f'{source}: loss = "wgan-gp" cannot train model {_shown(model)}: the penalty\'s '
+                         "interpolates of a real and a generated image have no one label; use ns, hinge, lsgan or "
+                         "minimax")
+    classes = {**asdict(MODEL_DEFAULTS[model]), **values["model_options"]}["num_classes"]
+    known = IMAGE_SOURCE_CLASSES.get(values["data"].split(":", 1)[0]) if values["data"] in DATASET_SPECS else None
+    if known is not None and known != classes:
+        raise InputError(f"{source}: data {_shown(values['data'])} has {known} classes; use "
+                         f"model_options.num_classes = {known} (not {classes})")
 
 
 def _check_batch_fits_data(values: dict, source: str) -> None:

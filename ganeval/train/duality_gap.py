@@ -250,6 +250,9 @@ def _load_players(path: Path, device: torch.device) -> _Players:
     """The checkpoint's raw generator and discriminator in eval mode, float32 on `device`, and its config."""
     checkpoint = load_checkpoint(path, map_location=device)  # InputError for a missing or foreign file
     config = checkpoint_config(checkpoint.get("config"), str(path))
+    if config.labels != "none":
+        raise InputError(f"{path}: the duality gap is measured for unconditional GANs; model {config.model} is "
+                         "class-conditional (its players take labels)")
     if not isinstance(checkpoint.get("discriminator"), dict):
         raise InputError(f"{path}: checkpoint holds no discriminator weights (the duality gap needs both players)")
     step = checkpoint["step"]

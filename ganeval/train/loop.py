@@ -7,6 +7,10 @@ steps a checkpoint. The run mechanics around it (the folder, resume, the time bu
 run) are ganeval.train.session's; the training state and its checkpoints are ganeval.train.trainer's. All randomness
 comes from one CPU torch.Generator whose state is saved in each checkpoint, so a resumed run continues exactly where
 the interrupted one stopped.
+
+A class-conditional model (cdcgan) reads the real images' labels beside them and asks its generated batches for
+labels uniform over its classes, drawn from the same stream after the latents (an unconditional run draws exactly
+what it drew before); with the AC-GAN discriminator the class cross-entropy joins both losses (losses.class_loss).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from ..nets.dcgan import from_uint8
 from ..runs import RunDir
 from ..training_log import TrainingLog
 from .config import TrainConfig, from_dict
-from .losses import discriminator_loss, generator_loss, interpolate_gradient_norms, penalty_of
+from .losses import class_loss, discriminator_loss, generator_loss, interpolate_gradient_norms, penalty_of
 from .session import open_run, session
 from .signals import StepProbe, TrainingSignals
 from .trainer import Trainer, TrainingInterrupted, create_trainer, standing_statistics, update_ema
@@ -62,12 +66,17 @@ def training_step(trainer: Trainer, probe: StepProbe | None = None) -> dict[str,
     # which saves a generator forward pass per step.
     first, last = trainer.step * config.d_steps, (trainer.step + 1) * config.d_steps - 1
     for d_step in range(first, last + 1):
-        real = _real_batch(trainer)
+        real, real_labels = _real_batch(trainer)
         with torch.set_grad_enabled(config.reuse_fake_batch and d_step == last), _precision(trainer):
-            fake = trainer.generator(_latents(trainer, config.batch_size))
+            fake, fake_labels = _generated_batch(trainer)
         with _precision(trainer):
-            scores = trainer.discriminator(real), trainer.discriminator(fake.detach())
+            (real_scores, real_logits), (fake_scores, fake_logits) = (
+                _discriminate(trainer, real, real_labels), _discriminate(trainer, fake.detach(), fake_labels))
+        scores = real_scores, fake_scores
         d_loss = discriminator_loss(config.loss, *(score.float() for score in scores))
+        if real_logits is not None:  # AC-GAN: D also learns to tell the class of real and of generated images
+            d_loss = d_loss + config.aux_weight * (class_loss(real_logits, real_labels)
+                                                   + class_loss(fake_logits, fake_labels))
         if config.loss == "wgan-gp" and d_step % config.gp_every == 0:
             # Lazy regularisation (Karras et al. 2020): every gp_every-th step, weighted gp_every times.
             with _precision(trainer):
@@ -84,12 +93,14 @@ def training_step(trainer: Trainer, probe: StepProbe | None = None) -> dict[str,
     # the weight-gradient half of the discriminator's backward pass.
     if not config.reuse_fake_batch:
         with _precision(trainer):
-            fake = trainer.generator(_latents(trainer, config.batch_size))
+            fake, fake_labels = _generated_batch(trainer)
     trainer.discriminator.requires_grad_(False)
     try:
         with _precision(trainer):
-            fake_scores = trainer.discriminator(fake)
+            fake_scores, fake_logits = _discriminate(trainer, fake, fake_labels)
         g_loss = generator_loss(config.loss, fake_scores.float())
+        if fake_logits is not None:  # AC-GAN: G makes images that D classifies as the class they were asked for
+            g_loss = g_loss + config.aux_weight * class_loss(fake_logits, fake_labels)
         trainer.optimiser_g.zero_grad(set_to_none=True)
         g_loss.backward()
     finally:
@@ -191,10 +202,32 @@ def checkpoint_config(values: object, source: str) -> TrainConfig:
     return from_dict(values, f"{source}: checkpoint config")
 
 
-def _real_batch(trainer: Trainer) -> torch.Tensor:
-    rows = torch.randint(len(trainer.data), (trainer.config.batch_size,), generator=trainer.random)
-    batch = trainer.data[_own_block(trainer, rows).to(trainer.device)]
-    return batch.float() if trainer.config.model == "mlp" else from_uint8(batch)
+def _real_batch(trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(a batch of training samples as the networks take them, their labels where the model is conditional)."""
+    rows = _own_block(trainer, torch.randint(len(trainer.data), (trainer.config.batch_size,),
+                                             generator=trainer.random)).to(trainer.device)
+    batch = trainer.data[rows]
+    labels = None if trainer.labels is None else trainer.labels[rows]
+    return (batch.float() if trainer.config.model == "mlp" else from_uint8(batch)), labels
+
+
+def _generated_batch(trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(a generated batch, the labels it was asked for: uniform over the classes, None when unconditional)."""
+    latents = _latents(trainer, trainer.config.batch_size)
+    if trainer.labels is None:
+        return trainer.generator(latents), None
+    labels = torch.randint(trainer.num_classes, (trainer.config.batch_size,), generator=trainer.random)
+    labels = _own_block(trainer, labels).to(trainer.device)
+    return trainer.generator(latents, labels), labels
+
+
+def _discriminate(trainer: Trainer, images: torch.Tensor,
+                  labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(D's scores of `images`, the AC-GAN discriminator's class logits or None); a conditional D reads the labels."""
+    if labels is None:
+        return trainer.discriminator(images), None
+    output = trainer.discriminator(images, labels)
+    return output if isinstance(output, tuple) else (output, None)
 
 
 def _latents(trainer: Trainer, count: int) -> torch.Tensor:

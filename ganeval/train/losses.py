@@ -6,6 +6,12 @@
   hinge    (Lim & Ye 2017; Miyato et al. 2018): D: relu(1 - r) + relu(1 + f); G: -f
   wgan-gp  (Gulrajani et al. 2017): D: f - r + lambda (|grad D(x_hat)| - 1)^2; G: -f
 Scores are raw discriminator outputs (logits); all losses are means over the batch.
+
+AC-GAN (Odena, Olah & Shlens 2017, eq. 2-3): beside the source log-likelihood L_S, the class log-likelihood
+L_C = E log P(C = c | X_real) + E log P(C = c | X_fake); D maximises L_S + L_C and G maximises L_C - L_S. In the
+losses above that is D: adversarial + w (CE(real) + CE(generated)) and G: adversarial + w CE(generated), where CE
+is `class_loss`, the cross-entropy of the class head's logits against the labels (the real images' own, and the
+ones the generated images were asked for), and w the config's aux_weight (1 in the paper).
 """
 from __future__ import annotations
 
@@ -26,6 +32,16 @@ def discriminator_loss(name: str, real_scores: torch.Tensor, fake_scores: torch.
 def generator_loss(name: str, fake_scores: torch.Tensor) -> torch.Tensor:
     """The generator's loss on the scores of its samples."""
     return _get(name)[1](fake_scores)
+
+
+def class_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """AC-GAN's auxiliary loss: the mean cross-entropy of the class logits (N x K) against the labels (N), -L_C's
+    share of one batch; ln K for a head that knows nothing (uniform logits).
+
+    >>> round(float(class_loss(torch.zeros(4, 10), torch.arange(4))), 4)  # ln 10
+    2.3026
+    """
+    return F.cross_entropy(logits.float(), labels)
 
 
 def gradient_penalty(

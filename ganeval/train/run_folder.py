@@ -15,9 +15,8 @@ from dataclasses import asdict
 from ..atomic import check_output_folder
 from ..errors import InputError
 from ..nets.dcgan import DCGANConfig
-from ..nets.mlp import MLPConfig
 from ..runs import CHECKPOINTS, CONFIG_FILE, METRICS_FILE, SAMPLES, TRAINING_FILE, RunDir
-from .config import TrainConfig
+from .config import MODEL_DEFAULTS, TrainConfig
 
 RUN_ENTRIES = (CHECKPOINTS, SAMPLES, CONFIG_FILE, METRICS_FILE, TRAINING_FILE)
 # write_atomically's temporary files (".NAME.XXXX.tmp") of the files a run writes, by folder
@@ -106,7 +105,7 @@ def _flat(values: dict) -> dict:
     """Config values with the model options as `model_options.KEY`, their defaults filled in (an option set to its
     default describes the same network as one left out)."""
     flat = {key: value for key, value in values.items() if key != "model_options"}
-    defaults = asdict(MLPConfig() if values.get("model") == "mlp" else DCGANConfig())
+    defaults = asdict(MODEL_DEFAULTS.get(values.get("model"), DCGANConfig()))
     defaults.pop("packing", None)  # a config key of its own
     options = {**defaults, **values.get("model_options", {})}
     flat.update({f"model_options.{key}": value for key, value in options.items()})

@@ -142,10 +142,14 @@ def top_singular_value(matrix: torch.Tensor, vector: torch.Tensor, iterations: i
 
 
 def last_layer_weight(network: nn.Module) -> torch.Tensor | None:
-    """The weight of the last registered linear or convolutional layer (the output layer of ganeval's networks),
-    output channels first (as spectral normalisation takes a transposed convolution's), as the forward pass uses
-    it: a spectral-normalised weight divided by its current estimate."""
-    layers = [module for module in network.modules() if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    """The weight of the last registered linear or convolutional layer (the output layer of ganeval's networks; a
+    discriminator's `score` layer where it has one, as the AC-GAN's has a class head beside it), output channels
+    first (as spectral normalisation takes a transposed convolution's), as the forward pass uses it: a
+    spectral-normalised weight divided by its current estimate."""
+    kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+    layers = [module for module in network.modules() if isinstance(module, kinds)]
+    if isinstance(getattr(network, "score", None), kinds):
+        layers.append(network.score)
     if not layers:
         return None
     weight = _weight_in_use(layers[-1])

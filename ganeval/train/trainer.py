@@ -19,11 +19,12 @@ from ..data import load_source
 from ..data.checkpoint import generate
 from ..distributed import World
 from ..errors import InputError
-from ..nets.build import build_discriminator, build_generator, latent_dim, network_config
+from ..data.samples import Samples
+from ..nets.build import build_discriminator, build_generator, conditioning, latent_dim, network_config, num_classes
 from ..runs import RunDir, checkpoint_name
 from .checkpoint import save_checkpoint
-from .config import TrainConfig
-from .pictures import PICTURE_SEED, picture_samples, save_sample_picture
+from .config import IMAGE_MODELS, TrainConfig
+from .pictures import PICTURE_SEED, picture_labels, picture_samples, save_sample_picture
 
 
 @dataclass
@@ -37,8 +38,9 @@ class Trainer:
     optimiser_g: torch.optim.Optimizer
     optimiser_d: torch.optim.Optimizer
     data: torch.Tensor  # uint8 images (N,C,H,W) or float points (N,2), on the device
-    random: torch.Generator  # CPU stream for batches and latents
+    random: torch.Generator  # CPU stream for batches, latents and the generated batches' labels
     device: torch.device
+    labels: torch.Tensor | None = None  # a class-conditional model's: the class index of each row of `data` (int64)
     world: World = field(default_factory=World)  # torchrun: the processes that share each batch
     step: int = 0
     seconds: float = 0.0  # wall time spent in train() so far, across resumes: the clock of `max_minutes`
@@ -49,6 +51,16 @@ class Trainer:
     @property
     def latent_dim(self) -> int:
         return latent_dim(self.config.model, self.config.model_options)
+
+    @property
+    def num_classes(self) -> int | None:
+        """The classes a class-conditional generator takes (labels 0..K-1); None for an unconditional one."""
+        return num_classes(self.config.model, self.config.model_options)
+
+    @property
+    def conditioning(self) -> str | None:
+        """How a class-conditional discriminator reads the class: projection or acgan; None when unconditional."""
+        return conditioning(self.config.model, self.config.model_options)
 
     @property
     def ended_by_time_budget(self) -> bool:
@@ -90,6 +102,8 @@ def create_trainer(config: TrainConfig, device: torch.device, data_root: str | N
     if (samples.kind == "vectors") != (config.model == "mlp"):
         raise InputError(f"config {config.name}: model {config.model} cannot train on {samples.kind} from {config.data}")
     check_data_fits(config, samples.data)
+    classes = num_classes(config.model, config.model_options, source)
+    labels = None if classes is None else training_labels(config, samples, classes)
     return Trainer(
         config=config,
         generator=generator,
@@ -100,14 +114,32 @@ def create_trainer(config: TrainConfig, device: torch.device, data_root: str | N
         data=samples.data.to(device),
         random=torch.Generator().manual_seed(config.seed),
         device=device,
+        labels=None if labels is None else labels.to(device),
     )
+
+
+def training_labels(config: TrainConfig, samples: Samples, classes: int) -> torch.Tensor:
+    """The class index of each training image (config.labels = "class"): the source's labels, or Stacked
+    Fashion-MNIST's class triples as one index 100a + 10b + c (SourceInfo's mode labels). A source without labels,
+    or with labels outside 0..classes-1, is one line naming the data and the model."""
+    labels = samples.info.labels
+    if labels is None:
+        raise InputError(f"config {config.name}: data {config.data} has no labels, but model {config.model} is "
+                         f"class-conditional; train it on labelled data (fashion-mnist:train, "
+                         f"stacked-fashion-mnist:train, cifar10:train) or use model = \"dcgan\"")
+    labels = labels.long()
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= classes:
+        raise InputError(f"config {config.name}: data {config.data} has labels {low}..{high}, but model {config.model} "
+                         f"takes model_options.num_classes = {classes} (labels 0..{classes - 1})")
+    return labels
 
 
 def check_data_fits(config: TrainConfig, data: torch.Tensor) -> None:
     """The data's shape must be what the networks take, and a batch no larger than the data: checked before the
     first checkpoint is written, so a mismatched folder or array file is one line and no half-started run."""
     options = network_config(config.model, config.model_options, config.packing, f"config {config.name}")
-    if config.model == "dcgan":
+    if config.model in IMAGE_MODELS:
         wanted = (options.channels, options.image_size, options.image_size)
         if tuple(data.shape[1:]) != wanted:
             held = "x".join(map(str, data.shape[1:]))
@@ -130,7 +162,7 @@ def write_checkpoint(trainer: Trainer, run: RunDir) -> Path:
         # The EMA copies the raw generator's BatchNorm statistics, which do not fit the averaged weights; measure the
         # EMA generator's own ("standing statistics", as BigGAN samples). The next EMA update overwrites them again,
         # so training, and resuming, are unaffected.
-        standing_statistics(trainer.ema, trainer.latent_dim, trainer.device)
+        standing_statistics(trainer.ema, trainer.latent_dim, trainer.device, num_classes=trainer.num_classes)
     save_checkpoint(checkpoint.path, checkpoint_contents(trainer))
     draw_picture(trainer, run.picture(checkpoint))
     return checkpoint.path
@@ -140,7 +172,8 @@ def draw_picture(trainer: Trainer, path: Path) -> None:
     """The picture of the scored generator's samples (the EMA's, where the run keeps one) at the trainer's step."""
     shown = trainer.ema if trainer.ema is not None else trainer.generator
     # eval mode reads BatchNorm's running statistics and changes nothing: resumed runs stay exact
-    samples = generate(shown.eval(), trainer.config, picture_samples(trainer.config), PICTURE_SEED, device=trainer.device)
+    samples = generate(shown.eval(), trainer.config, picture_samples(trainer.config), PICTURE_SEED,
+                       labels=picture_labels(trainer.config))
     save_sample_picture(samples, trainer.config, path, trainer.step)
 
 
@@ -188,8 +221,9 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 @torch.no_grad()
 def standing_statistics(generator: nn.Module, latent_dim: int, device: torch.device, batches: int = 20,
-                        batch_size: int = 256, seed: int = 0) -> None:
-    """Replace the BatchNorm running statistics of `generator` by their average over `batches` seeded batches."""
+                        batch_size: int = 256, seed: int = 0, num_classes: int | None = None) -> None:
+    """Replace the BatchNorm running statistics of `generator` by their average over `batches` seeded batches (of
+    labels uniform over `num_classes` too, for a class-conditional generator)."""
     norms = [module for module in generator.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return
@@ -200,7 +234,11 @@ def standing_statistics(generator: nn.Module, latent_dim: int, device: torch.dev
     random = torch.Generator().manual_seed(seed)
     generator.train()
     for _ in range(batches):
-        generator(torch.randn(batch_size, latent_dim, generator=random).to(device))
+        latents = torch.randn(batch_size, latent_dim, generator=random).to(device)
+        if num_classes is None:
+            generator(latents)
+        else:
+            generator(latents, torch.randint(num_classes, (batch_size,), generator=random).to(device))
     generator.eval()
     for norm, momentum in zip(norms, momenta):
         norm.momentum = momentum
