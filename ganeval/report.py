@@ -2,12 +2,17 @@
 
 Contents: the comparison table (best checkpoint of each run; seeds of one config folded into one row, as in
 `ganeval compare`), one metric-against-step plot per metric with a line per run, labelled by the run's folder and,
-for a seed, the table row it is folded into ("grid25-gan-seed1 (in grid25-gan)"), the last sample picture of each
-run (an image grid, or for 2D mixtures the samples over the mode centres), the mode histogram of each run's last
-scored checkpoint where it was scored with `modes`, the most copy-like samples of its last checkpoint scored with
-`copies` beside their nearest training images (ganeval.neighbours), its training health (ganeval.report_health: the signals of
-training.jsonl with the diagnosed spans shaded, and the findings), and each run's config. The page has no scripts and no external
-files: it works opened from disk.
+for a seed, the table row it is folded into ("grid25-gan-seed1 (in grid25-gan)"), and per run:
+- the last sample picture (an image grid, one column per class for a conditional run; for 2D mixtures the samples
+  over the mode centres);
+- the mode histogram of its last checkpoint scored with `modes`;
+- the FID per class of its last checkpoint scored with `ifid` (a conditional run), with the label accuracy;
+- the most copy-like samples of its last checkpoint scored with `copies`, beside their nearest training images
+  (ganeval.neighbours);
+- its training health (ganeval.report_health: the signals of training.jsonl with the diagnosed spans shaded, and
+  the findings);
+- its config.
+The page has no scripts and no external files: it works opened from disk.
 
 The report is written into a temporary folder beside `out` (inside it when `out` already exists) and moved into
 place at the end, index.html last: a full disk or a crash never leaves a half-written report where `out` is.
@@ -156,7 +161,33 @@ def _run_section(name: str, folder: Path, out: Path) -> dict:
         last = max(with_modes, key=lambda record: (record.step or -1, record.created or ""))
         section["histogram"] = _plot_histogram(name, last, out)
     section["neighbours"] = _neighbours_grid(name, run, out)
+    with_classes = [record for record in run.records(skip_invalid=True)
+                    if (record.diagnostics.get("ifid") or {}).get("per_class")]
+    section["classes"] = None
+    if with_classes:
+        last = max(with_classes, key=lambda record: (record.step or -1, record.created or ""))
+        section["classes"] = _plot_class_fids(name, last, out)
     return section
+
+
+def _plot_class_fids(name: str, record: Record, out: Path) -> str:
+    """A conditional run's FID per class (intra-class FID's parts) at its last checkpoint scored with `ifid`, with
+    its label accuracy per class beside it where scored."""
+    fids = record.diagnostics["ifid"]["per_class"]
+    accuracy = (record.diagnostics.get("label_accuracy") or {}).get("per_class") or {}
+    classes = sorted(fids, key=int)
+    figure, axis = pyplot().subplots(figsize=(6, 2.8))
+    axis.bar(range(len(classes)), [fids[label] for label in classes], width=0.8, label="FID of the class")
+    axis.axhline(record.values.get("ifid") or 0, color="red", linewidth=0.8, label="intra-class FID (mean)")
+    axis.set_xticks(range(len(classes)), [f"{label}\n{accuracy[label]:.0%}" if label in accuracy else label
+                                          for label in classes], fontsize=7)
+    axis.set_xlabel("class" + (" (label accuracy below it)" if accuracy else ""))
+    axis.set_ylabel("FID")
+    axis.set_title(f"{name}, step {record.step}: FID per class", fontsize=9)
+    axis.legend(fontsize=7)
+    file = f"classes-{name}.png"
+    save_figure(figure, out / file)
+    return file
 
 
 def _neighbours_grid(name: str, run: RunDir, out: Path) -> dict | None:
@@ -208,6 +239,8 @@ def _markdown(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[d
             parts += [f"Samples at step {section['step']}:", "", f"![samples of {name}]({link(section['picture'])})", ""]
         if section["histogram"]:
             parts += [f"![modes of {name}]({link(section['histogram'])})", ""]
+        if section["classes"]:
+            parts += [f"![FID per class of {name}]({link(section['classes'])})", ""]
         parts += _neighbours_markdown(section["neighbours"], name)
         parts += _health_markdown(section["health"], name)
         if section["config"]:
@@ -289,6 +322,9 @@ def _html(title: str, tables: list[tuple[str, pd.DataFrame]], curves: list[dict]
             body.append(f'<img src="{escape(_link(section["picture"]))}" alt="samples of {escape(section["name"])}">')
         if section["histogram"]:
             body.append(f'<img src="{escape(_link(section["histogram"]))}" alt="modes of {escape(section["name"])}">')
+        if section["classes"]:
+            body.append(f'<img src="{escape(_link(section["classes"]))}" alt="FID per class of '
+                        f'{escape(section["name"])}">')
         body += _neighbours_html(section["neighbours"], section["name"])
         body += _health_html(section["health"], section["name"])
         if section["config"]:

@@ -265,7 +265,8 @@ def test_a_conditional_run_repeats_and_resumes_bit_for_bit(tmp_path):
         assert all(torch.equal(value, getattr(resumed, network).state_dict()[key]) for key, value in expected.items())
 
 
-def test_a_conditional_and_an_unconditional_checkpoint_score_with_the_same_command(runs, unconditional, run_cli):
+def test_a_conditional_and_an_unconditional_checkpoint_score_with_the_same_command(runs, unconditional, run_cli,
+                                                                                   tmp_path):
     """Both checkpoints take the same `score` command; the label metrics read the conditional one's asked classes
     and refuse the unconditional one in one line."""
     command = ["fashion-mnist:test", "--metrics", "fid,label_accuracy,ifid", "--num-samples", "200",
@@ -277,3 +278,8 @@ def test_a_conditional_and_an_unconditional_checkpoint_score_with_the_same_comma
     assert set(record["diagnostics"]["label_accuracy"]["per_class"]) <= {str(label) for label in range(10)}
     code, out, err = run_cli("score", unconditional[1], *command)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "no class labels" in err
+    run = runs["projection"][1].parent.parent
+    code, _, err = run_cli("report", run, "--out", tmp_path / "report")
+    assert code == 0, err
+    assert f"classes-{run.name}.png" in (tmp_path / "report" / "index.html").read_text()
+    assert (tmp_path / "report" / f"classes-{run.name}.png").is_file()
