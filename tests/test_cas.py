@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import ganeval
-from ganeval.data import Samples, load_source
+from ganeval.data import load_source
 from ganeval.errors import InputError
 from ganeval.evaluate import MetricOptions
 from ganeval.metrics.cas import MIN_PER_CLASS, channel_images, classification_accuracy_score
