@@ -99,3 +99,25 @@ def dcgan_network():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_var.fill_(0.05)
     return generator
+
+
+def reference_stats(name: str, rows: torch.Tensor):
+    """ReferenceStats of feature rows (rows kept), as a family's compute() reads them."""
+    from ganeval.reference.stats import ReferenceStats
+
+    return ReferenceStats(name, rows.mean(0), torch.cov(rows.T), len(rows), rows=rows)
+
+
+def metric_context(train, test, generated, options, seed: int = 0):
+    """A MetricContext for one family's compute() without the pipeline: `test` as the reference, `generated` as the
+    input's rows, `train` (or None) as --train; derived statistics computed on the spot."""
+    from ganeval.features.stats import FeatureStats
+    from ganeval.metrics.context import MetricContext, TrainSide
+
+    features = FeatureStats(keep_raw=True)
+    features.update(generated)
+    side = None if train is None else TrainSide(
+        reference_stats("train", train), lambda kind, parameter, compute, status, phase=None: compute(train))
+    return MetricContext(reference=reference_stats("test", test), features=features, logits=None, options=options,
+                         seed=seed, derive=lambda kind, parameter, compute, status, phase=None: compute(test),
+                         train=side)

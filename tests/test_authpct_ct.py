@@ -13,27 +13,12 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import NearestNeighbors
 
 from ganeval.errors import InputError
-from ganeval.features.stats import FeatureStats
 from ganeval.metrics import families  # noqa: F401  (registers the built-in families)
 from ganeval.metrics.authpct import authpct_replicates
-from ganeval.metrics.context import MetricContext, TrainSide
 from ganeval.metrics.ct import ct_statistic, fit_cells, mann_whitney_u
 from ganeval.metrics.registry import METRIC_FAMILIES, NoOptions
-from ganeval.reference.stats import ReferenceStats
 
-
-def _stats(name: str, rows: torch.Tensor) -> ReferenceStats:
-    return ReferenceStats(name, rows.mean(0), torch.cov(rows.T), len(rows), rows=rows)
-
-
-def _context(train, test, generated, options, seed: int = 0) -> MetricContext:
-    features = FeatureStats(keep_raw=True)
-    features.update(generated)
-    derive = lambda kind, parameter, compute, status, phase=None: compute(test)  # noqa: E731
-    side = None if train is None else TrainSide(
-        stats=_stats("train", train), derive=lambda kind, parameter, compute, status, phase=None: compute(train))
-    return MetricContext(reference=_stats("test", test), features=features, logits=None, options=options, seed=seed,
-                         derive=derive, train=side)
+from .conftest import metric_context
 
 
 def _ct_options(**changes):
@@ -69,7 +54,7 @@ def test_authpct_matches_dgm_eval():
     train[7] = train[3]
     generated[0] = train[3] + 0.01
     expected, flags = _dgm_eval_authpct(train.double().numpy(), generated.double().numpy())
-    result = METRIC_FAMILIES["authpct"].compute(_context(train, test, generated, NoOptions()))
+    result = METRIC_FAMILIES["authpct"].compute(metric_context(train, test, generated, NoOptions()))
     assert abs(result.values["authpct"] - expected) < 1e-9
     assert result.diagnostics["inauthentic"] == int((~flags).sum())
     assert flags[0] and 0 < expected < 100 and result.diagnostics["inauthentic"] >= 10  # the exact copies at least
@@ -79,7 +64,7 @@ def test_authpct_replicates_are_weighted_means():
     train, test, generated = _sets(seed=1)
     _, flags = _dgm_eval_authpct(train.numpy(), generated.numpy())
     weights = torch.stack([torch.ones(300), torch.bincount(torch.randint(300, (300,)), minlength=300).double()])
-    result = METRIC_FAMILIES["authpct"].compute(_context(train, test, generated, NoOptions()), weights)
+    result = METRIC_FAMILIES["authpct"].compute(metric_context(train, test, generated, NoOptions()), weights)
     replicates = result.replicates["authpct"]
     assert abs(float(replicates[0]) - result.values["authpct"]) < 1e-9
     assert abs(float(replicates[1]) - 100 * float(weights[1] @ torch.from_numpy(flags).double()) / 300) < 1e-9
@@ -88,7 +73,7 @@ def test_authpct_replicates_are_weighted_means():
 
 def test_authpct_of_the_training_set_is_zero():
     train, test, _ = _sets()
-    result = METRIC_FAMILIES["authpct"].compute(_context(train, test, train.clone(), NoOptions()))
+    result = METRIC_FAMILIES["authpct"].compute(metric_context(train, test, train.clone(), NoOptions()))
     assert result.values["authpct"] == 0.0 and result.diagnostics["inauthentic"] == 600
 
 
@@ -122,7 +107,7 @@ def test_ct_matches_dgm_eval_on_the_same_cells(pca_dims):
     value, report = ct_statistic(*sides, *labels, 3)
     expected = _dgm_eval_ct(*(side.numpy() for side in sides), *(label.numpy() for label in labels), tau=20 / 300)
     assert abs(value - expected) < 1e-9 and value < -1  # the near-copies pull it below 0
-    result = METRIC_FAMILIES["ct"].compute(_context(train, test, generated, _ct_options(pca_dims=pca_dims)))
+    result = METRIC_FAMILIES["ct"].compute(metric_context(train, test, generated, _ct_options(pca_dims=pca_dims)))
     assert result.values["ct"] == pytest.approx(value, abs=1e-9)
     assert [cell["z"] for cell in result.diagnostics["cells"]] == pytest.approx([cell["z"] for cell in report])
 
@@ -144,7 +129,7 @@ def test_ct_matches_dgm_eval_end_to_end_on_clustered_features():
     sides = [pca.transform(rows.numpy()) for rows in (train, test, generated)]
     kmeans = KMeans(n_clusters=3, n_init=10, random_state=0).fit(sides[0])
     expected = _dgm_eval_ct(*sides, *(kmeans.predict(side) for side in sides), tau=20 / 300)
-    result = METRIC_FAMILIES["ct"].compute(_context(train, test, generated, _ct_options()))
+    result = METRIC_FAMILIES["ct"].compute(metric_context(train, test, generated, _ct_options()))
     assert abs(result.values["ct"] - expected) < 1e-9 and result.diagnostics["pca_dims"] == 64
 
 
@@ -179,7 +164,7 @@ def test_ct_of_exact_copies_one_cell():
     """m = n = 1,000, every generated sample a training row: U = 0, Z = -(mn/2 - 1/2) / sqrt(mn(m+n+1)/12)."""
     generator = torch.Generator().manual_seed(6)
     train, test = torch.randn(1000, 8, generator=generator), torch.randn(1000, 8, generator=generator)
-    result = METRIC_FAMILIES["ct"].compute(_context(train, test, train.clone(), _ct_options(cells=1)))
+    result = METRIC_FAMILIES["ct"].compute(metric_context(train, test, train.clone(), _ct_options(cells=1)))
     expected = -(1000 * 1000 / 2 - 0.5) / math.sqrt(1000 * 1000 * 2001 / 12)
     assert result.values["ct"] == pytest.approx(expected, abs=1e-9) and round(expected, 2) == -38.72
 
@@ -187,11 +172,11 @@ def test_ct_of_exact_copies_one_cell():
 def test_ct_of_the_training_set_and_of_fresh_draws():
     generator = torch.Generator().manual_seed(7)
     train, test, fresh = (torch.randn(count, 8, generator=generator) for count in (1000, 500, 500))
-    copied = METRIC_FAMILIES["ct"].compute(_context(train, test, train[:500].clone(), _ct_options()))
+    copied = METRIC_FAMILIES["ct"].compute(metric_context(train, test, train[:500].clone(), _ct_options()))
     assert copied.values["ct"] < -15
-    assert METRIC_FAMILIES["authpct"].compute(_context(train, test, train[:500].clone(), NoOptions())).values[
+    assert METRIC_FAMILIES["authpct"].compute(metric_context(train, test, train[:500].clone(), NoOptions())).values[
         "authpct"] == 0.0
-    held_out = METRIC_FAMILIES["ct"].compute(_context(train, test, fresh, _ct_options()))
+    held_out = METRIC_FAMILIES["ct"].compute(metric_context(train, test, fresh, _ct_options()))
     assert abs(held_out.values["ct"]) < 3 and held_out.diagnostics["kept_cells"] == 3
 
 
@@ -204,7 +189,7 @@ def test_ct_reports_a_cell_without_test_rows():
         return centres + torch.randn(len(centres), 2, generator=generator)
 
     train, test, generated = draw(600, [0, 1, 2]), draw(300, [0, 1]), draw(300, [0, 1, 2])
-    result = METRIC_FAMILIES["ct"].compute(_context(train, test, generated, _ct_options()))
+    result = METRIC_FAMILIES["ct"].compute(metric_context(train, test, generated, _ct_options()))
     cells = result.diagnostics["cells"]
     empty = [cell for cell in cells if cell["n_test"] == 0]
     assert len(empty) == 1 and empty[0]["z"] is None and not empty[0]["kept"]
@@ -216,7 +201,7 @@ def test_without_train_both_refuse_naming_train():
     train, test, generated = _sets()
     for name, options in (("authpct", NoOptions()), ("ct", _ct_options())):
         with pytest.raises(InputError, match="--train"):
-            METRIC_FAMILIES[name].compute(_context(None, test, generated, options))
+            METRIC_FAMILIES[name].compute(metric_context(None, test, generated, options))
 
 
 def test_ct_refuses_what_it_cannot_compute():
@@ -230,7 +215,7 @@ def test_ct_refuses_what_it_cannot_compute():
     check(_ct_options(), 21, 1000)
     train, test, generated = _sets()
     with pytest.raises(InputError, match="fewer than its 3 cells"):
-        METRIC_FAMILIES["ct"].compute(_context(train[:2], test, generated, _ct_options()))
+        METRIC_FAMILIES["ct"].compute(metric_context(train[:2], test, generated, _ct_options()))
 
 
 def test_registration():

@@ -11,31 +11,16 @@ import torch
 from torchmetrics.image.mifid import MemorizationInformedFrechetInceptionDistance
 
 from ganeval.errors import InputError
-from ganeval.features.stats import FeatureStats
 from ganeval.metrics import families  # noqa: F401  (registers the built-in families)
 from ganeval.metrics import fld as fld_kernel
 from ganeval.metrics import mifid as mifid_kernel
-from ganeval.metrics.context import MetricContext, TrainSide
 from ganeval.metrics.families import fld as fld_family
 from ganeval.metrics.families import mifid as mifid_family
 from ganeval.metrics.fid import fid as fid_of_rows
 from ganeval.metrics.fld import FitSettings, MemoryLimits, feature_likelihood_divergence
 from ganeval.metrics.registry import METRIC_FAMILIES
-from ganeval.reference.stats import ReferenceStats
 
-
-def _stats(name: str, rows: torch.Tensor) -> ReferenceStats:
-    return ReferenceStats(name, rows.mean(0), torch.cov(rows.T), len(rows), rows=rows)
-
-
-def _context(train, test, generated, options, seed: int = 0) -> MetricContext:
-    features = FeatureStats(keep_raw=True)
-    features.update(generated)
-    derive = lambda kind, parameter, compute, status, phase=None: compute(test)  # noqa: E731
-    side = None if train is None else TrainSide(
-        stats=_stats("train", train), derive=lambda kind, parameter, compute, status, phase=None: compute(train))
-    return MetricContext(reference=_stats("test", test), features=features, logits=None, options=options, seed=seed,
-                         derive=derive, train=side)
+from .conftest import metric_context
 
 
 def _draws(seed: int, *sizes: int, dim: int = 8) -> list[torch.Tensor]:
@@ -139,8 +124,8 @@ def test_fld_copies_against_fresh_draws():
     train, test, fresh = _draws(2, 400, 200, 150, dim=16)
     copies = train[:150].clone()
     options = METRIC_FAMILIES["fld"].options()
-    honest = METRIC_FAMILIES["fld"].compute(_context(train, test, fresh, options))
-    memorised = METRIC_FAMILIES["fld"].compute(_context(train, test, copies, options))
+    honest = METRIC_FAMILIES["fld"].compute(metric_context(train, test, fresh, options))
+    memorised = METRIC_FAMILIES["fld"].compute(metric_context(train, test, copies, options))
     # fresh draws from the training distribution score about 0 (measured: -1.77 here), copies blow it up (4.3e16)
     assert abs(honest.values["fld"]) < 5
     assert memorised.values["fld"] > 1000 and memorised.values["fld"] > 100 * abs(honest.values["fld"])
@@ -150,14 +135,14 @@ def test_fld_copies_against_fresh_draws():
     assert "warning" not in honest.diagnostics
     json.dumps(memorised.diagnostics, allow_nan=False)
     assert "150 generated samples fitted to 400 training rows" in METRIC_FAMILIES["fld"].status(
-        _context(train, test, copies, options))
+        metric_context(train, test, copies, options))
 
 
 def test_fld_is_deterministic_given_the_seed():
     train, test, gen = _draws(4, 300, 100, 120)
     options = METRIC_FAMILIES["fld"].options(generated_size=80, epochs=8, batch_size=100)
-    first, again = (METRIC_FAMILIES["fld"].compute(_context(train, test, gen, options, seed=5)) for _ in range(2))
-    other = METRIC_FAMILIES["fld"].compute(_context(train, test, gen, options, seed=6))
+    first, again = (METRIC_FAMILIES["fld"].compute(metric_context(train, test, gen, options, seed=5)) for _ in range(2))
+    other = METRIC_FAMILIES["fld"].compute(metric_context(train, test, gen, options, seed=6))
     assert first.values == again.values and other.values != first.values
 
 
@@ -165,7 +150,7 @@ def test_fld_refusals():
     train, test, gen = _draws(5, 50, 20, 20)
     options = METRIC_FAMILIES["fld"].options()
     with pytest.raises(InputError, match="--train"):
-        METRIC_FAMILIES["fld"].compute(_context(None, test, gen, options))
+        METRIC_FAMILIES["fld"].compute(metric_context(None, test, gen, options))
     constant = test.clone()
     constant[:, 3] = 1.0
     with pytest.raises(InputError, match="1 of 8 feature dimensions are constant over the reference"):
@@ -209,7 +194,7 @@ def _mifid_sets(near: bool):
 @pytest.mark.parametrize("near", [False, True])
 def test_mifid_matches_torchmetrics(near):
     train, generated = _mifid_sets(near)
-    result = METRIC_FAMILIES["mifid"].compute(_context(train, train[:50], generated, mifid_family.Options()))
+    result = METRIC_FAMILIES["mifid"].compute(metric_context(train, train[:50], generated, mifid_family.Options()))
     expected = _torchmetrics_mifid(train, generated, 0.1)
     assert result.values["mifid"] == pytest.approx(expected, rel=1e-9)
     diagnostics = result.diagnostics
@@ -218,12 +203,12 @@ def test_mifid_matches_torchmetrics(near):
     assert diagnostics["fid"] == pytest.approx(fid_of_rows(train, generated), rel=1e-10)
     assert result.values["mifid"] == pytest.approx(diagnostics["fid"] / (diagnostics["d_thresholded"] + 1e-14))
     json.dumps(diagnostics, allow_nan=False)
-    assert "eps=0.1" in METRIC_FAMILIES["mifid"].status(_context(train, train[:50], generated, mifid_family.Options()))
+    assert "eps=0.1" in METRIC_FAMILIES["mifid"].status(metric_context(train, train[:50], generated, mifid_family.Options()))
 
 
 def test_mifid_eps_option_and_direction():
     train, generated = _mifid_sets(near=True)
-    strict = METRIC_FAMILIES["mifid"].compute(_context(train, train[:50], generated, mifid_family.Options(1e-4)))
+    strict = METRIC_FAMILIES["mifid"].compute(metric_context(train, train[:50], generated, mifid_family.Options(1e-4)))
     assert strict.diagnostics["d_thresholded"] == 1.0
     assert strict.values["mifid"] == pytest.approx(_torchmetrics_mifid(train, generated, 1e-4), rel=1e-9)
     # the minimum runs over generated rows for each training row: training rows with no near-copy count in full
@@ -245,12 +230,12 @@ def test_mifid_blocks_zero_rows_and_signs():
 def test_mifid_refusals():
     train, generated = _mifid_sets(near=False)
     with pytest.raises(InputError, match="--train"):
-        METRIC_FAMILIES["mifid"].compute(_context(None, train, generated, mifid_family.Options()))
+        METRIC_FAMILIES["mifid"].compute(metric_context(None, train, generated, mifid_family.Options()))
     with pytest.raises(InputError, match="--mifid-cosine-eps"):
         METRIC_FAMILIES["mifid"].check(mifid_family.Options(0.0), 100, 100)
     assert mifid_family.COSINE_EPS == mifid_kernel.COSINE_EPS == 0.1
     assert not math.isnan(METRIC_FAMILIES["mifid"].compute(
-        _context(train, train[:50], generated, mifid_family.Options())).values["mifid"])
+        metric_context(train, train[:50], generated, mifid_family.Options())).values["mifid"])
 
 
 def test_kaggle_direction_is_the_minimum_per_generated_row():
