@@ -3,7 +3,7 @@
 Contents: the comparison table (best checkpoint of each run; seeds of one config folded into one row, as in
 `ganeval compare`), one metric-against-step plot per metric with a line per run, labelled by the run's folder and,
 for a seed, the table row it is folded into ("grid25-gan-seed1 (in grid25-gan)"), and per run:
-- the last sample picture (an image grid, one column per class for a conditional run; for 2D mixtures the samples
+- the last sample picture (an image grid, one row per class for a conditional run; for 2D mixtures the samples
   over the mode centres);
 - the mode histogram of its last checkpoint scored with `modes`;
 - the FID per class of its last checkpoint scored with `ifid` (a conditional run), with the label accuracy;

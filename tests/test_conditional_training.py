@@ -67,7 +67,7 @@ def test_both_configs_train_and_their_checkpoints_carry_the_classes(runs, condit
     config = checkpoint["config"]
     assert config["model"] == "cdcgan" and config["labels"] == "class"
     assert config["model_options"]["num_classes"] == 10 and config["model_options"]["conditioning"] == conditioning
-    # the picture has a column per class: 8 samples of each of the 10
+    # the picture has a row per class: 8 samples of each of the 10
     assert (path.parent.parent / "samples" / "step-0000003.png").is_file()
     source = CheckpointSource(path)
     assert source.num_classes == 10 and source.info.labels == "uniform over 10"
@@ -157,6 +157,7 @@ def test_sample_class_writes_one_class_and_bad_input_is_one_line(runs, unconditi
     ("labels='classes'", 'labels = "classes": must be one of none, class'),
     ("model='dcgan'", 'unknown model_options conditioning, num_classes for model dcgan'),
     ("aux_weight=-1", "aux_weight = -1: must be a number >= 0"),
+    ("aux_generated=1", "aux_generated = 1: must be true or false"),
     ("packing=2", 'packing = 2: model "cdcgan"\'s discriminators score one image and its label at a time'),
     ("loss='wgan-gp'", 'loss = "wgan-gp" cannot train model "cdcgan"'),
     ("data='ring8'", 'model "cdcgan" cannot train on data "ring8" \\(2D points\\)'),
@@ -177,10 +178,12 @@ def test_data_without_labels_is_one_line_naming_data_and_model(unconditional, ru
         load_config("fmnist-dcgan", ["labels='class'"])
 
 
-def test_the_acgan_losses_add_the_class_cross_entropy_with_its_weight():
+@pytest.mark.parametrize("aux_generated", [True, False])
+def test_the_acgan_losses_add_the_class_cross_entropy_with_its_weight(aux_generated):
     """One training step's losses against the paper's terms computed by hand from the same batches: D's adds
-    w (CE(real) + CE(generated)), G's w CE(generated), on the batches the run's stream drew."""
-    config = load_config("fmnist-acgan", [*TINY, "aux_weight=2.5"])
+    w (CE(real) + CE(generated)) (w CE(real) alone with aux_generated = false, fmnist-acgan's), G's w CE(generated),
+    on the batches the run's stream drew."""
+    config = load_config("fmnist-acgan", [*TINY, "aux_weight=2.5", f"aux_generated={str(aux_generated).lower()}"])
     trainer = create_trainer(config, torch.device("cpu"))
     before = copy.deepcopy(trainer)
     # the step's draws, in the loop's order: real rows, then latents, then the generated batch's labels
@@ -193,8 +196,9 @@ def test_the_acgan_losses_add_the_class_cross_entropy_with_its_weight():
     with torch.no_grad():
         fake = before.generator.train()(latents, asked)
         (real_scores, real_logits), (fake_scores, fake_logits) = before.discriminator(real), before.discriminator(fake)
+        generated_term = F.cross_entropy(fake_logits, asked) if aux_generated else 0.0
         d_loss = discriminator_loss("ns", real_scores, fake_scores) + 2.5 * (
-            F.cross_entropy(real_logits, real_labels) + F.cross_entropy(fake_logits, asked))
+            F.cross_entropy(real_logits, real_labels) + generated_term)
         # G's step scores the same generated batch (reuse_fake_batch) with the updated discriminator
         scores, logits = trainer.discriminator(fake)
         g_loss = generator_loss("ns", scores) + 2.5 * class_loss(logits, asked)

@@ -133,19 +133,19 @@ def generator_from_checkpoint(checkpoint: dict, ema: bool = False, device: torch
 class ClassLabels:
     """The labels a class-conditional generator is asked for, sample i's a function of (seed, i) alone: uniform over
     `num_classes` (the default), drawn from `weights` (a histogram over the classes: the reference's), all `only`
-    (one class), or with `cycle` class i % num_classes (a picture's column per class)."""
+    (one class), or with `per_row` = r class (i // r) % num_classes (a picture's row of r samples per class)."""
 
     num_classes: int
     weights: tuple[float, ...] | None = None
     only: int | None = None
-    cycle: bool = False
+    per_row: int = 0
 
     def at(self, indices: range, seed: int) -> torch.Tensor:
         """The int64 labels of the sample indices `indices` (ganeval.data.generator.labels_at's streams)."""
         if self.only is not None:
             return torch.full((len(indices),), self.only, dtype=torch.int64)
-        if self.cycle:
-            return torch.arange(indices.start, indices.stop, dtype=torch.int64) % self.num_classes
+        if self.per_row:
+            return torch.arange(indices.start, indices.stop, dtype=torch.int64) // self.per_row % self.num_classes
         spec = (LabelSpec("uniform", self.num_classes) if self.weights is None
                 else LabelSpec("data", self.num_classes, weights=self.weights))
         return labels_at(indices, spec, seed)
@@ -154,7 +154,7 @@ class ClassLabels:
         """The labels as a record names them: 'uniform over 10', 'class 3', 'reference histogram over 10'."""
         if self.only is not None:
             return f"class {self.only}"
-        kind = "cycling" if self.cycle else "uniform" if self.weights is None else "reference histogram"
+        kind = "a row each" if self.per_row else "uniform" if self.weights is None else "reference histogram"
         return f"{kind} over {self.num_classes}"
 
 

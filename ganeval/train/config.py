@@ -63,6 +63,9 @@ class TrainConfig:
     gp_weight: float = 10.0  # WGAN-GP only
     gp_every: int = 1  # WGAN-GP: the penalty on every n-th discriminator step, weighted n x (lazy regularisation)
     aux_weight: float = 1.0  # AC-GAN only: the weight of the class cross-entropy in D's and G's losses (the paper's 1)
+    # AC-GAN only: D's class loss also on the generated batch (the paper's L_C), or on real images only (StudioGAN's
+    # ACGAN), which keeps D's class head a classifier of real images that G must satisfy.
+    aux_generated: bool = True
     packing: int = 1  # PacGAN degree m
     reuse_fake_batch: bool = False  # the generator step scores the last discriminator step's generated batch again
     precision: str = "float32"  # bfloat16: the training step's network passes under autocast (weights stay float32)
@@ -192,6 +195,7 @@ FIELD_RULES: dict[str, Rule] = {
     "gp_weight": _number(0),
     "gp_every": _integer(1),
     "aux_weight": _number(0),
+    "aux_generated": Rule("true or false", lambda value: isinstance(value, bool)),
     "packing": _integer(1),
     "reuse_fake_batch": Rule("true or false", lambda value: isinstance(value, bool)),
     "precision": _choice(PRECISIONS),

@@ -75,8 +75,10 @@ def training_step(trainer: Trainer, probe: StepProbe | None = None) -> dict[str,
         scores = real_scores, fake_scores
         d_loss = discriminator_loss(config.loss, *(score.float() for score in scores))
         if real_logits is not None:  # AC-GAN: D also learns to tell the class of real and of generated images
-            d_loss = d_loss + config.aux_weight * (class_loss(real_logits, real_labels)
-                                                   + class_loss(fake_logits, fake_labels))
+            class_losses = class_loss(real_logits, real_labels)
+            if config.aux_generated:
+                class_losses = class_losses + class_loss(fake_logits, fake_labels)
+            d_loss = d_loss + config.aux_weight * class_losses
         if config.loss == "wgan-gp" and d_step % config.gp_every == 0:
             # Lazy regularisation (Karras et al. 2020): every gp_every-th step, weighted gp_every times.
             with _precision(trainer):

@@ -11,7 +11,8 @@ AC-GAN (Odena, Olah & Shlens 2017, eq. 2-3): beside the source log-likelihood L_
 L_C = E log P(C = c | X_real) + E log P(C = c | X_fake); D maximises L_S + L_C and G maximises L_C - L_S. In the
 losses above that is D: adversarial + w (CE(real) + CE(generated)) and G: adversarial + w CE(generated), where CE
 is `class_loss`, the cross-entropy of the class head's logits against the labels (the real images' own, and the
-ones the generated images were asked for), and w the config's aux_weight (1 in the paper).
+ones the generated images were asked for), and w the config's aux_weight (1 in the paper). With aux_generated =
+false, D's class loss is w CE(real) alone, as in StudioGAN's ACGAN: D's class head stays a classifier of real images.
 """
 from __future__ import annotations
 
