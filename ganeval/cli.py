@@ -138,6 +138,7 @@ def build_parser() -> _Parser:
     _add_diagnose_command(commands)
     _add_human_commands(commands)
     _add_neighbours_command(commands)
+    _add_log_command(commands)
     _add_demo_command(commands)
     return parser
 
@@ -215,6 +216,7 @@ def _add_score_command(commands) -> None:
     score_parser.add_argument("--save-stats", type=Path, metavar="PATH",
                               help="write the input's feature mean and covariance to PATH.npz (pytorch-fid's mu/sigma)")
     score_parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached reference statistics")
+    _add_log_option(score_parser)
     # --ci and --ci-replicates are one field, ScoreConfig.ci (BootstrapOptions or None)
     score_parser.add_argument("--ci", type=float, metavar="LEVEL", help="add bootstrap confidence intervals at this "
                               "level, e.g. 0.95 (resampling the extracted features; nothing is extracted twice)")
@@ -264,6 +266,7 @@ def _add_train_command(commands) -> None:
     train_parser.add_argument("--overwrite", action="store_true",
                               help="start afresh in a run directory that holds a run: removes its checkpoints, samples and scores")
     train_parser.add_argument("--no-eval", action="store_true", help="do not score checkpoints while training (same as --set eval_every=0)")
+    _add_log_option(train_parser, "also send the scores and training signals to a tracker after each checkpoint: ")
     _add_common_options(train_parser)
     train_parser.set_defaults(handler="run_train")
 
@@ -421,8 +424,28 @@ def _add_human_commands(commands) -> None:
                        "the run of the study's checkpoint, else STUDY/metrics.jsonl)")
     score.add_argument("--out", type=Path, metavar="FILE", help="also write the record as JSON to FILE")
     score.add_argument("--json", action="store_true", help="print the record as one JSON object instead of a table")
+    _add_log_option(score)
     _add_process_options(score)
     score.set_defaults(handler="run_human_score")
+
+
+SINKS_HELP = ("tensorboard:DIR, mlflow:URI (http://HOST:PORT, sqlite:///PATH or a folder) or wandb[:PROJECT] "
+              "(offline unless WANDB_MODE says otherwise); repeatable; docs/trackers.md")
+
+
+def _add_log_option(parser: argparse.ArgumentParser,
+                    what: str = "also send each record to a tracker, after metrics.jsonl: ") -> None:
+    """--log SINK, repeatable: checked (tracker, target, package) before the command does any work."""
+    parser.add_argument("--log", action="append", default=[], metavar="SINK", help=what + SINKS_HELP)
+
+
+def _add_log_command(commands) -> None:
+    parser = commands.add_parser("log", help="send runs' metrics.jsonl and training.jsonl to a tracker, skipping what "
+                                 "it already holds (after a tracker was down, or for runs scored without --log)")
+    parser.add_argument("runs", nargs="+", metavar="RUN", type=Path, help="run directories")
+    parser.add_argument("--to", action="append", required=True, metavar="SINK", help=SINKS_HELP)
+    _add_process_options(parser)
+    parser.set_defaults(handler="run_log")
 
 
 def _add_demo_command(commands) -> None:

@@ -5,6 +5,7 @@ cli.py parses (and imports nothing heavy, so `ganeval --help` is instant); this 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -46,6 +47,7 @@ from .report import write_report
 from .records import Record, ScoreSettings
 from .runs import Checkpoint, RunDir
 from .sweep import score_run
+from .trackers import FollowingHook, RunFollower, Trackers, parse_sinks, replay
 from .train.classifier import ClassifierTraining, save_classifier, train_classifier
 from .train.config import load_config
 from .train.loop import TrainingInterrupted, checkpoint_config, train
@@ -57,18 +59,26 @@ from .verdicts import check_outputs as check_verdict_outputs, publish, verdicts_
 def run_train(args: argparse.Namespace) -> int:
     overrides = list(args.set) + ([f"steps={args.steps}"] if args.steps is not None else [])
     config = load_config(args.config, overrides)
+    trackers = Trackers(args.log)  # bad --log values fail here, before any training
     run = RunDir(args.out or Path("runs") / config.name)
     device = resolve_device(args.device)
     processes = init_world(args.device)  # torchrun: the image GANs train with each batch split among the processes
     scorer = None if args.no_eval else CheckpointScorer(config, device, args.data_root)
+    # the trackers get what the run's files gained after each checkpoint (scores, signals), not the loop's steps
+    follower = RunFollower(trackers, run) if trackers and processes.is_main else None
+    hook = FollowingHook(scorer, follower) if follower else scorer
     changing = {override.partition("=")[0] for override in overrides}  # --resume may change only what was asked
     try:
         trainer = train(config, run.path, device=device, resume=changing if args.resume else False, overwrite=args.overwrite,
-                        data_root=args.data_root, progress=False if args.quiet else None, on_checkpoint=scorer)
+                        data_root=args.data_root, progress=False if args.quiet else None, on_checkpoint=hook)
     except TrainingInterrupted as interrupt:
         print(f"{config.name}: {interrupt.trainer.steps_reached()}; checkpoints in {run.checkpoints_folder}; "
               f"--resume continues it", file=sys.stderr)
         return interrupt.exit_code  # 130 after Ctrl-C, 143 after SIGTERM, as the shell reports them
+    finally:
+        if follower is not None:  # the lines after the last checkpoint (an interrupted run's) go too
+            follower.forward()
+        trackers.close()
     scored = f"; scores in {run.metrics_file}" if scorer and run.metrics_file.is_file() else ""
     if processes.is_main:
         print(f"{config.name}: {trainer.steps_reached()}; checkpoints in {run.checkpoints_folder}{scored}")
@@ -185,15 +195,31 @@ def run_human_score(args: argparse.Namespace) -> int:
         check_output_folder(args.append, "--append")
     if args.out is not None:
         check_output_file(args.out, "--out")
+    trackers = Trackers(args.log)  # bad --log values fail here, before the answers are read
     ci = None if args.ci is None else BootstrapOptions(args.ci, args.ci_replicates)
     score = score_study(args.study, args.answers, ci, args.seed, args.max_check_failures)
     record = score.record().to_json()
     images, records = write_results(score, record, args.study, args.append)
+    with contextlib.closing(trackers):
+        trackers.log_record(Record.from_json(record), RunDir(records.parent))
     print(json.dumps(record) if args.json else summary_text(score), flush=True)
     if args.out is not None:
         write_text_atomically(args.out, json.dumps(record, indent=2) + "\n")
         print(f"record written to {args.out}", file=sys.stderr)
     print(f"soft labels written to {images}; record appended to {records}", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_log(args: argparse.Namespace) -> int:
+    """`log RUN... --to SINK...`: each run's files into each tracker, skipping what the tracker holds."""
+    _one_process("log")
+    sinks = parse_sinks(args.to, "--to")  # every --to checked before the first run is sent
+    for run in args.runs:
+        if not RunDir.is_run(run) and not (run / "metrics.jsonl").is_file():
+            raise GanevalError(f"{run}: not a run directory (no config.toml, checkpoints/ or metrics.jsonl)")
+    for run in args.runs:
+        for sink in sinks:
+            print(replay(run, sink).summary(), flush=True)
     return EXIT_OK
 
 
@@ -231,6 +257,11 @@ def run_score(args: argparse.Namespace) -> int:
     `--out FILE` also writes the record as JSON, `--append RUN` appends it to RUN/metrics.jsonl."""
     args.reference = _reference_argument(args)
     config = score_config(args)  # bad flags fail here, before any scoring
+    with contextlib.closing(Trackers(args.log)) as trackers:  # bad --log values too
+        return _score(args, config, trackers)
+
+
+def _score(args: argparse.Namespace, config, trackers: Trackers) -> int:
     if world().is_main:  # the rank that writes them (probing them from every rank is noise)
         _check_outputs(args)
     processes = init_world(config.device, args.dist_timeout)  # torchrun: ranks score their shards, rank 0 writes
@@ -244,11 +275,11 @@ def run_score(args: argparse.Namespace) -> int:
             if processes.is_main:
                 _print_and_write(args, str(path), record)
 
-        if not score_run(args.input, args.reference, config, shown, store) and processes.is_main:
+        if not score_run(args.input, args.reference, config, shown, store, trackers) and processes.is_main:
             print(f"{args.input}: every checkpoint is already scored with these settings", file=sys.stderr)
         return EXIT_OK
     if generator_options(args).checkpoints is not None:
-        return _score_generator_files(args, config, store, processes)
+        return _score_generator_files(args, config, store, processes, trackers)
     if args.save_stats is not None and len(config.extractor.names) > 1:
         raise GanevalError(f"--save-stats writes one feature space's moments; --extractor {config.extractor.name} "
                            f"names {len(config.extractor.names)}")
@@ -260,7 +291,16 @@ def run_score(args: argparse.Namespace) -> int:
         for record in records:
             print(json.dumps(record.to_json()) if args.json else format_record(record.to_json()), flush=True)
         _write_outputs(args, args.input, [record.to_json() for record in records])
+        for record in records if trackers else ():  # after metrics.jsonl (--append, a checkpoint's run)
+            trackers.log_record(record, _run_of_score(args))
     return EXIT_OK
+
+
+def _run_of_score(args: argparse.Namespace) -> RunDir | None:
+    """The run a score of one input belongs to: --append's, else a checkpoint's own, else none."""
+    if args.append is not None:
+        return RunDir(args.append)
+    return Checkpoint(args.input).run if is_checkpoint(args.input) else None
 
 
 def _score_input(args: argparse.Namespace, config) -> str | GeneratorSource:
@@ -304,7 +344,8 @@ def _generator_source(spec: str, arguments: dict[str, str], options: GeneratorOp
                            name=loaded.name, sha256=loaded.sha256)
 
 
-def _score_generator_files(args: argparse.Namespace, config, store: ReferenceStore, processes) -> int:
+def _score_generator_files(args: argparse.Namespace, config, store: ReferenceStore, processes,
+                           trackers: Trackers) -> int:
     """`--checkpoints GLOB`: the python: factory once per file, in step order, each file given as the
     --generator-arg whose value is {}; every record goes to --append RUN with the file's step and name, and what
     RUN holds a record of, asked alike (the generator's spec, arguments and options too), is skipped."""
@@ -329,6 +370,7 @@ def _score_generator_files(args: argparse.Namespace, config, store: ReferenceSto
             record = each.record.labelled(run.name, step, path.name, asked[name])
             if processes.is_main:
                 run.append(record)
+                trackers.log_record(record, run)
                 print(json.dumps(record.to_json()) if args.json else format_record(record.to_json()), flush=True)
         scored += 1
     if not scored and processes.is_main:

@@ -35,6 +35,7 @@ from .distributed import World, world
 from .errors import InputError
 from .evaluate import Origin
 from .features.extract import FeatureAccumulator, gather_features
+from .metrics import METRIC_FAMILIES, parse_metrics
 from .pipeline import (
     GENERATOR_KEYWORDS,
     Chosen,
@@ -53,6 +54,7 @@ from .records import Record, ScoreSettings
 from .reference import ReferenceStore
 from .runs import RunDir
 from .timing import PhaseTimer
+from .trackers import Trackers
 
 
 class Evaluator:
@@ -61,20 +63,24 @@ class Evaluator:
     `reference` and `metrics` as for ganeval.score; `run` a folder whose metrics.jsonl receives each record (so
     `ganeval compare`, `report` and `gate` read the user's own runs); the other keywords are score()'s
     (num_samples, extractor, seed, device, batch_size, ci, ...) and its generator keywords (latent_dim,
-    latent_kind, labels, num_classes, label_arg, generator_kwargs, output_range), plus `dist_timeout` (seconds).
+    latent_kind, labels, num_classes, label_arg, generator_kwargs, output_range), plus `dist_timeout` (seconds);
+    `log` the trackers that receive each record after the run's metrics.jsonl ("tensorboard:DIR", "mlflow:URI",
+    "wandb[:PROJECT]", one or a list: docs/trackers.md).
 
     >>> evaluator = Evaluator("ring8", "fid", num_samples=500, latent_dim=2, use_cache=False)  # doctest: +SKIP
     >>> evaluator.evaluate(lambda z: z * 0.05, step=0)["fid"]   # doctest: +SKIP
     """
 
     def __init__(self, reference, metrics: str | list[str] | None = None, *, run: str | os.PathLike | None = None,
-                 **keywords) -> None:
+                 log: str | list[str] | None = None, **keywords) -> None:
+        self.trackers = Trackers(log)  # a bad sink fails here, before the reference is read
         self.dist_timeout = float(keywords.pop("dist_timeout", DEFAULT_DIST_TIMEOUT_S))
         self.generator_keywords = {key: keywords.pop(key) for key in GENERATOR_KEYWORDS & set(keywords)}
         self.config = config_from_keywords(metrics, {"progress": False, **keywords})
         if len(self.config.extractor.names) > 1:
             raise InputError(f"an Evaluator scores one feature space; extractor {self.config.extractor.name} names "
                              f"{len(self.config.extractor.names)}: make one Evaluator each")
+        _refuse_image_families(self.config.metrics)
         self.reference = reference
         self.run = RunDir(run) if run is not None else None
         self.store = ReferenceStore(enabled=self.config.use_cache)
@@ -230,6 +236,8 @@ class Evaluator:
             record = record.labelled(self.run.name if self.run else None, step, checkpoint)
         if self.run is not None and world().is_main:
             self.run.append(record)
+        if self.trackers:
+            self.trackers.log_record(record, self.run)
         return record
 
     def _device(self) -> torch.device:
@@ -257,6 +265,15 @@ class Evaluator:
             self._monitor = torch.distributed.new_group(backend="gloo",
                                                         timeout=_dt.timedelta(seconds=self.dist_timeout))
         return self._monitor
+
+
+def _refuse_image_families(metrics) -> None:
+    """Refuse, before anything is generated, the families that train on the generated images themselves (cas): the
+    Evaluator streams its samples through the extractor and keeps none of them."""
+    needing = [name for name in parse_metrics(metrics or ()) if METRIC_FAMILIES[name].images]
+    if needing:
+        raise InputError(f"{', '.join(needing)}: an Evaluator streams its samples and keeps no images to train on; "
+                         f"score a checkpoint or a sample folder with `ganeval score` (or ganeval.score)")
 
 
 def _missing_rank_message(call: str, processes: World, error: RuntimeError, timeout: float) -> str:

@@ -60,7 +60,9 @@ from .reference import (
 from .reference.checks import shape_text, warn_if_foreign_to_classifier
 from .progress import showing
 from .records import Record, ScoreSettings
+from .runs import Checkpoint
 from .timing import PhaseTimer
+from .trackers import Trackers
 
 
 @dataclass(frozen=True)
@@ -561,7 +563,9 @@ def score_keywords(samples, reference, metrics: str | list[str] | None = None, *
     `options` (MetricOptions), `ci` (a level such as 0.95, or BootstrapOptions), `save_stats` (write the input's
     feature mean and covariance as a pytorch-fid .npz), and ScoreConfig's and DataConfig's fields (num_samples,
     reference_samples, seed, batch_size, device, ema, latents, use_cache, progress, data_root, download,
-    max_image_pixels, workers, and `train`: the training set of the memorization metrics). Returns the record.
+    max_image_pixels, workers, and `train`: the training set of the memorization metrics), and `log`: trackers
+    that receive the record ("tensorboard:DIR", "mlflow:URI", "wandb[:PROJECT]", one or a list; docs/trackers.md).
+    Returns the record.
 
     `samples` may be a generator (a callable or nn.Module: latents [, labels] -> images), scored on `num_samples`
     samples drawn with `latent_dim` (required), `latent_kind` ('normal', 'uniform', 'sobol'), `labels` ('uniform'
@@ -574,6 +578,7 @@ def score_keywords(samples, reference, metrics: str | list[str] | None = None, *
     True
     """
     save_stats = keywords.pop("save_stats", None)
+    trackers = Trackers(keywords.pop("log", None))  # a bad sink fails before any work
     generator_keywords = {key: keywords.pop(key) for key in GENERATOR_KEYWORDS & set(keywords)}
     config = config_from_keywords(metrics, keywords)
     if save_stats is not None:
@@ -588,6 +593,9 @@ def score_keywords(samples, reference, metrics: str | list[str] | None = None, *
     scored = score_in_full(samples, reference, config)
     if save_stats is not None:
         save_moments(save_stats, scored.features.embedding)
+    if trackers:  # after score_in_full appended a checkpoint's record to its run
+        checkpoint = isinstance(samples, (str, Path)) and is_checkpoint(str(samples))
+        trackers.log_record(scored.record, Checkpoint(samples).run if checkpoint else None)
     return scored.record.to_json()
 
 

@@ -25,6 +25,7 @@ from .pipeline import score_all
 from .records import Record, ScoreSettings
 from .reference import ReferenceStore
 from .runs import Checkpoint, RunDir
+from .trackers import Trackers
 
 BUSY = None  # what Sweep.score_claimed says of a checkpoint another process holds
 CLAIM_POLL_SECONDS = 0.5  # how often a process waiting for a claim tries it again
@@ -32,11 +33,14 @@ CLAIM_POLL_SECONDS = 0.5  # how often a process waiting for a claim tries it aga
 
 class Sweep:
     """Scores checkpoints against `reference` with `config`'s settings, each extractor of the config once per
-    checkpoint; `store` (default: the cache, unless config.use_cache is False) keeps the reference's statistics."""
+    checkpoint; `store` (default: the cache, unless config.use_cache is False) keeps the reference's statistics;
+    `trackers` (ganeval.trackers) receive each record once it is in the run's metrics.jsonl."""
 
-    def __init__(self, reference: str, config: ScoreConfig, store: ReferenceStore | None = None) -> None:
+    def __init__(self, reference: str, config: ScoreConfig, store: ReferenceStore | None = None,
+                 trackers: Trackers | None = None) -> None:
         self.reference, self.config = reference, config
         self.store = store or ReferenceStore(enabled=config.use_cache)
+        self.trackers = trackers
         self.asked = {name: ScoreSettings.asked(reference, config.for_extractor(name))
                       for name in config.extractor.names}
 
@@ -65,7 +69,10 @@ class Sweep:
     def score(self, checkpoint: Checkpoint, extractors: list[str]) -> list[Record]:
         """The records of `checkpoint` with `extractors` (generated once), each appended to its run by the score."""
         config = self.config.for_extractor(",".join(extractors))
-        return [scored.record for scored in score_all(str(checkpoint.path), self.reference, config, self.store)]
+        records = [scored.record for scored in score_all(str(checkpoint.path), self.reference, config, self.store)]
+        for record in records if self.trackers else ():  # appended by score_all: metrics.jsonl comes first
+            self.trackers.log_record(record, checkpoint.run)
+        return records
 
     def run(self, run: RunDir, on_scored: Callable[[Path, Record], object] | None = None) -> list[Path]:
         """Score every checkpoint of `run` that lacks a score with these settings; `on_scored(checkpoint, record)`
@@ -94,11 +101,12 @@ class Sweep:
 
 def score_run(run_dir: str | os.PathLike, reference: str, config: ScoreConfig,
               on_scored: Callable[[Path, Record], object] | None = None,
-              store: ReferenceStore | None = None) -> list[Path]:
+              store: ReferenceStore | None = None, trackers: Trackers | None = None) -> list[Path]:
     """Score every checkpoint of the run not yet scored against `reference` with `config`'s settings (one
-    reference pass); `on_scored(checkpoint, record)` after each. Returns the checkpoints scored here.
+    reference pass); `on_scored(checkpoint, record)` after each; `trackers` receive each record. Returns the
+    checkpoints scored here.
 
     >>> score_run("runs/ring8-gan", "ring8", ScoreConfig(metrics=("fid",)))   # doctest: +SKIP
     [PosixPath('runs/ring8-gan/checkpoints/step-0000000.pt'), ...]
     """
-    return Sweep(reference, config, store).run(RunDir(run_dir), on_scored)
+    return Sweep(reference, config, store, trackers).run(RunDir(run_dir), on_scored)

@@ -73,7 +73,7 @@ def test_no_module_imports_a_private_name_of_another_package():
 FLOORS = (
     ("foundations", ("errors", "config", "atomic", "device", "arrays", "progress", "timing", "threads", "formatting",
                      "jsonl", "distributed", "plots", "metrics.registry", "presets")),
-    ("records", ("records", "runs", "tables", "training_log")),
+    ("records", ("records", "runs", "tables", "training_log", "trackers")),
     ("sources and features", ("data", "nets", "features", "reference")),
     ("metrics", ("metrics", "evaluate")),
     ("pipeline", ("pipeline",)),

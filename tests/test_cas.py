@@ -118,10 +118,10 @@ def test_refusals_are_one_line(real, run_cli, tmp_path):
         assert "\n" not in str(raised.value)
 
 
-def test_the_evaluator_says_it_keeps_no_images(real):
+def test_the_evaluator_refuses_cas_before_generating(real):
+    """The Evaluator streams its samples and keeps none: cas is refused when it is built, not after N samples."""
     train, test = real
-    evaluator = ganeval.Evaluator(test, "cas", num_samples=200, latent_dim=2, labels="uniform", num_classes=10,
-                                  extractor="fmnist-classifier", use_cache=False)
-    with pytest.raises(InputError, match="not kept") as raised:
-        evaluator.evaluate(lambda latents, labels: train.data[: len(latents)].float() / 127.5 - 1, step=0)
-    assert "\n" not in str(raised.value)
+    with pytest.raises(InputError, match="keeps no images") as raised:
+        ganeval.Evaluator(test, "fid,cas", num_samples=200, latent_dim=2, labels="uniform", num_classes=10,
+                          extractor="fmnist-classifier", use_cache=False)
+    assert "\n" not in str(raised.value) and str(raised.value).startswith("cas:")
