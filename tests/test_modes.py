@@ -16,7 +16,8 @@ from ganeval.errors import InputError
 from ganeval import score
 from ganeval.evaluate import MetricOptions
 from ganeval.features import create
-from ganeval.metrics.modes import jensen_shannon, kmeans, label_modes, mixture_modes, ndb, two_proportion_test
+from ganeval.metrics.modes import (jensen_shannon, kmeans, label_modes, mixture_modes, ndb, nearest_centre,
+                                   two_proportion_test)
 
 from .conftest import needs_fmnist
 
@@ -83,6 +84,82 @@ def test_kmeans_finds_separated_clusters_and_is_seeded():
     found = kmeans(points, 4, seed=3)
     assert torch.cdist(found, centres).min(dim=0).values.max() < 0.05
     assert torch.equal(found, kmeans(points, 4, seed=3))
+
+
+def _plain_kmeans(points, k, seed=0, iterations=100, block=8192):
+    """ganeval's K-means as it was before issue 36 (2 x points copied per centre and per block of rows), kept as the
+    reference of the bins: (centres, assignments, how many clusters were re-seeded after emptying)."""
+    points = points.double()
+    generator = torch.Generator().manual_seed(seed)
+
+    def nearest(centres):
+        distances, indices = [], []
+        for rows in points.split(block):
+            squared = (rows**2).sum(1, keepdim=True) - 2 * rows @ centres.T + (centres**2).sum(1)
+            value, index = squared.min(1)
+            distances.append(value.clamp_min(0))
+            indices.append(index)
+        return torch.cat(distances), torch.cat(indices)
+
+    norms = (points**2).sum(1)
+    first = int(torch.randint(len(points), (1,), generator=generator))
+    chosen = [points[first]]
+    closest = (norms - 2 * points @ points[first] + points[first] @ points[first]).clamp_min(0)
+    for _ in range(1, k):
+        weights = closest if float(closest.sum()) > 0 else torch.ones(len(points), dtype=torch.float64)
+        centre = points[int(torch.multinomial(weights, 1, generator=generator))]
+        chosen.append(centre)
+        closest = torch.minimum(closest, (norms - 2 * points @ centre + centre @ centre).clamp_min(0))
+    centres, assignment, emptied = torch.stack(chosen), None, 0
+    for _ in range(iterations):
+        distances, new_assignment = nearest(centres)
+        if assignment is not None and torch.equal(new_assignment, assignment):
+            break
+        assignment = new_assignment
+        sums = torch.zeros_like(centres).index_add_(0, assignment, points)
+        sizes = torch.bincount(assignment, minlength=k)
+        empty = (sizes == 0).nonzero().flatten()
+        emptied += len(empty)
+        for index, far in zip(empty.tolist(), distances.topk(len(empty)).indices.tolist()):
+            sums[index], sizes[index] = points[far], 1
+        centres = sums / sizes[:, None]
+    return centres, nearest(centres)[1], emptied
+
+
+def _duplicated_points():
+    """Three points 30 times each and 20 near their middle: k-means++ runs out of distinct points, so clusters empty."""
+    corners = torch.tensor([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], dtype=torch.float64).repeat_interleave(30, 0)
+    return torch.cat([corners, 2.5 + 0.1 * torch.randn(20, 2, dtype=torch.float64,
+                                                           generator=torch.Generator().manual_seed(0))])
+
+
+@pytest.mark.parametrize("case", ["gaussian, 3 blocks", "float32, 9 clusters", "3 iterations", "emptied clusters"])
+def test_kmeans_bins_are_the_plain_loops_to_the_bit(case):
+    generator = torch.Generator().manual_seed(11)
+    k, options = 40, {}
+    if case == "gaussian, 3 blocks":  # 20,000 rows: two whole blocks of 8,192 and a remainder; d odd
+        points = torch.randn(20_000, 33, dtype=torch.float64, generator=generator) * torch.linspace(0.5, 2, 33)
+    elif case == "float32, 9 clusters":
+        centres = 6 * torch.randn(9, 16, generator=generator)
+        points = (centres.repeat_interleave(400, 0) + torch.randn(3600, 16, generator=generator)).float()
+        k = 12
+    elif case == "3 iterations":
+        points, options = torch.randn(5000, 20, dtype=torch.float64, generator=generator) + 3, {"iterations": 3}
+    else:
+        points, k = _duplicated_points(), 30
+    expected, assignment, emptied = _plain_kmeans(points, k, seed=4, **options)
+    assert emptied > 0 if case == "emptied clusters" else True
+    centres = kmeans(points, k, seed=4, **options)
+    assert torch.equal(centres, expected)
+    assert torch.equal(nearest_centre(points.double(), centres)[1], assignment)
+    if case == "gaussian, 3 blocks":  # NDB's bins of other samples too, and its values
+        samples = torch.randn(9000, 33, dtype=torch.float64, generator=generator)
+        assert torch.equal(nearest_centre(samples, centres)[1], _plain_nearest(samples, expected))
+
+
+def _plain_nearest(points, centres, block=8192):
+    return torch.cat([((rows**2).sum(1, keepdim=True) - 2 * rows @ centres.T + (centres**2).sum(1)).min(1).indices
+                      for rows in points.split(block)])
 
 
 def test_ndb_sees_a_missing_cluster():

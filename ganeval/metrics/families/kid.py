@@ -28,8 +28,11 @@ def compute(context, weights=None) -> MetricResult:
     mean, std, replicates = kid_with_replicates(context.reference.rows.to(context.device), context.features.raw(),
                                                 weights, options.subsets, size, context.seed, device=context.device)
     replicates = {} if replicates is None else {"kid_mean": replicates}
-    return MetricResult({"kid_mean": mean, "kid_std": std}, {"subsets": options.subsets, "subset_size": size},
-                        replicates)
+    diagnostics = {"subsets": options.subsets, "subset_size": size}
+    if size == len(context.reference.rows) == context.num_samples:
+        diagnostics["note"] = (f"every subset is all {size} samples of both sets: one MMD^2 (the subsets differ only "
+                               "in order), so kid_std is 0, not a spread; use fewer samples per subset for one")
+    return MetricResult({"kid_mean": mean, "kid_std": std}, diagnostics, replicates)
 
 
 def check(options: Options, num_input: int, num_reference: int) -> None:
