@@ -61,6 +61,22 @@ def test_a_generator_that_ignores_its_labels_has_chance_label_accuracy_and_a_fin
     assert record["fid"] < 3 and record["ifid"] > 10 * record["fid"]
 
 
+def test_a_generator_that_always_draws_class_0_is_right_only_when_asked_for_it(real):
+    """The issue's test double: class 0 (T-shirts) whatever the label. Its label accuracy is about 1/10 (the samples
+    asked for class 0, less the classifier's errors on them), and the diagnostics name which class it gets right."""
+    test, train = real
+    shirts = test.data[test.labels == 0].float() / 127.5 - 1
+
+    def draws_class_0(latents, labels):
+        return shirts[(latents[:, 0].abs() * 1e6).long() % len(shirts)]
+
+    record = ganeval.score(draws_class_0, train, "label_accuracy", latent_dim=4, labels="uniform", num_classes=10,
+                           num_samples=1000, extractor="fmnist-classifier", progress=False, use_cache=False)
+    assert abs(record["label_accuracy"] - 0.1) < 0.03
+    per_class = record["diagnostics"]["label_accuracy"]["per_class"]
+    assert per_class["0"] > 0.7 and max(per_class[str(label)] for label in range(1, 10)) < 0.15
+
+
 def test_label_families_refuse_missing_or_foreign_labels_in_one_line(run_cli, real, tmp_path):
     test, train = real
     np.save(tmp_path / "unlabelled.npy", test.data[:200].numpy())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -45,16 +46,33 @@ def wandb_records(path: Path):
             yield record
 
 
+def finished_records(path: Path, timeout: float = 60.0) -> list:
+    """The records of a run's .wandb file once it holds the run's exit record. W&B's service process writes the file
+    behind the run: in a process that goes on (these tests call the CLI in-process), run.finish() can return before
+    the file is whole; a CLI process that exits flushes it on its way out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            records = list(wandb_records(path))
+            if any(record.WhichOneof("record_type") == "exit" for record in records):
+                return records
+        except Exception:  # noqa: BLE001 - a record still being written
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path}: no exit record after {timeout} s")
+        time.sleep(0.2)
+
+
 def offline_runs(folder: Path) -> list[dict]:
     """Each offline run under `folder`/wandb: its name, history rows (key -> value) and config keys."""
     runs = []
     for path in sorted(folder.glob("wandb/offline-run-*/run-*.wandb")):
         run = {"name": None, "history": [], "config": set(), "kinds": []}
-        for record in wandb_records(path):
+        for record in finished_records(path):
             kind = record.WhichOneof("record_type")
             run["kinds"].append(kind)
             if kind == "run":
-                run["name"] = record.run.display_name
+                run["name"] = run["name"] or record.run.display_name or None  # a later run record may leave it out
             elif kind == "history":
                 run["history"].append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
                                        for item in record.history.item})
