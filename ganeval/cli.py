@@ -28,7 +28,7 @@ RESIZE_MODES = ("tf1", "clean", "torch")  # ganeval.features.resize.RESIZE_MODES
 COMPARE_SELECTIONS = ("best", "last", "all")
 COMPARE_FORMATS = ("table", "markdown", "csv", "json", "html")
 # The ScoreConfig flags of `ref build` and `ref export`: a reference has no reference subset, EMA or latents.
-REFERENCE_FIELDS = ("num_samples", "seed", "batch_size", "channels_last", "allow_tf32", "device")
+REFERENCE_FIELDS = ("num_samples", "seed", "batch_size", "exact", "channels_last", "allow_tf32", "device")
 _FLAG_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
 
@@ -368,7 +368,8 @@ HUMAN_DEFAULT_REPLICATES = 1000  # cheap here (a raters x images matrix), and th
 
 
 # The ScoreConfig flags of `neighbours`: which samples and how they are extracted (the metric is copies, on --train).
-NEIGHBOURS_FIELDS = ("num_samples", "seed", "batch_size", "channels_last", "allow_tf32", "device", "ema", "latents")
+NEIGHBOURS_FIELDS = ("num_samples", "seed", "batch_size", "exact", "channels_last", "allow_tf32", "device", "ema",
+                     "latents")
 
 
 def _add_neighbours_command(commands) -> None:

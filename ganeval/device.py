@@ -50,6 +50,23 @@ def tf32(allowed: bool = False) -> Iterator[None]:
         _restore(saved)
 
 
+@contextlib.contextmanager
+def cudnn_autotune(enabled: bool = False) -> Iterator[None]:
+    """cuDNN picks each convolution's algorithm by timing the candidates (`enabled`, torch.backends.cudnn.benchmark)
+    or by its heuristics (the default), whatever the process had set; restored afterwards. No effect on CPU.
+
+    Autotuning makes the first batch of each shape slower and the rest faster; the algorithm it picks may sum in
+    another order, so features move by float rounding (never by TF32, which tf32() keeps off). Forced off when not
+    asked so that `--exact` extraction picks the same algorithms run after run. Process-wide, like tf32().
+    """
+    saved = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = saved
+
+
 def _precision_flags() -> dict[str, object]:
     """What tf32() changes, as the process has it: the two allow_tf32 flags , or, where torch (>= 2.9) refuses to read those because the process set its
     per-backend `fp32_precision` strings to a mix they cannot summarise, those strings."""

@@ -17,6 +17,7 @@ from .errors import InputError
 from .features import FeatureExtractor
 from .features.cache import fidelity_version
 from .features.extract import Features
+from .features.speed import extraction_path
 from .metrics import METRIC_FAMILIES, parse_metrics
 from .metrics.bootstrap import interval, resampling_weights, standard_error
 from .metrics.context import Derive, Extras, MetricContext
@@ -203,6 +204,8 @@ def make_record(described: Described, values: dict, diagnostics: dict, origin: O
             "reference_content_sha256": real.card.content_sha256 if real.card else None,
             "reference_from_cache": real.from_cache,
             "device": str(extractor.device),
+            # the arithmetic of this side's extraction; a cached reference may have come from the other path
+            "extraction_path": extraction_path(extractor),
             **({"generator": origin.generator} if origin.generator else {}),
             **({"train": _train_provenance(described.train)} if described.train is not None else {}),
         },

@@ -374,16 +374,17 @@ def check_train(samples: Samples, train: ReferenceSide, extractor: FeatureExtrac
 
 
 def apply_knobs(extractor: FeatureExtractor, config: ScoreConfig) -> None:
-    """`config`'s speed knobs on `extractor`: channels_last, TF32."""
-    from .features.speed import apply_channels_last
+    """`config`'s speed knobs on `extractor`: the fast path (channels_last, cuDNN autotuning on CUDA) unless
+    `config.exact`, TF32 where asked."""
+    from .features.speed import apply_fast_path
 
-    if config.channels_last:
-        apply_channels_last(extractor)
+    if not config.exact:
+        apply_fast_path(extractor)
     extractor.allow_tf32 = config.allow_tf32
 
 
 def tune(extractor: FeatureExtractor, config: ScoreConfig, samples: Samples) -> int:
-    """Apply `config`'s speed knobs to `extractor` (channels_last, TF32: apply_knobs) and return the extraction
+    """Apply `config`'s speed knobs to `extractor` (the fast path or --exact, TF32: apply_knobs) and return the extraction
     batch size: the configured one, or for `--batch-size auto` the largest that fits on the device (rank 0's under
     torchrun, since every rank must cut the same batches)."""
     from .features.speed import largest_batch

@@ -1,13 +1,14 @@
 """Feature-extractor registry: `create(name, device=None, **options)` and `names()`."""
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
-from ..device import resolve_device, tf32
+from ..device import cudnn_autotune, resolve_device, tf32
 from ..errors import InputError, UnknownNameError
 
 
@@ -21,10 +22,13 @@ class FeatureExtractor:
     'resize=clean'): records name the extractor `label`, 'inception-v3-compat[resize=clean]', so compare and gate
     never put its values beside the default's.
 
-    The speed knobs (ganeval/features/speed.py) act through the last three fields: `modules` are the networks the
+    The speed knobs (ganeval/features/speed.py) act through the last four fields: `modules` are the networks the
     forward runs (what apply_channels_last converts; empty when a factory names none), `memory_format` lays 4-D input
     batches out before the forward (None: as given), `allow_tf32` lets CUDA matrix products and convolutions run in
-    TF32 (off by default, even where the process turned it on: it moves features by about 1e-3 relative).
+    TF32 (off by default, even where the process turned it on: it moves features by about 1e-3 relative),
+    `cudnn_autotune` has cuDNN time its convolution algorithms on a CUDA device (off: its heuristics, whatever the
+    process set). Fresh from its factory an extractor runs the exact path; ganeval's scores apply the fast one
+    (speed.apply_fast_path) unless asked for --exact.
     """
 
     name: str
@@ -40,14 +44,20 @@ class FeatureExtractor:
     modules: tuple[torch.nn.Module, ...] = ()
     memory_format: torch.memory_format | None = None
     allow_tf32: bool = False
+    cudnn_autotune: bool = False
 
     def __call__(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         batch = batch.to(self.device)
         if self.memory_format is not None and batch.dim() == 4:
             batch = batch.contiguous(memory_format=self.memory_format)
-        with torch.inference_mode(), tf32(self.allow_tf32):
+        with torch.inference_mode(), tf32(self.allow_tf32), self._cudnn():
             outputs = self.forward(batch)
         return {name: _outside_inference(value) for name, value in outputs.items()}
+
+    def _cudnn(self) -> contextlib.AbstractContextManager:
+        """cuDNN's algorithm choice for this forward: only a CUDA device has one to set."""
+        return (cudnn_autotune(self.cudnn_autotune) if torch.device(self.device).type == "cuda"
+                else contextlib.nullcontext())
 
     @property
     def label(self) -> str:
