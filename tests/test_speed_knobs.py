@@ -211,25 +211,70 @@ def test_every_factory_names_its_network_so_the_knobs_reach_it(tmp_path):
     assert inception_extractor.modules
 
 
-def test_the_score_flags_reach_the_extractor_and_keep_the_values(run_cli, tmp_path):
-    """--channels-last and --batch-size auto (64 on a CPU) through the command line: the same FID to float rounding."""
+def _score_arrays(run_cli, tmp_path, *extra: str) -> dict:
+    """A fmnist-classifier FID + IS + KID record of two random 28x28 array files, with no reference cache."""
     import json
 
     import numpy as np
 
-    rng = np.random.default_rng(0)
-    np.save(tmp_path / "real.npy", rng.integers(0, 256, (200, 1, 28, 28), dtype=np.uint8))
-    np.save(tmp_path / "fake.npy", rng.integers(0, 128, (200, 1, 28, 28), dtype=np.uint8))
-    base = ("score", tmp_path / "fake.npy", tmp_path / "real.npy", "--extractor", "fmnist-classifier", "--metrics",
-            "fid", "--json", "--quiet", "--no-cache")
-    values = []
-    for extra in ((), ("--channels-last", "--batch-size", "auto"), ("--allow-tf32",)):
-        code, out, err = run_cli(*base, *extra)
-        assert code == 0, err
-        values.append(json.loads(out)["fid"])
-    assert values[1] == pytest.approx(values[0], rel=1e-5) and values[2] == values[0]  # TF32 does nothing on a CPU
-    code, _, err = run_cli(*base, "--batch-size", "many")
+    if not (tmp_path / "real.npy").exists():
+        rng = np.random.default_rng(0)
+        np.save(tmp_path / "real.npy", rng.integers(0, 256, (200, 1, 28, 28), dtype=np.uint8))
+        np.save(tmp_path / "fake.npy", rng.integers(0, 128, (200, 1, 28, 28), dtype=np.uint8))
+    code, out, err = run_cli("score", tmp_path / "fake.npy", tmp_path / "real.npy", "--extractor", "fmnist-classifier",
+                             "--metrics", "fid,is,kid", "--kid-subsets", "5", "--kid-subset-size", "50", "--json",
+                             "--quiet", "--no-cache", *extra)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _comparable(record: dict) -> dict:
+    """A record without what differs between two runs of one score: when it was made, its provenance, its timings."""
+    kept = {key: value for key, value in record.items() if key not in ("created", "provenance")}
+    kept["diagnostics"] = {key: value for key, value in record["diagnostics"].items() if key != "timing"}
+    return kept
+
+
+def test_the_score_flags_reach_the_extractor_and_keep_the_values(run_cli, tmp_path):
+    """The default (the fast path), --channels-last (its old name) with --batch-size auto (64 on a CPU), --exact and
+    --allow-tf32 through the command line: the same values to float rounding, each record naming its path."""
+    default = _score_arrays(run_cli, tmp_path)
+    named = _score_arrays(run_cli, tmp_path, "--channels-last", "--batch-size", "auto")
+    exact = _score_arrays(run_cli, tmp_path, "--exact")
+    tf32 = _score_arrays(run_cli, tmp_path, "--allow-tf32")
+    assert [record["provenance"]["extraction_path"] for record in (default, named, exact, tf32)] == [
+        "channels_last", "channels_last", "exact", "channels_last"]  # a CPU has neither autotuning nor TF32
+    assert _comparable(named) == _comparable(default) == _comparable(tf32)  # TF32 does nothing on a CPU
+    for key in ("fid", "is_mean", "kid_mean"):
+        assert default[key] == pytest.approx(exact[key], rel=1e-5), key
+    code, _, err = run_cli("score", tmp_path / "fake.npy", tmp_path / "real.npy", "--batch-size", "many")
     assert code == 2 and "give a whole number or auto" in err
+    code, _, err = run_cli("score", tmp_path / "fake.npy", tmp_path / "real.npy", "--exact", "--channels-last")
+    assert code == 2 and "contradict" in err
+
+
+def test_exact_gives_the_records_of_the_arithmetic_before_the_fast_default(run_cli, tmp_path, monkeypatch):
+    """--exact is bit for bit the record of an extractor left as its factory built it (contiguous NCHW weights and
+    batches, cuDNN's heuristics): what every score ran before the fast path became the default (issue 36)."""
+    from ganeval import pipeline
+
+    knobbed, original_knobs = [], pipeline.apply_knobs
+
+    def recording_knobs(extractor: FeatureExtractor, config) -> None:
+        original_knobs(extractor, config)
+        knobbed.append(extractor)
+
+    monkeypatch.setattr(pipeline, "apply_knobs", recording_knobs)
+    exact = _score_arrays(run_cli, tmp_path, "--exact")
+    monkeypatch.setattr(speed, "apply_fast_path", lambda extractor: extractor)  # the default, as it was before
+    before = _score_arrays(run_cli, tmp_path)
+    assert knobbed, "the extractors were not seen: the test would check nothing"
+    for extractor in knobbed:  # --exact and the old default both left them as built
+        assert extractor.memory_format is None and not extractor.cudnn_autotune
+        assert all(weight.is_contiguous() for module in extractor.modules for weight in module.parameters())
+    assert _comparable(exact) == _comparable(before)  # every value and diagnostic, bit for bit (== on floats)
+    assert exact["provenance"]["extraction_path"] == before["provenance"]["extraction_path"] == "exact"
+    assert {"fid", "is_mean", "kid_mean"} <= exact.keys()
 
 
 def test_tune_applies_the_knobs_and_resolves_auto():
@@ -237,8 +282,39 @@ def test_tune_applies_the_knobs_and_resolves_auto():
     from ganeval.data import Samples
     from ganeval.pipeline import tune
 
-    extractor = features.create("fmnist-classifier", device="cpu")
     samples = Samples(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), "zeros")
-    assert tune(extractor, ScoreConfig(batch_size="auto", channels_last=True, allow_tf32=True), samples) == 64
+    extractor = features.create("fmnist-classifier", device="cpu")
+    assert tune(extractor, ScoreConfig(batch_size="auto", allow_tf32=True), samples) == 64
     assert extractor.memory_format is torch.channels_last and extractor.allow_tf32
-    assert tune(extractor, ScoreConfig(batch_size=17), samples) == 17 and not extractor.allow_tf32
+    assert speed.extraction_path(extractor) == "channels_last" and not extractor.cudnn_autotune  # not on a CPU
+    extractor = features.create("fmnist-classifier", device="cpu")
+    assert tune(extractor, ScoreConfig(batch_size=17, exact=True), samples) == 17 and not extractor.allow_tf32
+    assert extractor.memory_format is None and speed.extraction_path(extractor) == "exact"
+
+
+def test_the_fast_path_autotunes_cudnn_on_cuda_only_and_the_path_says_so():
+    network = torch.nn.Conv2d(1, 2, 3)
+    on_cuda = FeatureExtractor("probe", network, torch.device("cuda"), "features", modules=(network,))
+    assert speed.extraction_path(on_cuda) == "exact"
+    speed.apply_fast_path(on_cuda)
+    assert on_cuda.cudnn_autotune and speed.extraction_path(on_cuda) == "channels_last+cudnn_autotune"
+    on_cuda.allow_tf32 = True
+    assert speed.extraction_path(on_cuda) == "channels_last+cudnn_autotune+tf32"
+    without_modules = speed.apply_fast_path(FeatureExtractor("identity", dict, torch.device("cuda"), "features"))
+    assert not without_modules.cudnn_autotune and speed.extraction_path(without_modules) == "exact"
+
+
+def test_cudnn_autotune_is_set_for_the_forward_and_the_process_setting_comes_back(monkeypatch):
+    saved = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = True  # the user's process enabled it: --exact still runs cuDNN's heuristics
+        with device.cudnn_autotune():
+            assert torch.backends.cudnn.benchmark is False
+        assert torch.backends.cudnn.benchmark is True
+        torch.backends.cudnn.benchmark = False
+        with pytest.raises(RuntimeError, match="inside"), device.cudnn_autotune(True):
+            assert torch.backends.cudnn.benchmark is True
+            raise RuntimeError("an error inside")
+        assert torch.backends.cudnn.benchmark is False
+    finally:
+        torch.backends.cudnn.benchmark = saved
