@@ -551,7 +551,7 @@ def resolve_extractor_name(name: str, samples: Samples, spec: ReferenceSpec | No
 
 # The keyword form of score() (ganeval.score): today's calls, e.g. score("ring8", "ring8", "fid,prdc", seed=1).
 _CONFIG_KEYWORDS = {"num_samples", "reference_samples", "seed", "batch_size", "device", "ema", "latents", "use_cache",
-                    "progress", "train"}
+                    "progress", "train", "exact"}
 _DATA_KEYWORDS = {"data_root", "download", "max_image_pixels", "workers"}
 
 
@@ -563,7 +563,7 @@ def score_keywords(samples, reference, metrics: str | list[str] | None = None, *
     """score() with keywords: `extractor` (a name, or an extractor object), `extractor_options` ({name: options}),
     `options` (MetricOptions), `ci` (a level such as 0.95, or BootstrapOptions), `save_stats` (write the input's
     feature mean and covariance as a pytorch-fid .npz), and ScoreConfig's and DataConfig's fields (num_samples,
-    reference_samples, seed, batch_size, device, ema, latents, use_cache, progress, data_root, download,
+    reference_samples, seed, batch_size, device, ema, latents, use_cache, progress, exact, data_root, download,
     max_image_pixels, workers, and `train`: the training set of the memorization metrics), and `log`: trackers
     that receive the record ("tensorboard:DIR", "mlflow:URI", "wandb[:PROJECT]", one or a list; docs/trackers.md).
     Returns the record.
